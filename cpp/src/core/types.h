@@ -1,0 +1,21 @@
+// millstream type names <-> Arrow types. The plan spells types as Arrow's ToString() does:
+// "int64", "float64", "bool", "string", "timestamp[us]", "timestamp[ms, tz=UTC]".
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <arrow/type.h>
+
+namespace millstream {
+
+// Throws UserError for an unknown name.
+std::shared_ptr<arrow::DataType> ParseType(const std::string& name);
+
+bool IsTimestamp(const arrow::DataType& type);
+
+// Factor that turns a value of this timestamp unit into milliseconds (as a divisor or a
+// multiplier): returns units per millisecond for us/ns (1000, 1e6), and 1 for ms; seconds: -1000.
+int64_t TimestampUnitsPerMs(arrow::TimeUnit::type unit);
+
+}  // namespace millstream

@@ -1,0 +1,59 @@
+// A keyed operator (window aggregation, running aggregation, later joins) is a const plan plus
+// one state object per subtask. A subtask owns a contiguous range of key groups and sees every
+// row of those key groups, serially: its state needs no locks.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/batch.h"
+#include "runtime/metrics.h"
+
+namespace millstream {
+
+class StateBackend;
+
+// Where an operator's state sends its output. Port 0 is the main output; operators with a side
+// output (late rows of a window) use port 1.
+class Emitter {
+ public:
+  virtual ~Emitter() = default;
+  virtual void Emit(int port, BatchPtr batch) = 0;
+};
+
+struct SubtaskContext {
+  int subtask = 0;
+  int parallelism = 1;
+  int max_parallelism = 128;
+  int first_key_group = 0;   // inclusive
+  int end_key_group = 128;   // exclusive
+  OperatorMetrics* metrics = nullptr;
+  std::unique_ptr<StateBackend> state;  // this subtask's state (memory or rocksdb)
+};
+
+class KeyedOperatorState {
+ public:
+  virtual ~KeyedOperatorState() = default;
+  // `rows` has the operator's input schema; `key_groups[i]` is row i's key group.
+  virtual void OnBatch(const BatchPtr& rows, const std::vector<uint16_t>& key_groups,
+                       Emitter& out) = 0;
+  // The minimum watermark over the operator's inputs advanced to `watermark_ms`.
+  virtual void OnWatermark(int64_t watermark_ms, Emitter& out) = 0;
+  // Every input ended (after the final watermark): emit what is left.
+  virtual void OnEnd(Emitter& out) = 0;
+};
+
+class KeyedOperator {
+ public:
+  virtual ~KeyedOperator() = default;
+  virtual std::string name() const = 0;
+  virtual SchemaPtr output_schema(int port) const = 0;
+  virtual int num_ports() const { return 1; }
+  // Indices of the key columns in the input schema.
+  virtual const std::vector<int>& key_columns() const = 0;
+  virtual std::unique_ptr<KeyedOperatorState> CreateState(SubtaskContext context) const = 0;
+};
+
+}  // namespace millstream

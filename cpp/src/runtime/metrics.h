@@ -1,0 +1,39 @@
+// Counters of one operator over a run. Updated from worker threads, read at the end (and by
+// job.metrics() while a job runs).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+
+namespace millstream {
+
+struct OperatorMetrics {
+  explicit OperatorMetrics(std::string name_) : name(std::move(name_)) {}
+  std::string name;
+  std::atomic<int64_t> rows_in{0};
+  std::atomic<int64_t> rows_out{0};
+  std::atomic<int64_t> rows_skipped{0};       // bad input with on_error="skip"
+  std::atomic<int64_t> rows_dead_letter{0};   // bad input with on_error="dead_letter"
+  std::atomic<int64_t> rows_late{0};          // rows later than their window's lateness
+  std::atomic<int64_t> bytes_read{0};
+  std::atomic<int64_t> state_entries{0};      // live keyed-state entries (windows, keys)
+};
+
+// All operators' metrics of one run; entries never move once added.
+class RunMetrics {
+ public:
+  OperatorMetrics* Add(const std::string& name) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return &operators_.emplace_back(name);
+  }
+  const std::deque<OperatorMetrics>& operators() const { return operators_; }
+
+ private:
+  std::mutex mutex_;
+  std::deque<OperatorMetrics> operators_;
+};
+
+}  // namespace millstream

@@ -1,0 +1,49 @@
+// Keyed state of one operator subtask: named column families of byte keys -> byte values,
+// ordered bytewise. Two implementations with the same semantics and one conformance suite:
+// memory (ordered maps) and rocksdb (one DB per subtask, a column family per state).
+//
+// Keys follow DESIGN.md: [key_group u16 BE][key bytes][namespace bytes]. Writes are buffered
+// and applied by Commit() (one rocksdb::WriteBatch per input batch); Get and Scan see the
+// buffered writes too.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace millstream {
+
+class StateIterator {
+ public:
+  virtual ~StateIterator() = default;
+  virtual bool Valid() const = 0;
+  virtual std::string_view key() const = 0;
+  virtual std::string_view value() const = 0;
+  virtual void Next() = 0;
+};
+
+class StateBackend {
+ public:
+  virtual ~StateBackend() = default;
+  // Returns a handle for the named column family, creating it when new.
+  virtual int ColumnFamily(const std::string& name) = 0;
+  virtual bool Get(int cf, std::string_view key, std::string* value) = 0;
+  virtual void Put(int cf, std::string_view key, std::string_view value) = 0;
+  virtual void Delete(int cf, std::string_view key) = 0;
+  // Applies the buffered writes.
+  virtual void Commit() = 0;
+  // Keys in [begin, end), in bytewise order; an empty `end` means no upper bound.
+  virtual std::unique_ptr<StateIterator> Scan(int cf, std::string_view begin,
+                                              std::string_view end) = 0;
+  virtual std::string kind() const = 0;  // "memory" | "rocksdb"
+};
+
+struct StateOptions {
+  std::string kind = "memory";   // "memory" | "rocksdb"
+  std::string directory;         // rocksdb: where the DBs live (a temp dir when empty)
+  int64_t cache_bytes = 256ll << 20;  // rocksdb block cache + write buffers, per run
+};
+
+}  // namespace millstream
