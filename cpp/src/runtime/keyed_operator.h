@@ -31,6 +31,9 @@ struct SubtaskContext {
   int end_key_group = 128;   // exclusive
   OperatorMetrics* metrics = nullptr;
   std::unique_ptr<StateBackend> state;  // this subtask's state (memory or rocksdb)
+  // Bytes of hot state (accumulators) the subtask may keep in memory before writing back to
+  // `state`; -1 means unbounded (the memory backend).
+  int64_t hot_state_bytes = -1;
 };
 
 class KeyedOperatorState {
