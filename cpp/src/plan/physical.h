@@ -1,0 +1,36 @@
+// Turns a plan node into its physical operator, resolving types: the same code validates the
+// pipeline while Python builds it (errors before any data is read) and builds the run.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "ops/batch_transform.h"
+#include "plan/plan.h"
+#include "runtime/keyed_operator.h"
+
+namespace millstream {
+
+struct WatermarkAssignment {
+  int time_column = -1;
+  int64_t units_per_ms = 1;      // TimestampUnitsPerMs of the column (1 for int64 epoch ms)
+  int64_t max_delay_ms = 0;
+  int64_t idle_timeout_ms = -1;
+};
+
+struct PhysicalOperator {
+  enum class Kind { kSource, kTransform, kWatermark, kUnion, kKeyed, kPort, kSink } kind;
+  std::shared_ptr<Source> source;                 // kSource
+  std::shared_ptr<BatchTransform> transform;      // kTransform
+  WatermarkAssignment watermark;                  // kWatermark
+  std::shared_ptr<KeyedOperator> keyed;           // kKeyed
+  std::vector<SchemaPtr> output_schemas;          // per port
+};
+
+PhysicalOperator BuildOperator(const PlanNode& node, const std::vector<SchemaPtr>& input_schemas,
+                               const PlanHandles& handles);
+
+// Rows of one batch's time column in epoch milliseconds (floor), for watermarks and windows.
+void TimeColumnToMs(const arrow::Array& column, int64_t units_per_ms, std::vector<int64_t>* out_ms);
+
+}  // namespace millstream

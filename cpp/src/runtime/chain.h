@@ -1,0 +1,37 @@
+// The fused part of a pipeline: what one actor does with its output before it reaches another
+// actor. A chain is a per-actor instance (a watermark assigner keeps its split's maximum event
+// time), built from the const operators of the plan.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "plan/physical.h"
+#include "runtime/actor.h"
+
+namespace millstream {
+
+class Chain {
+ public:
+  virtual ~Chain() = default;
+  virtual void Push(const BatchPtr& batch, uint64_t origin, uint64_t sequence) = 0;
+  virtual void PushWatermark(int64_t watermark_ms) = 0;
+  virtual void PushEnd() = 0;
+};
+
+using ChainList = std::vector<std::unique_ptr<Chain>>;
+
+void PushAll(ChainList& chains, const BatchPtr& batch, uint64_t origin, uint64_t sequence);
+void PushWatermarkAll(ChainList& chains, int64_t watermark_ms);
+void PushEndAll(ChainList& chains);
+
+std::unique_ptr<Chain> MakeTransformChain(std::shared_ptr<BatchTransform> transform,
+                                          OperatorMetrics* metrics, ChainList children);
+std::unique_ptr<Chain> MakeWatermarkChain(WatermarkAssignment assignment, OperatorMetrics* metrics,
+                                          ChainList children);
+// Hands batches to other actors: to one actor, or partitioned by key group over a keyed
+// operator's subtasks (`key_columns` empty: one global key, all rows to key group 0).
+std::unique_ptr<Chain> MakeSendChain(std::vector<Actor*> targets, int input,
+                                     std::vector<int> key_columns, bool keyed, int max_parallelism);
+
+}  // namespace millstream

@@ -1,0 +1,45 @@
+// Runs a plan: sources' splits, keyed operators' subtasks and sinks become actors on a TBB arena
+// of `parallelism` workers; stateless operators between them run fused in the producing actor.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "plan/plan.h"
+#include "runtime/metrics.h"
+
+namespace millstream {
+
+struct RunResult {
+  // Batches of every collect sink, by the sink's node id, in source order where it has one.
+  std::map<int, std::vector<BatchPtr>> collected;
+  std::map<int, SchemaPtr> collected_schemas;
+  double seconds = 0;
+};
+
+class Executor {
+ public:
+  Executor(Plan plan, PlanHandles handles);
+  ~Executor();
+  // Blocks until the run ends; throws the first error of any task (UserError, a callback's
+  // exception, Cancelled when `cancel` became true).
+  RunResult Run(const std::atomic<bool>& cancel);
+  // Live counters; valid during and after Run.
+  const RunMetrics& metrics() const { return metrics_; }
+
+ private:
+  Plan plan_;
+  PlanHandles handles_;
+  RunMetrics metrics_;
+};
+
+// Output schemas (per port) of one node, given its inputs' schemas: what Python shows while a
+// pipeline is built; throws the same errors a run would.
+std::vector<SchemaPtr> ResolveNodeSchemas(const PlanNode& node,
+                                          const std::vector<SchemaPtr>& input_schemas,
+                                          const PlanHandles& handles);
+
+}  // namespace millstream

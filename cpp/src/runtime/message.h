@@ -1,0 +1,25 @@
+// What travels in a channel, in order: batches, watermarks, (later) checkpoint barriers, and the
+// end of an input. Watermarks travel with the batches, so lateness does not depend on batching.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/batch.h"
+
+namespace millstream {
+
+struct Message {
+  enum class Kind { kBatch, kWatermark, kIdle, kBarrier, kEnd };
+  Kind kind = Kind::kBatch;
+  int input = 0;                  // the receiving actor's input channel
+  BatchPtr batch;                 // kBatch
+  std::shared_ptr<const std::vector<uint16_t>> key_groups;  // kBatch into a keyed operator
+  uint64_t origin = 0;            // kBatch: the actor the rows came from, and
+  uint64_t sequence = 0;          //   their position there (sinks restore source order with it)
+  int64_t watermark_ms = 0;       // kWatermark
+  int64_t checkpoint_id = 0;      // kBarrier (checkpoints: a later issue)
+};
+
+}  // namespace millstream

@@ -1,0 +1,28 @@
+"""Durations as users write them: "250ms", "10s", "15m", "6h", "1d", timedelta, or int ms."""
+from __future__ import annotations
+
+import datetime
+import re
+
+_UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
+_PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d)\s*$")
+
+
+def to_ms(value, what: str = "duration") -> int:
+    """Milliseconds of a duration.
+
+    >>> to_ms("250ms"), to_ms("10s"), to_ms("15m"), to_ms("1d"), to_ms(1500)
+    (250, 10000, 900000, 86400000, 1500)
+    """
+    if isinstance(value, bool):
+        raise TypeError(f"{what}: expected a duration, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, datetime.timedelta):
+        return int(value / datetime.timedelta(milliseconds=1))
+    if isinstance(value, str):
+        match = _PATTERN.match(value)
+        if match:
+            return int(round(float(match.group(1)) * _UNITS_MS[match.group(2)]))
+    raise ValueError(f"{what}: cannot read duration {value!r}; write e.g. '250ms', '10s', "
+                     "'15m', '6h', '1d', a datetime.timedelta or an int of milliseconds")

@@ -1,0 +1,252 @@
+"""Expressions: thin handles on the engine's vectorised expressions.
+
+An expression is a description (a small tree sent to C++ as JSON); the engine resolves its
+types when the pipeline is built and evaluates it over whole batches.
+
+>>> from millstream import col, lit
+>>> (col("price") * 0.9 + 1).alias("net")
+(col("price") * lit(0.9) + lit(1)).alias("net")
+"""
+from __future__ import annotations
+
+import datetime
+import json
+
+import pyarrow as pa
+
+from ._types import to_arrow_type, type_spec
+from ._durations import to_ms
+
+_SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%",
+            "eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">=",
+            "and": "&", "or": "|"}
+
+
+class Expr:
+    """A column expression. Build with :func:`col`, :func:`lit` and operators."""
+
+    __slots__ = ("node",)
+
+    def __init__(self, node: dict):
+        self.node = node
+
+    # arithmetic and comparison
+    def _call(self, fn, *args, **options) -> "Expr":
+        return Expr({"fn": fn, "args": [self.node] + [_to_node(a) for a in args], **options})
+
+    def _rcall(self, fn, other) -> "Expr":
+        return Expr({"fn": fn, "args": [_to_node(other), self.node]})
+
+    def __add__(self, other): return self._call("add", other)
+    def __radd__(self, other): return self._rcall("add", other)
+    def __sub__(self, other): return self._call("sub", other)
+    def __rsub__(self, other): return self._rcall("sub", other)
+    def __mul__(self, other): return self._call("mul", other)
+    def __rmul__(self, other): return self._rcall("mul", other)
+    def __truediv__(self, other): return self._call("truediv", other)
+    def __rtruediv__(self, other): return self._rcall("truediv", other)
+    def __floordiv__(self, other): return self._call("floordiv", other)
+    def __rfloordiv__(self, other): return self._rcall("floordiv", other)
+    def __mod__(self, other): return self._call("mod", other)
+    def __rmod__(self, other): return self._rcall("mod", other)
+    def __neg__(self): return self._call("neg")
+    def __eq__(self, other): return self._call("eq", other)  # type: ignore[override]
+    def __ne__(self, other): return self._call("ne", other)  # type: ignore[override]
+    def __lt__(self, other): return self._call("lt", other)
+    def __le__(self, other): return self._call("le", other)
+    def __gt__(self, other): return self._call("gt", other)
+    def __ge__(self, other): return self._call("ge", other)
+    def __and__(self, other): return self._call("and", other)
+    def __rand__(self, other): return self._rcall("and", other)
+    def __or__(self, other): return self._call("or", other)
+    def __ror__(self, other): return self._rcall("or", other)
+    def __invert__(self): return self._call("not")
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __bool__(self):
+        raise TypeError(
+            f"the truth value of an expression ({self!r}) is ambiguous: it is evaluated per row "
+            "by the engine. Combine conditions with & (and), | (or), ~ (not), with parentheses: "
+            "(col('a') > 1) & (col('b') < 2)")
+
+    # null handling, types, names
+    def is_null(self) -> "Expr": return self._call("is_null")
+    def is_not_null(self) -> "Expr": return self._call("is_not_null")
+    def fill_null(self, value) -> "Expr": return self._call("fill_null", value)
+
+    def cast(self, to) -> "Expr":
+        """Converts to another type: ``col("n").cast(ms.float64)``."""
+        return self._call("cast", type=type_spec(to_arrow_type(to)))
+
+    def alias(self, name: str) -> "Expr":
+        """Names the output column."""
+        return Expr({"alias": name, "expr": self.node})
+
+    @property
+    def str(self) -> "StringFunctions":
+        """String functions: ``col("name").str.upper()``."""
+        return StringFunctions(self)
+
+    @property
+    def dt(self) -> "TimeFunctions":
+        """Timestamp functions: ``col("ts").dt.hour()``."""
+        return TimeFunctions(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.node, separators=(",", ":"))
+
+    def __repr__(self) -> str:
+        return _format(self.node)
+
+
+class StringFunctions:
+    """Functions over UTF-8 strings (characters, not bytes)."""
+
+    def __init__(self, expr: Expr):
+        self._expr = expr
+
+    def contains(self, pattern: str, literal: bool = True) -> Expr:
+        """True where the string contains ``pattern`` (a regex with ``literal=False``)."""
+        return self._expr._call("str.contains", pattern=pattern, literal=literal)
+
+    def starts_with(self, prefix: str) -> Expr: return self._expr._call("str.starts_with", pattern=prefix)
+    def ends_with(self, suffix: str) -> Expr: return self._expr._call("str.ends_with", pattern=suffix)
+    def lower(self) -> Expr: return self._expr._call("str.lower")
+    def upper(self) -> Expr: return self._expr._call("str.upper")
+    def len(self) -> Expr: return self._expr._call("str.len")
+
+    def slice(self, start: int, length: int | None = None) -> Expr:
+        """Characters from ``start`` (negative: from the end), ``length`` of them (None: all)."""
+        return self._expr._call("str.slice", start=start, length=length)
+
+
+class TimeFunctions:
+    """Functions over timestamps (in the column's time zone, else UTC)."""
+
+    def __init__(self, expr: Expr):
+        self._expr = expr
+
+    def truncate(self, every) -> Expr:
+        """Floors to a multiple of ``every`` since the epoch: ``col("ts").dt.truncate("1h")``."""
+        return self._expr._call("dt.truncate", every_ms=to_ms(every, "dt.truncate"))
+
+    def year(self) -> Expr: return self._expr._call("dt.year")
+    def month(self) -> Expr: return self._expr._call("dt.month")
+    def day(self) -> Expr: return self._expr._call("dt.day")
+    def hour(self) -> Expr: return self._expr._call("dt.hour")
+    def minute(self) -> Expr: return self._expr._call("dt.minute")
+    def second(self) -> Expr: return self._expr._call("dt.second")
+
+    def epoch(self, unit: str = "ms") -> Expr:
+        """The timestamp as an int64 count of ``unit`` since 1970-01-01."""
+        return self._expr._call("dt.epoch", unit=unit)
+
+
+def col(name: str) -> Expr:
+    """A column of the input by name.
+
+    >>> col("x") > 3
+    (col("x") > lit(3))
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"col() takes a column name, got {name!r}")
+    return Expr({"col": name})
+
+
+def lit(value, type=None) -> Expr:
+    """A constant, broadcast to every row."""
+    return Expr(_literal(value, type))
+
+
+def from_epoch(expr, unit: str = "ms") -> Expr:
+    """An int64 count of ``unit`` since the epoch as a timestamp: ``ms.from_epoch(col("t"), "s")``."""
+    return _to_expr(expr)._call("from_epoch", unit=unit)
+
+
+class When:
+    """``ms.when(cond).then(a).when(cond2).then(b).otherwise(c)``."""
+
+    def __init__(self, branches, condition):
+        self._branches = branches
+        self._condition = condition
+
+    def then(self, value) -> "Then":
+        return Then(self._branches + [(_to_node(self._condition), _to_node(value))])
+
+
+class Then:
+    def __init__(self, branches):
+        self._branches = branches
+
+    def when(self, condition) -> When:
+        return When(self._branches, condition)
+
+    def otherwise(self, value) -> Expr:
+        args = [node for branch in self._branches for node in branch] + [_to_node(value)]
+        return Expr({"fn": "when", "args": args})
+
+
+def when(condition) -> When:
+    """Conditional values, evaluated per row; a null condition counts as false.
+
+    >>> when(col("x") > 0).then(lit("pos")).otherwise(lit("neg"))
+    when((col("x") > lit(0)), lit("pos"), lit("neg"))
+    """
+    return When([], condition)
+
+
+def _literal(value, type=None) -> dict:
+    if type is not None:
+        arrow_type = to_arrow_type(type)
+        return {"lit": _json_value(value, arrow_type), "type": type_spec(arrow_type)}
+    if value is None:
+        return {"lit": None, "type": "null"}
+    if isinstance(value, bool):
+        return {"lit": value, "type": "bool"}
+    if isinstance(value, int):
+        return {"lit": value, "type": "int64"}
+    if isinstance(value, float):
+        return {"lit": value, "type": "float64"}
+    if isinstance(value, str):
+        return {"lit": value, "type": "string"}
+    if isinstance(value, datetime.datetime):
+        arrow_type = pa.timestamp("us", tz=str(value.tzinfo) if value.tzinfo else None)
+        return {"lit": _json_value(value, arrow_type), "type": type_spec(arrow_type)}
+    raise TypeError(f"cannot use {value!r} ({value.__class__.__name__}) as a literal")
+
+
+def _json_value(value, arrow_type: pa.DataType):
+    if value is None:
+        return None
+    if pa.types.is_timestamp(arrow_type):
+        return pa.scalar(value, type=arrow_type).cast(pa.int64()).as_py()
+    return pa.scalar(value, type=arrow_type).as_py()
+
+
+def _to_node(value) -> dict:
+    if isinstance(value, Expr):
+        return value.node
+    return _literal(value)
+
+
+def _to_expr(value) -> Expr:
+    if isinstance(value, Expr):
+        return value
+    if isinstance(value, str):
+        return col(value)
+    return lit(value)
+
+
+def _format(node: dict) -> str:
+    if "col" in node:
+        return f'col("{node["col"]}")'
+    if "lit" in node:
+        return f"lit({json.dumps(node['lit'])})"
+    if "alias" in node:
+        return f'{_format(node["expr"])}.alias("{node["alias"]}")'
+    fn, args = node["fn"], [_format(a) for a in node["args"]]
+    if fn in _SYMBOLS and len(args) == 2:
+        return f"({args[0]} {_SYMBOLS[fn]} {args[1]})"
+    options = [f"{k}={v!r}" for k, v in node.items() if k not in ("fn", "args")]
+    return f"{fn}({', '.join(args + options)})"

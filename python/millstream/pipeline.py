@@ -1,0 +1,555 @@
+"""Pipelines and streams: the declared plan, validated as it is built, run by the C++ engine."""
+from __future__ import annotations
+
+import glob as _glob
+import json
+import os
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from typing import Callable
+
+import pyarrow as pa
+
+from . import _core
+from ._durations import to_ms
+from ._types import to_arrow_schema, type_spec
+from .expr import Expr, _to_expr, col
+from .windows import Aggregation, Window
+
+_ON_ERROR = ("raise", "skip", "dead_letter")
+
+
+def _schema_of(capsule) -> pa.Schema:
+    return pa.Schema._import_from_c_capsule(capsule)
+
+
+def _batch_of(schema_capsule, array_capsule) -> pa.RecordBatch:
+    return pa.RecordBatch._import_from_c_capsule(schema_capsule, array_capsule)
+
+
+def _parse_bytes(value) -> int:
+    if isinstance(value, int):
+        return value
+    units = {"KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}
+    text = str(value).strip().upper()
+    for unit, factor in units.items():
+        if text.endswith(unit):
+            return int(float(text[: -len(unit)]) * factor)
+    raise ValueError(f"state_memory: cannot read {value!r}; write e.g. '256MB'")
+
+
+@dataclass
+class RunResult:
+    """What ``Pipeline.run()`` returns: metrics per operator and the run's wall time."""
+
+    metrics: list = field(default_factory=list)
+    seconds: float = 0.0
+
+    def operator(self, name_prefix: str) -> dict:
+        """The metrics of the first operator whose name starts with ``name_prefix``."""
+        for entry in self.metrics:
+            if entry["operator"].startswith(name_prefix):
+                return entry
+        raise KeyError(f"no operator named {name_prefix!r}; operators: "
+                       f"{[m['operator'] for m in self.metrics]}")
+
+    @property
+    def rows_skipped(self) -> int:
+        return builtins_sum(m["rows_skipped"] for m in self.metrics)
+
+    @property
+    def rows_late(self) -> int:
+        return builtins_sum(m["rows_late"] for m in self.metrics)
+
+
+builtins_sum = sum
+
+
+class Pipeline:
+    """A dataflow: sources, operators and sinks, declared in Python and run by the engine.
+
+    >>> import millstream as ms
+    >>> p = ms.Pipeline(parallelism=2)
+    >>> s = p.from_records([{"x": 1}, {"x": 5}, {"x": 7}])
+    >>> s.filter(ms.col("x") > 2).collect().column("x").to_pylist()
+    [5, 7]
+    """
+
+    def __init__(self, parallelism: int | None = None, state: str | None = None,
+                 state_dir: str | None = None, batch_size: int | None = None,
+                 state_memory="256MB", max_parallelism: int = 128):
+        self.parallelism = int(parallelism or os.cpu_count() or 1)
+        if self.parallelism < 1:
+            raise ValueError(f"parallelism must be at least 1, got {parallelism}")
+        if state is None:
+            state = "rocksdb" if state_dir else "memory"
+        if state not in ("memory", "rocksdb"):
+            raise ValueError(f"state must be 'memory' or 'rocksdb', got {state!r}")
+        self.state = state
+        self.state_dir = state_dir
+        self.state_memory_bytes = _parse_bytes(state_memory)
+        self.batch_size = int(batch_size or 65536)
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.max_parallelism = max_parallelism
+        self._nodes: dict[int, dict] = {}
+        self._sources: list = []
+        self._functions: list = []
+        self._sink_callbacks: list = []
+        self._pending_sinks: list[int] = []
+        self._dead_letter_sources: dict[int, str] = {}
+
+    # ----- sources -------------------------------------------------------------------------
+    def from_arrow(self, data, name: str = "from_arrow") -> "Stream":
+        """Rows of a ``pyarrow.Table``, ``RecordBatchReader`` or any ``__arrow_c_stream__`` object."""
+        if isinstance(data, pa.RecordBatch):
+            data = pa.Table.from_batches([data])
+        if not hasattr(data, "__arrow_c_stream__"):
+            raise TypeError(f"{name}: expected an Arrow table or stream, got {type(data).__name__}")
+        source = _core.table_source(data.__arrow_c_stream__(), name, self.batch_size)
+        return self._source(source, name)
+
+    def from_pandas(self, df, name: str = "from_pandas") -> "Stream":
+        """Rows of a pandas DataFrame (its index is not a column)."""
+        return self.from_arrow(pa.Table.from_pandas(df, preserve_index=False), name)
+
+    def from_records(self, records: list, schema=None, name: str = "from_records") -> "Stream":
+        """Rows from a list of dicts."""
+        arrow_schema = to_arrow_schema(schema)
+        return self.from_arrow(pa.Table.from_pylist(list(records), schema=arrow_schema), name)
+
+    def read_jsonl(self, path: str, schema=None, on_error: str = "raise") -> "Stream":
+        """Newline-delimited JSON; a glob reads many files. Bad rows: see ``on_error``."""
+        _check_on_error(on_error)
+        source = _core.jsonl_source(str(path), _schema_capsule(schema), on_error, self.batch_size)
+        return self._source(source, f"read_jsonl({path})", on_error)
+
+    def read_csv(self, path: str, schema=None, on_error: str = "raise", delimiter: str = ",",
+                 header: bool = True) -> "Stream":
+        """CSV with a header row; a glob reads many files. Bad rows: see ``on_error``."""
+        _check_on_error(on_error)
+        source = _core.csv_source(str(path), _schema_capsule(schema), on_error, self.batch_size,
+                                  delimiter, header)
+        return self._source(source, f"read_csv({path})", on_error)
+
+    def read_parquet(self, path: str) -> "Stream":
+        """Parquet files, streamed by row group."""
+        source = _core.parquet_source(str(path), "raise", self.batch_size)
+        return self._source(source, f"read_parquet({path})")
+
+    def _source(self, source, label: str, on_error: str = "raise") -> "Stream":
+        handle = len(self._sources)
+        self._sources.append(source)
+        schemas = [_schema_of(source.schema_capsule())]
+        node = self._add({"op": "source", "handle": handle, "label": label}, [], schemas)
+        if on_error == "dead_letter":
+            self._dead_letter_sources[node] = label
+        return Stream(self, node, schemas[0])
+
+    # ----- running -------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        """Runs every sink declared on the pipeline (write_*, for_each_batch) to the end."""
+        if not self._pending_sinks:
+            raise ValueError("run(): the pipeline has no sink; add write_csv/write_jsonl/"
+                             "write_parquet/for_each_batch, or call collect() on a stream")
+        job = self._start(self._pending_sinks)
+        job.wait()
+        return job.result_summary()
+
+    def start(self) -> "Job":
+        """Runs every declared sink in background threads; returns a :class:`Job`."""
+        return self._start(self._pending_sinks)
+
+    def _start(self, sinks: list[int]) -> "Job":
+        needed = self._ancestors(sinks)
+        self._warn_unread_dead_letters(needed)
+        plan = {
+            "parallelism": self.parallelism,
+            "max_parallelism": self.max_parallelism,
+            "state": {"kind": self.state, "directory": self.state_dir or "",
+                      "cache_bytes": self.state_memory_bytes},
+            "nodes": [self._nodes[i] for i in sorted(needed)],
+        }
+        self._pending_sinks = [s for s in self._pending_sinks if s not in sinks]
+        return Job(_core.Job(json.dumps(plan), self._sources, self._functions,
+                             self._sink_callbacks))
+
+    def _ancestors(self, node_ids) -> set[int]:
+        seen: set[int] = set()
+        todo = list(node_ids)
+        while todo:
+            node = todo.pop()
+            if node not in seen:
+                seen.add(node)
+                todo.extend(self._nodes[node]["inputs"])
+        return seen
+
+    def _warn_unread_dead_letters(self, needed: set[int]) -> None:
+        read = {n["inputs"][0] for i, n in self._nodes.items()
+                if i in needed and n["op"] == "port" and n["port"] == 1}
+        for node, label in self._dead_letter_sources.items():
+            if node in needed and node not in read:
+                warnings.warn(f"{label} sends bad rows to dead letters, but nothing reads "
+                              "s.dead_letters(): they are only counted in the metrics",
+                              stacklevel=3)
+
+    def _add(self, node: dict, inputs: list[int], schemas: list[pa.Schema] | None = None) -> int:
+        node_id = len(self._nodes)
+        node = dict(node, id=node_id, inputs=inputs)
+        if schemas is None:
+            input_capsules = [self._nodes[i]["_schemas"][node.get("port", 0) if node["op"] == "port" else 0]
+                              .__arrow_c_schema__() for i in inputs]
+            node_json = json.dumps({k: v for k, v in node.items() if not k.startswith("_")})
+            schemas = [_schema_of(c) for c in _core.resolve(node_json, input_capsules)]
+        node["_schemas"] = schemas
+        self._nodes[node_id] = node
+        return node_id
+
+    def _plan_node(self, node_id: int) -> dict:
+        return {k: v for k, v in self._nodes[node_id].items() if not k.startswith("_")}
+
+
+class Job:
+    """A running pipeline (``Pipeline.start()``): ``wait()``, ``stop()``, ``metrics()``."""
+
+    def __init__(self, native):
+        self._native = native
+        self._result = None
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Blocks until the run ends (or ``timeout`` seconds pass: then returns False).
+        Ctrl-C cancels the run. Raises the run's error, if any."""
+        return self._native.wait(timeout)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Cancels the run and waits for its threads to end."""
+        self._native.stop()
+        try:
+            self._native.wait(timeout)
+        except KeyboardInterrupt:
+            pass
+
+    def done(self) -> bool:
+        return self._native.done()
+
+    def metrics(self) -> list:
+        """Counters per operator, live while the job runs."""
+        return self._native.metrics()
+
+    def _results(self) -> dict:
+        if self._result is None:
+            self._result = self._native.result()
+        return self._result
+
+    def table(self, sink_id: int) -> pa.Table:
+        capsule = self._results()["collected"][sink_id]
+        return pa.RecordBatchReader._import_from_c_capsule(capsule).read_all()
+
+    def result_summary(self) -> RunResult:
+        result = self._results()
+        return RunResult(metrics=result["metrics"], seconds=result["seconds"])
+
+
+class Stream:
+    """A stream of rows with a known schema. Operators return new streams; nothing runs until
+    a sink runs (``collect()``, ``to_pandas()``, ``Pipeline.run()``)."""
+
+    def __init__(self, pipeline: Pipeline, node: int, schema: pa.Schema, time_column: str | None = None):
+        self._pipeline = pipeline
+        self._node = node
+        self.schema = schema
+        self.time_column = time_column
+
+    def __repr__(self) -> str:
+        columns = ", ".join(f"{f.name}: {f.type}" for f in self.schema)
+        return f"Stream({self._pipeline._nodes[self._node]['label']}; {columns})"
+
+    @property
+    def columns(self) -> list[str]:
+        return self.schema.names
+
+    def _then(self, node: dict, inputs=None, time_column="keep", port: int | None = None) -> "Stream":
+        node_id = self._pipeline._add(node, inputs if inputs is not None else [self._node])
+        schema = self._pipeline._nodes[node_id]["_schemas"][0]
+        if time_column == "keep":
+            time_column = self.time_column if self.time_column in schema.names else None
+        return Stream(self._pipeline, node_id, schema, time_column)
+
+    # ----- stateless operators -----------------------------------------------------------------
+    def filter(self, predicate: Expr) -> "Stream":
+        """Keeps the rows where ``predicate`` is true (null counts as false)."""
+        if not isinstance(predicate, Expr):
+            raise TypeError(f"filter() takes an expression such as col('x') > 1, got {predicate!r}")
+        return self._then({"op": "filter", "predicate": predicate.node, "label": f"filter({predicate!r})"})
+
+    def select(self, *columns) -> "Stream":
+        """Keeps the given columns or expressions, in that order."""
+        exprs = [_to_expr(c) for c in _flatten(columns)]
+        return self._project(exprs, f"select({', '.join(map(repr, exprs))})")
+
+    def with_columns(self, *exprs: Expr, **named: Expr) -> "Stream":
+        """Adds columns (keyword order); a column of an existing name is replaced in place.
+
+        >>> import millstream as ms
+        >>> s = ms.Pipeline(parallelism=1).from_records([{"a": 1, "b": 2}])
+        >>> s.with_columns(c=ms.col("a") + ms.col("b"), a=ms.lit(0)).collect().to_pylist()
+        [{'a': 0, 'b': 2, 'c': 3}]
+        """
+        new = [e if isinstance(e, Expr) else _to_expr(e) for e in exprs]
+        new_names = self._names_of(new)
+        replacements = dict(zip(new_names, new))
+        for name, expr in named.items():
+            replacements[name] = (expr if isinstance(expr, Expr) else _to_expr(expr)).alias(name)
+        out = [replacements.pop(name).alias(name) if name in replacements else col(name)
+               for name in self.schema.names]
+        out += [expr.alias(name) for name, expr in replacements.items()]
+        return self._project(out, f"with_columns({', '.join(list(named) + new_names)})")
+
+    def drop(self, *names: str) -> "Stream":
+        """All columns but these."""
+        names = _flatten(names)
+        for name in names:
+            if name not in self.schema.names:
+                raise ValueError(f"drop: unknown column '{name}'; columns: {', '.join(self.schema.names)}")
+        return self._project([col(n) for n in self.schema.names if n not in names],
+                             f"drop({', '.join(names)})")
+
+    def rename(self, mapping: dict) -> "Stream":
+        """Renames columns: ``rename({"old": "new"})``."""
+        for name in mapping:
+            if name not in self.schema.names:
+                raise ValueError(f"rename: unknown column '{name}'; columns: {', '.join(self.schema.names)}")
+        exprs = [col(n).alias(mapping[n]) if n in mapping else col(n) for n in self.schema.names]
+        stream = self._project(exprs, f"rename({mapping})")
+        if self.time_column in mapping:
+            stream.time_column = mapping[self.time_column]
+        return stream
+
+    def union(self, *others: "Stream") -> "Stream":
+        """The rows of this stream and the others (same columns and types)."""
+        for other in others:
+            if other._pipeline is not self._pipeline:
+                raise ValueError("union: streams must belong to the same Pipeline")
+        inputs = [self._node] + [o._node for o in others]
+        return self._then({"op": "union", "label": "union"}, inputs)
+
+    def map_batches(self, fn: Callable, schema=None) -> "Stream":
+        """Calls ``fn(pyarrow.RecordBatch) -> RecordBatch | Table | pandas.DataFrame`` once per
+        batch (the escape hatch for Python code; it holds the GIL while it runs).
+        ``schema``: the output's columns; without it, ``fn`` is called on an empty batch to learn them."""
+        arrow_schema = to_arrow_schema(schema)
+        if arrow_schema is None:
+            empty = pa.RecordBatch.from_pylist([], schema=self.schema)
+            arrow_schema = _to_batch(fn(empty), None).schema
+        wrapped = _batch_function(fn, arrow_schema)
+        handle = len(self._pipeline._functions)
+        self._pipeline._functions.append(wrapped)
+        name = getattr(fn, "__name__", "fn")
+        node = {"op": "map_batches", "handle": handle, "label": f"map_batches({name})",
+                "schema": [[f.name, type_spec(f.type)] for f in arrow_schema]}
+        node_id = self._pipeline._add(node, [self._node], [arrow_schema])
+        return Stream(self._pipeline, node_id, arrow_schema,
+                      self.time_column if self.time_column in arrow_schema.names else None)
+
+    def dead_letters(self) -> "Stream":
+        """Bad input rows of this source (with ``on_error="dead_letter"``): source, line,
+        field, reason, raw."""
+        node = self._pipeline._nodes[self._node]
+        if node["op"] != "source":
+            raise ValueError("dead_letters() is a stream of a source (read_csv/read_jsonl)")
+        return self._then({"op": "port", "port": 1, "label": f"dead_letters({node['label']})"},
+                          time_column=None)
+
+    def _project(self, exprs: list[Expr], label: str) -> "Stream":
+        return self._then({"op": "project", "expressions": [e.node for e in exprs], "label": label})
+
+    def _names_of(self, exprs: list[Expr]) -> list[str]:
+        if not exprs:
+            return []
+        node = {"op": "project", "expressions": [e.node for e in exprs], "id": -1, "inputs": []}
+        capsules = _core.resolve(json.dumps(node), [self.schema.__arrow_c_schema__()])
+        return _schema_of(capsules[0]).names
+
+    # ----- event time, keys, windows ---------------------------------------------------------------
+    def with_watermark(self, column: str, max_delay="0s", idle_timeout=None) -> "Stream":
+        """Event time from ``column`` (a timestamp, or int64 epoch milliseconds) with bounded
+        out-of-orderness: the watermark is the largest time seen minus ``max_delay``."""
+        label = f"with_watermark({column}, max_delay={max_delay})"
+        node = {"op": "watermark", "time_column": column, "label": label,
+                "max_delay_ms": to_ms(max_delay, "max_delay"),
+                "idle_timeout_ms": -1 if idle_timeout is None else to_ms(idle_timeout, "idle_timeout")}
+        return self._then(node, time_column=column)
+
+    def key_by(self, *columns: str) -> "KeyedStream":
+        """Partitions by key: each key's rows are processed in order by one subtask."""
+        columns = _flatten(columns)
+        for name in columns:
+            if name not in self.schema.names:
+                raise ValueError(f"key_by: unknown column '{name}'; columns: {', '.join(self.schema.names)}")
+        if not columns:
+            raise ValueError("key_by needs at least one column")
+        return KeyedStream(self, list(columns))
+
+    def window(self, window: Window, allowed_lateness=0) -> "WindowedStream":
+        """Windows over the whole stream (one global key)."""
+        return KeyedStream(self, []).window(window, allowed_lateness)
+
+    # ----- sinks -----------------------------------------------------------------------------------
+    def collect(self) -> pa.Table:
+        """Runs the pipeline (bounded input) and returns the rows as a ``pyarrow.Table``
+        (with any sinks declared but not yet run)."""
+        sink = self._pipeline._add({"op": "sink", "sink": "collect", "label": "collect"},
+                                   [self._node], [self.schema])
+        job = self._pipeline._start([sink] + self._pipeline._pending_sinks)
+        job.wait()
+        return job.table(sink)
+
+    def to_pandas(self):
+        """``collect().to_pandas()``."""
+        return self.collect().to_pandas()
+
+    def _file_sink(self, kind: str, path) -> None:
+        path = os.fspath(path)
+        directory = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(directory):
+            raise ValueError(f"write_{kind}: directory {directory} does not exist")
+        sink = self._pipeline._add({"op": "sink", "sink": kind, "path": path,
+                                    "label": f"write_{kind}({path})"}, [self._node], [self.schema])
+        self._pipeline._pending_sinks.append(sink)
+
+    def write_csv(self, path) -> None:
+        """Declares a CSV file sink (written when the pipeline runs; renamed into place at the end)."""
+        self._file_sink("csv", path)
+
+    def write_jsonl(self, path) -> None:
+        """Declares a JSONL file sink."""
+        self._file_sink("jsonl", path)
+
+    def write_parquet(self, path) -> None:
+        """Declares a Parquet file sink."""
+        self._file_sink("parquet", path)
+
+    def for_each_batch(self, fn: Callable) -> None:
+        """Declares a sink that calls ``fn(pyarrow.RecordBatch)`` for every batch (GIL held)."""
+        def call(schema_capsule, array_capsule):
+            fn(_batch_of(schema_capsule, array_capsule))
+        handle = len(self._pipeline._sink_callbacks)
+        self._pipeline._sink_callbacks.append(call)
+        sink = self._pipeline._add({"op": "sink", "sink": "callback", "handle": handle,
+                                    "label": f"for_each_batch({getattr(fn, '__name__', 'fn')})"},
+                                   [self._node], [self.schema])
+        self._pipeline._pending_sinks.append(sink)
+
+
+class KeyedStream:
+    """A stream partitioned by key: ``window(...)`` or a running ``agg(...)``."""
+
+    def __init__(self, stream: Stream, keys: list[str]):
+        self._stream = stream
+        self.keys = keys
+
+    def window(self, window: Window, allowed_lateness=0) -> "WindowedStream":
+        if not isinstance(window, Window):
+            raise TypeError("window() takes ms.tumbling(...), ms.sliding(...) or ms.session(...)")
+        return WindowedStream(self._stream, self.keys, window,
+                              to_ms(allowed_lateness, "allowed_lateness"))
+
+    def agg(self, **aggregations: Aggregation) -> Stream:
+        """Running aggregation over all time: after each batch, the new values of the keys it
+        changed (a changelog: the last row of a key is its final value)."""
+        node = {"op": "running_agg", "keys": self.keys, "label": f"agg(by {', '.join(self.keys)})",
+                "aggregates": _aggregate_specs(aggregations)}
+        return self._stream._then(node, time_column=None)
+
+
+class WindowedStream:
+    """A keyed, windowed stream: ``agg(...)`` gives one row per key and window."""
+
+    def __init__(self, stream: Stream, keys: list[str], window: Window, allowed_lateness_ms: int):
+        self._stream = stream
+        self.keys = keys
+        self.window = window
+        self.allowed_lateness_ms = allowed_lateness_ms
+        self._node: int | None = None
+
+    def agg(self, **aggregations: Aggregation) -> Stream:
+        """Aggregates per key and window; columns: keys, window_start, window_end, aggregates
+        (and ``is_update`` when allowed_lateness > 0)."""
+        time_column = self._stream.time_column
+        if self.window.time == "event" and time_column is None:
+            raise ValueError("window(): the stream has no event time; call "
+                             "with_watermark('ts', max_delay=...) first, or use a processing-time "
+                             "window (ms.tumbling('10s', time='processing'))")
+        node = {"op": "window", "keys": self.keys, "window": self.window.spec(),
+                "time_column": time_column or "", "allowed_lateness_ms": self.allowed_lateness_ms,
+                "aggregates": _aggregate_specs(aggregations),
+                "label": f"window({self.window.kind}, by {', '.join(self.keys) or 'all'})"}
+        stream = self._stream._then(node, time_column="window_end")
+        self._node = stream._node
+        return stream
+
+    def late(self) -> Stream:
+        """The input rows that came after their window closed (plus allowed lateness)."""
+        if self._node is None:
+            raise ValueError("late(): call agg(...) on this windowed stream first; late() is the "
+                             "side output of that aggregation")
+        port = {"op": "port", "port": 1, "label": "late"}
+        node_id = self._stream._pipeline._add(port, [self._node])
+        schema = self._stream._pipeline._nodes[node_id]["_schemas"][0]
+        return Stream(self._stream._pipeline, node_id, schema, None)
+
+
+def _aggregate_specs(aggregations: dict) -> list[dict]:
+    if not aggregations:
+        raise ValueError("agg() needs at least one aggregation, e.g. agg(n=ms.count())")
+    for name, aggregation in aggregations.items():
+        if not isinstance(aggregation, Aggregation):
+            raise TypeError(f"agg({name}=...): expected an aggregation such as ms.sum('x'), "
+                            f"got {aggregation!r}")
+    return [aggregation.spec(name) for name, aggregation in aggregations.items()]
+
+
+def _check_on_error(on_error: str) -> None:
+    if on_error not in _ON_ERROR:
+        raise ValueError(f"on_error must be one of {_ON_ERROR}, got {on_error!r}")
+
+
+def _schema_capsule(schema):
+    arrow_schema = to_arrow_schema(schema)
+    return None if arrow_schema is None else arrow_schema.__arrow_c_schema__()
+
+
+def _flatten(items) -> list:
+    out = []
+    for item in items:
+        if isinstance(item, (list, tuple)):
+            out.extend(item)
+        else:
+            out.append(item)
+    return out
+
+
+def _to_batch(result, schema: pa.Schema | None) -> pa.RecordBatch:
+    if isinstance(result, pa.RecordBatch):
+        batch = result
+    elif isinstance(result, pa.Table):
+        batch = result.combine_chunks().to_batches()[0] if result.num_rows else \
+            pa.RecordBatch.from_pylist([], schema=result.schema)
+    elif hasattr(result, "__dataframe__") or result.__class__.__name__ == "DataFrame":
+        batch = pa.RecordBatch.from_pandas(result, preserve_index=False)
+    else:
+        raise TypeError("map_batches: the function must return a pyarrow.RecordBatch, a "
+                        f"pyarrow.Table or a pandas.DataFrame, got {type(result).__name__}")
+    if schema is not None and batch.schema != schema and batch.schema.names == schema.names:
+        batch = batch.cast(schema)
+    return batch
+
+
+def _batch_function(fn: Callable, schema: pa.Schema):
+    def call(schema_capsule, array_capsule):
+        result = fn(_batch_of(schema_capsule, array_capsule))
+        if result is None:
+            return None
+        return _to_batch(result, schema).__arrow_c_array__()
+    return call

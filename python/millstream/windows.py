@@ -1,0 +1,120 @@
+"""Window kinds and aggregations for ``key_by(...).window(...).agg(...)``."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ._durations import to_ms
+
+
+@dataclass(frozen=True)
+class Window:
+    """A window kind; build with :func:`tumbling`, :func:`sliding` or :func:`session`."""
+
+    kind: str
+    size_ms: int = 0
+    slide_ms: int = 0
+    offset_ms: int = 0
+    gap_ms: int = 0
+    time: str = "event"
+
+    def spec(self) -> dict:
+        return {"kind": self.kind, "size_ms": self.size_ms, "slide_ms": self.slide_ms,
+                "offset_ms": self.offset_ms, "gap_ms": self.gap_ms, "time": self.time}
+
+
+def _check_time(time: str) -> str:
+    if time not in ("event", "processing"):
+        raise ValueError(f"time must be 'event' or 'processing', got {time!r}")
+    return time
+
+
+def tumbling(size, offset=0, time: str = "event") -> Window:
+    """Fixed, non-overlapping windows ``[start, start + size)`` aligned to the epoch + offset.
+
+    >>> tumbling("10s")
+    Window(kind='tumbling', size_ms=10000, slide_ms=10000, offset_ms=0, gap_ms=0, time='event')
+    """
+    size_ms = to_ms(size, "tumbling size")
+    if size_ms <= 0:
+        raise ValueError(f"tumbling: size must be positive, got {size!r}")
+    return Window("tumbling", size_ms, size_ms, to_ms(offset, "tumbling offset") % size_ms, 0,
+                  _check_time(time))
+
+
+def sliding(size, every, offset=0) -> Window:
+    """Overlapping windows of ``size`` starting every ``every``: a row is in size/every windows."""
+    size_ms, slide_ms = to_ms(size, "sliding size"), to_ms(every, "sliding every")
+    if size_ms <= 0 or slide_ms <= 0 or slide_ms > size_ms:
+        raise ValueError(f"sliding: need 0 < every <= size, got size={size!r}, every={every!r}")
+    return Window("sliding", size_ms, slide_ms, to_ms(offset, "sliding offset") % slide_ms)
+
+
+def session(gap) -> Window:
+    """Sessions of a key: rows closer than ``gap`` belong together; a session ends at its last
+    row's time + gap."""
+    gap_ms = to_ms(gap, "session gap")
+    if gap_ms <= 0:
+        raise ValueError(f"session: gap must be positive, got {gap!r}")
+    return Window("session", gap_ms=gap_ms)
+
+
+@dataclass(frozen=True)
+class Aggregation:
+    """One aggregate of a window or a running aggregation, e.g. ``ms.sum("x")``."""
+
+    kind: str
+    column: str | None = None
+
+    def spec(self, name: str) -> dict:
+        return {"kind": self.kind, "column": self.column or "", "name": name}
+
+
+def count(column: str | None = None) -> Aggregation:
+    """Rows in the window (non-null values of ``column`` when given)."""
+    return Aggregation("count", column)
+
+
+def sum(column: str) -> Aggregation:  # noqa: A001 - the name users expect
+    return Aggregation("sum", column)
+
+
+def min(column: str) -> Aggregation:  # noqa: A001
+    return Aggregation("min", column)
+
+
+def max(column: str) -> Aggregation:  # noqa: A001
+    return Aggregation("max", column)
+
+
+def mean(column: str) -> Aggregation:
+    return Aggregation("mean", column)
+
+
+def first(column: str) -> Aggregation:
+    """The value of the row with the earliest event time."""
+    return Aggregation("first", column)
+
+
+def last(column: str) -> Aggregation:
+    """The value of the row with the latest event time."""
+    return Aggregation("last", column)
+
+
+def count_distinct(column: str) -> Aggregation:
+    """Exact number of distinct non-null values."""
+    return Aggregation("count_distinct", column)
+
+
+def stddev(column: str) -> Aggregation:
+    """Sample standard deviation (ddof=1, as pandas)."""
+    return Aggregation("stddev", column)
+
+
+def var(column: str) -> Aggregation:
+    """Sample variance (ddof=1, as pandas)."""
+    return Aggregation("var", column)
+
+
+def collect_list(column: str) -> Aggregation:
+    """All non-null values, in arrival order."""
+    return Aggregation("collect_list", column)
