@@ -1,0 +1,16 @@
+import os
+import sys
+
+import pytest
+
+# The package is used from the source tree (make setup writes a .pth file); allow running
+# pytest without it too.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "python"))
+
+PARALLELISMS = [1, 2, 4]
+
+
+@pytest.fixture(params=PARALLELISMS, ids=lambda p: f"p{p}")
+def parallelism(request):
+    return request.param
