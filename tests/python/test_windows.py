@@ -1,0 +1,210 @@
+"""Keyed windows against a plain-Python reference (reference.py) on random out-of-order input,
+over parallelism, batch size and both state backends."""
+import math
+import random
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import millstream as ms
+from reference import session_reference, window_reference
+
+BACKENDS = ["memory", "rocksdb"]
+
+
+def random_rows(n, keys=20, jitter=4000, seed=0, step=37, null_values=True):
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        value = None if null_values and rng.random() < 0.05 else round(rng.uniform(-50, 50), 3)
+        rows.append({"key": f"k{rng.randint(0, keys - 1)}", "value": value,
+                     "ts": 1_700_000_000_000 + i * step + rng.randint(-jitter, jitter)})
+    return rows
+
+
+def to_table(rows):
+    return pa.table({"key": pa.array([r["key"] for r in rows], pa.string()),
+                     "value": pa.array([r["value"] for r in rows], pa.float64()),
+                     "ts": pa.array([r["ts"] for r in rows], pa.int64())})
+
+
+def result_dict(table, names):
+    out = {}
+    for row in table.to_pylist():
+        key = (row["key"], row["window_start"], row["window_end"])
+        assert key not in out, f"window emitted twice: {key}"
+        out[key] = {n: row[n] for n in names}
+    return out
+
+
+def assert_same(got, expected):
+    assert got.keys() == expected.keys()
+    for key, values in expected.items():
+        for name, value in values.items():
+            g = got[key][name]
+            if isinstance(value, float) and g is not None:
+                assert math.isclose(g, value, rel_tol=1e-9, abs_tol=1e-9), (key, name, g, value)
+            elif isinstance(value, list):
+                assert sorted(g) == sorted(value), (key, name)
+            else:
+                assert g == value, (key, name, g, value)
+
+
+AGGS = {"n": ("count", None), "nv": ("count", "value"), "total": ("sum", "value"),
+        "lo": ("min", "value"), "hi": ("max", "value"), "avg": ("mean", "value"),
+        "first": ("first", "value"), "last": ("last", "value"), "distinct": ("count_distinct", "value"),
+        "sd": ("stddev", "value"), "var": ("var", "value"), "values": ("collect_list", "value")}
+
+
+def ms_aggs(aggs):
+    return {name: (getattr(ms, kind)(col) if col else getattr(ms, kind)()) for name, (kind, col) in aggs.items()}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("window", [{"kind": "tumbling", "size": 10_000},
+                                    {"kind": "sliding", "size": 10_000, "slide": 2_000}], ids=["tumbling", "sliding"])
+@pytest.mark.parametrize("batch_size", [1, 333, 65536])
+def test_window_aggregates_match_reference(window, backend, parallelism, batch_size):
+    rows = random_rows(1500 if batch_size == 1 else 6000, seed=parallelism)
+    spec = ms.tumbling("10s") if window["kind"] == "tumbling" else ms.sliding("10s", "2s")
+    p = ms.Pipeline(parallelism=parallelism, state=backend, batch_size=batch_size)
+    aggs = AGGS if window["kind"] == "tumbling" else {"n": ("count", None), "hi": ("max", "value")}
+    got = (p.from_arrow(to_table(rows)).with_watermark("ts", max_delay="5s")  # jitter 4 s: nothing late
+           .key_by("key").window(spec).agg(**ms_aggs(aggs)).collect())
+    assert got.schema.names[:3] == ["key", "window_start", "window_end"]
+    expected, late = window_reference(rows, window, aggs)
+    assert not late
+    assert_same(result_dict(got, list(aggs)), expected)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_session_windows_match_reference(backend, parallelism):
+    rows = random_rows(3000, keys=30, step=400, jitter=3000, seed=11)
+    p = ms.Pipeline(parallelism=parallelism, state=backend, batch_size=256)
+    got = (p.from_arrow(to_table(rows)).with_watermark("ts", max_delay="4s")
+           .key_by("key").window(ms.session("2s")).agg(n=ms.count()).collect())
+    expected = {k: {"n": v} for k, v in session_reference(rows, 2000).items()}
+    assert_same(result_dict(got, ["n"]), expected)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 10_000), batch_size=st.sampled_from([1, 5, 64, 4096]),
+       backend=st.sampled_from(BACKENDS))
+def test_late_rows_at_parallelism_one_match_reference(seed, batch_size, backend):
+    rows = random_rows(800, jitter=20_000, seed=seed, step=50)  # much later than max_delay
+    window = {"kind": "tumbling", "size": 5_000}
+    p = ms.Pipeline(parallelism=1, state=backend, batch_size=batch_size)
+    w = p.from_arrow(to_table(rows)).with_watermark("ts", max_delay="2s").key_by("key").window(ms.tumbling("5s"))
+    out = w.agg(n=ms.count(), total=ms.sum("value"))
+    late = w.late()
+    got, got_late = out.collect(), late.collect()
+    expected, expected_late = window_reference(rows, window, {"n": ("count", None), "total": ("sum", "value")}, max_delay=2000)
+    assert_same(result_dict(got, ["n", "total"]), expected)
+    assert sorted(got_late.column("ts").to_pylist()) == sorted(r["ts"] for r in expected_late)
+    # nothing is lost: every row is in a window or in late()
+    assert sum(got.column("n").to_pylist()) + got_late.num_rows == len(rows)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_late_rows_are_conserved_at_any_parallelism(backend, parallelism):
+    rows = random_rows(5000, jitter=30_000, seed=5, step=20)
+    p = ms.Pipeline(parallelism=parallelism, state=backend, batch_size=100)
+    w = p.from_arrow(to_table(rows)).with_watermark("ts", max_delay="1s").key_by("key").window(ms.tumbling("2s"))
+    out = w.agg(n=ms.count())
+    late = w.late()
+    counted = sum(out.collect().column("n").to_pylist())
+    late_rows = late.collect().num_rows
+    assert late_rows > 0
+    assert counted + late_rows == len(rows)
+
+
+def test_allowed_lateness_updates_windows():
+    rows = random_rows(2000, jitter=15_000, seed=9, step=40)
+    window = {"kind": "tumbling", "size": 5_000}
+    p = ms.Pipeline(parallelism=1, batch_size=50)
+    w = (p.from_arrow(to_table(rows)).with_watermark("ts", max_delay="2s").key_by("key")
+         .window(ms.tumbling("5s"), allowed_lateness="6s"))
+    out = w.agg(n=ms.count())
+    late = w.late()
+    got, got_late = out.collect(), late.collect()
+    assert "is_update" in got.schema.names
+    final = {}
+    for row in got.to_pylist():  # the last emission of a window is its final value
+        final[(row["key"], row["window_start"], row["window_end"])] = {"n": row["n"]}
+    assert any(r["is_update"] for r in got.to_pylist())
+    expected, expected_late = window_reference(rows, window, {"n": ("count", None)}, max_delay=2000, allowed_lateness=6000)
+    assert_same(final, expected)
+    assert got_late.num_rows == len(expected_late)
+
+
+def test_global_window_without_key(parallelism):
+    rows = random_rows(3000, seed=2)
+    p = ms.Pipeline(parallelism=parallelism)
+    got = (p.from_arrow(to_table(rows)).with_watermark("ts", max_delay="5s")
+           .window(ms.tumbling("10s")).agg(n=ms.count()).collect())
+    assert got.schema.names == ["window_start", "window_end", "n"]
+    expected = {}
+    for row in rows:
+        start = row["ts"] // 10_000 * 10_000
+        expected[start] = expected.get(start, 0) + 1
+    assert dict(zip(got.column("window_start").to_pylist(), got.column("n").to_pylist())) == expected
+
+
+def test_timestamp_time_column_keeps_its_type():
+    rows = random_rows(500, seed=4)
+    table = to_table(rows).set_column(2, "ts", pa.array([r["ts"] * 1000 for r in rows], pa.timestamp("us")))
+    got = (ms.Pipeline(parallelism=2).from_arrow(table).with_watermark("ts", max_delay="5s")
+           .key_by("key").window(ms.tumbling("10s")).agg(n=ms.count()).collect())
+    assert got.schema.field("window_start").type == pa.timestamp("us")
+    assert sum(got.column("n").to_pylist()) == 500
+
+
+def test_running_aggregation_changelog(parallelism):
+    rows = random_rows(4000, seed=6, null_values=False)
+    p = ms.Pipeline(parallelism=parallelism, batch_size=500)
+    got = p.from_arrow(to_table(rows)).key_by("key").agg(n=ms.count(), total=ms.sum("value")).collect()
+    final = {}
+    for row in got.to_pylist():
+        final[row["key"]] = (row["n"], row["total"])
+    expected = {}
+    for row in rows:
+        n, total = expected.get(row["key"], (0, 0.0))
+        expected[row["key"]] = (n + 1, total + row["value"])
+    assert final.keys() == expected.keys()
+    for key, (n, total) in expected.items():
+        assert final[key][0] == n and math.isclose(final[key][1], total, abs_tol=1e-6)
+    assert got.num_rows <= len(expected) * (4000 // 500 + 1)  # one update per key per batch at most
+
+
+def test_window_needs_event_time():
+    s = ms.Pipeline(parallelism=1).from_arrow(to_table(random_rows(10)))
+    with pytest.raises(ValueError, match="with_watermark"):
+        s.key_by("key").window(ms.tumbling("10s")).agg(n=ms.count())
+
+
+def test_state_is_cleaned_up_over_a_long_run():
+    rows = random_rows(200_000, keys=50, jitter=1000, seed=8, step=10, null_values=False)
+    p = ms.Pipeline(parallelism=1, batch_size=1000)
+    p.from_arrow(to_table(rows)).with_watermark("ts", max_delay="2s").key_by("key") \
+        .window(ms.tumbling("1s")).agg(n=ms.count()).for_each_batch(lambda b: None)
+    job = p.start()
+    peak = 0
+    while not job.wait(timeout=0.01):
+        peak = max(peak, max(m["state_entries"] for m in job.metrics()))
+    final = max(m["state_entries"] for m in job.metrics())
+    # ~2000 s of event time, 50 keys: without cleanup 100 000 windows would stay alive
+    assert peak < 50 * 10 and final == 0
+
+
+def test_rocksdb_state_larger_than_its_cache(tmp_path):
+    rows = 400_000
+    table = pa.table({"key": pa.array([f"user-{i:08d}-{'x' * 40}" for i in range(rows)]),
+                      "value": pa.array([float(i) for i in range(rows)]),
+                      "ts": pa.array([1_700_000_000_000 + i for i in range(rows)], pa.int64())})
+    p = ms.Pipeline(parallelism=2, state="rocksdb", state_dir=str(tmp_path / "state"), state_memory="8MB")
+    got = (p.from_arrow(table).with_watermark("ts", max_delay="1s").key_by("key")
+           .window(ms.tumbling("1d")).agg(n=ms.count(), values=ms.collect_list("value")).collect())
+    # ~400 000 live windows with ~100 B of key and state each: ~40 MB, 5x the 8 MB budget
+    assert got.num_rows == rows and set(got.column("n").to_pylist()) == {1}
