@@ -1,0 +1,433 @@
+"""Runs each measurement in its own process and prints the results side by side.
+
+Why a process per measurement: polars reads POLARS_MAX_THREADS once, at import, so a different
+thread count needs a fresh interpreter; and the peak RSS of a process (VmHWM) is only
+meaningful if the process did nothing else.
+
+The parent (a benchmark script's main) calls `run_measurement(script, spec)`; the child is the same
+script started as `script --worker '<spec json>'`, which calls `worker_main(run_one)`. `run_one(spec)`
+loads its input (not timed), times the query with `time_query`, and returns a dict; the child prints
+it as one line `RESULT {...}` on stdout.
+"""
+from __future__ import annotations
+
+import gc
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Callable
+
+RESULT_PREFIX = "RESULT "
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DATA_DIR = os.path.join(REPO_ROOT, "benchmarks", "data")
+
+
+# ---------------------------------------------------------------------------------------------
+# child side
+
+
+def cpu_seconds() -> float:
+    """User + system CPU time of this process, all threads: how many cores a run really used."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def current_rss_bytes() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def peak_rss_bytes() -> int:
+    """The high-water mark of this process's RSS (VmHWM).
+
+    Not getrusage's ru_maxrss: Linux carries that across execve, so a child started by a big
+    parent would report the parent's peak.
+    """
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def busy_cpu_seconds_of_machine() -> float:
+    """CPU seconds all processes spent busy since boot (/proc/stat: everything but idle/iowait)."""
+    with open("/proc/stat") as stat:
+        fields = [int(value) for value in stat.readline().split()[1:]]
+    idle_and_iowait = fields[3] + fields[4]
+    guest = sum(fields[8:10])  # guest time is already counted in user time
+    return (sum(fields) - idle_and_iowait - guest) / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Timing:
+    seconds: float          # wall clock of the best run
+    cpu_seconds: float      # this process's CPU time in that run (all threads)
+    other_cores: float      # CPU that other processes used meanwhile, in cores: noise on a shared machine
+    result: Any
+
+
+def time_query(query: Callable[[], Any], repeat: int = 1) -> Timing:
+    """Runs `query` `repeat` times and keeps the fastest run.
+
+    The previous result is dropped before the next run, so peak RSS holds one result, not several.
+    """
+    best, result = Timing(math.inf, math.nan, math.nan, None), None
+    for _ in range(max(1, repeat)):
+        best.result = result = None
+        gc.collect()
+        machine_start, cpu_start, wall_start = busy_cpu_seconds_of_machine(), cpu_seconds(), time.perf_counter()
+        result = query()
+        wall_seconds = time.perf_counter() - wall_start
+        used_cpu_seconds = cpu_seconds() - cpu_start
+        machine_seconds = busy_cpu_seconds_of_machine() - machine_start
+        if wall_seconds < best.seconds:
+            other_cores = max(0.0, machine_seconds - used_cpu_seconds) / wall_seconds if wall_seconds > 0 else math.nan
+            best = Timing(wall_seconds, used_cpu_seconds, other_cores, None)
+        best.result = result
+    return best
+
+
+def timing_outcome(timing: Timing) -> dict:
+    """The fields of a worker's RESULT that come from the timing."""
+    return {"seconds": timing.seconds, "cpu_seconds": timing.cpu_seconds, "other_cores": timing.other_cores}
+
+
+def limit_arrow_threads(parallelism: int) -> None:
+    """pyarrow's own pools (used by pandas' string dtype and by conversions) get P threads too."""
+    import pyarrow as pa
+
+    pa.set_cpu_count(parallelism)
+    pa.set_io_thread_count(max(1, parallelism))
+
+
+def worker_main(run_one: Callable[[dict], dict]) -> None:
+    """Entry point of a child: `script --worker '<spec json>'`. Never raises: errors are reported."""
+    spec = json.loads(sys.argv[sys.argv.index("--worker") + 1])
+    try:
+        outcome = run_one(spec)
+    except BaseException as error:  # noqa: BLE001 - reported to the parent, which carries on
+        traceback.print_exc(file=sys.stderr)
+        outcome = {"error": f"{type(error).__name__}: {error}".strip()}
+    outcome["peak_rss_bytes"] = peak_rss_bytes()
+    print(RESULT_PREFIX + json.dumps(outcome, default=_json_default), flush=True)
+
+
+def _json_default(value):
+    if isinstance(value, Decimal):
+        return int(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def exact_sum(column) -> int:
+    """Sum of an integer column without int64 wrap-around (pyarrow's sum wraps silently)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    total = pc.sum(column.cast(pa.decimal128(38, 0))).as_py()
+    return int(total or 0)
+
+
+def float_sum(column) -> float:
+    import pyarrow.compute as pc
+
+    total = pc.sum(column).as_py()
+    return float(total or 0.0)
+
+
+# ---------------------------------------------------------------------------------------------
+# parent side
+
+
+@dataclass
+class Measurement:
+    case: str
+    engine: str
+    parallelism: int
+    input_rows: int
+    seconds: float = math.nan
+    cpu_seconds: float = math.nan
+    output_rows: int | None = None
+    checksum: dict = field(default_factory=dict)
+    peak_rss_bytes: int | None = None
+    rss_before_bytes: int | None = None
+    error: str | None = None
+    other_cores: float = math.nan  # CPU used by other processes during the timed run, in cores
+    check: str = ""  # filled by verify(): reference / ok / MISMATCH ...
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.input_rows / self.seconds if self.ok and self.seconds > 0 else math.nan
+
+    @property
+    def rows_per_second_per_core(self) -> float:
+        return self.rows_per_second / self.parallelism
+
+
+def run_measurement(script: str, spec: dict, *, timeout_s: float, rss_limit_bytes: int) -> dict:
+    """Runs `script --worker spec` in a fresh interpreter; returns the child's RESULT dict.
+
+    The child is killed (and the measurement reported as failed) when its RSS passes
+    `rss_limit_bytes` — other people share this machine — or when it runs past `timeout_s`.
+    """
+    parallelism = int(spec["parallelism"])
+    env = dict(os.environ)
+    env["POLARS_MAX_THREADS"] = str(parallelism)   # read by polars at import
+    env["OMP_NUM_THREADS"] = str(parallelism)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [os.path.join(REPO_ROOT, "python")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
+        child = subprocess.Popen([sys.executable, script, "--worker", json.dumps(spec)],
+                                 stdout=stdout, stderr=stderr, env=env, cwd=REPO_ROOT)
+        killed_because = _watch(child, timeout_s, rss_limit_bytes)
+        stdout.seek(0)
+        stderr.seek(0)
+        out_text, err_text = stdout.read(), stderr.read()
+    for line in reversed(out_text.splitlines()):
+        if line.startswith(RESULT_PREFIX):
+            return json.loads(line[len(RESULT_PREFIX):])
+    reason = killed_because or f"worker exited with code {child.returncode}"
+    tail = " | ".join(err_text.strip().splitlines()[-3:])
+    return {"error": f"{reason}{': ' + tail if tail else ''}"}
+
+
+def _watch(child: subprocess.Popen, timeout_s: float, rss_limit_bytes: int) -> str | None:
+    import psutil
+
+    deadline = time.monotonic() + timeout_s
+    process = psutil.Process(child.pid)
+    while child.poll() is None:
+        try:
+            rss_bytes = process.memory_info().rss
+        except psutil.Error:
+            rss_bytes = 0
+        reason = None
+        if rss_bytes > rss_limit_bytes:
+            reason = f"killed: RSS {rss_bytes / 2**30:.1f} GiB over the limit {rss_limit_bytes / 2**30:.1f} GiB"
+        elif time.monotonic() > deadline:
+            reason = f"killed: timeout after {timeout_s:.0f} s"
+        if reason:
+            child.kill()
+            child.wait()
+            return reason
+        time.sleep(0.1)
+    return None
+
+
+def measure(script: str, spec: dict, input_rows: int, *, timeout_s: float,
+            rss_limit_bytes: int, progress: str = "") -> Measurement:
+    """run_measurement + a Measurement + a progress line, so a long run shows where it is."""
+    started = time.perf_counter()
+    outcome = run_measurement(script, spec, timeout_s=timeout_s, rss_limit_bytes=rss_limit_bytes)
+    result = Measurement(case=spec["case"], engine=spec["engine"], parallelism=int(spec["parallelism"]),
+                         input_rows=input_rows)
+    for name in ("seconds", "cpu_seconds", "other_cores", "output_rows", "checksum", "peak_rss_bytes",
+                 "rss_before_bytes", "error"):
+        if name in outcome:
+            setattr(result, name, outcome[name])
+    label = f"{progress} {result.case} {result.engine} P={result.parallelism}".strip()
+    if result.engine.startswith("millstream") and not result.ok:
+        print(f"{label}: millstream: not available: {result.error}", flush=True)
+    elif not result.ok:
+        print(f"{label}: FAILED: {result.error}", flush=True)
+    else:
+        print(f"{label}: {result.seconds:.2f} s, {_si(result.rows_per_second)} rows/s, "
+              f"peak RSS {_mib(result.peak_rss_bytes)} MiB, others used {result.other_cores:.2f} cores "
+              f"(process wall {time.perf_counter() - started:.0f} s)", flush=True)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# verification and reporting
+
+
+def checksums_differ(reference: dict, other: dict, relative_tolerance: float = 1e-9) -> list[str]:
+    """Fields whose values differ: integers exactly, floats up to a relative tolerance
+    (sums in another order round differently)."""
+    differences = []
+    for name in sorted(set(reference) | set(other)):
+        a, b = reference.get(name), other.get(name)
+        if isinstance(a, float) or isinstance(b, float):
+            same = (a is not None and b is not None and
+                    math.isclose(a, b, rel_tol=relative_tolerance, abs_tol=1e-6))
+        else:
+            same = a == b
+        if not same:
+            differences.append(f"{name}: {a!r} vs {b!r}")
+    return differences
+
+
+def verify(measurements: list[Measurement], reference_engines: tuple[str, ...]) -> list[str]:
+    """Compares every successful measurement of a case with the case's reference (the first
+    engine of `reference_engines` that ran); sets `check`; returns the mismatch messages."""
+    mismatches = []
+    for case in dict.fromkeys(m.case for m in measurements):
+        ran = [m for m in measurements if m.case == case and m.ok]
+        reference = next((m for engine in reference_engines for m in ran if m.engine == engine),
+                         ran[0] if ran else None)
+        if reference is None:
+            continue
+        for m in ran:
+            if m is reference:
+                m.check = "reference"
+                continue
+            differences = checksums_differ(reference.checksum, m.checksum)
+            if differences:
+                m.check = "MISMATCH"
+                mismatches.append(f"{case}: {m.engine} P={m.parallelism} differs from "
+                                  f"{reference.engine} P={reference.parallelism}: " + "; ".join(differences))
+            else:
+                m.check = "ok"
+    return mismatches
+
+
+def find(measurements: list[Measurement], case: str, engine: str, parallelism: int) -> Measurement | None:
+    for m in measurements:
+        if m.case == case and m.engine == engine and m.parallelism == parallelism and m.ok:
+            return m
+    return None
+
+
+def speed_ratio(fast: Measurement | None, slow: Measurement | None) -> float:
+    """How many times the throughput of `fast` is that of `slow` (nan when either is missing)."""
+    if fast is None or slow is None:
+        return math.nan
+    return fast.rows_per_second / slow.rows_per_second
+
+
+def print_table(measurements: list[Measurement], millstream_engines: list[str], file=sys.stdout) -> None:
+    """One row per measurement; for each peer row, millstream's throughput at the same P divided by
+    the peer's (column `<engine>/peer`: above 1 means millstream is faster)."""
+    ratio_headers = [f"{engine}/peer" for engine in millstream_engines]
+    headers = (["case", "engine", "P", "seconds", "rows/s", "rows/s/core", "cores used"] + ratio_headers +
+               ["peak RSS MiB", "RSS before MiB", "out rows", "others' cores", "check"])
+    lines = []
+    for m in measurements:
+        ratios = []
+        for engine in millstream_engines:
+            if m.engine.startswith("millstream") or not m.ok:
+                ratios.append("")
+            else:
+                ratio = speed_ratio(find(measurements, m.case, engine, m.parallelism), m)
+                ratios.append("" if math.isnan(ratio) else f"{ratio:.2f}x")
+        if m.ok:
+            cores_used = m.cpu_seconds / m.seconds if m.seconds > 0 else math.nan
+            lines.append([m.case, m.engine, str(m.parallelism), f"{m.seconds:.2f}", _si(m.rows_per_second),
+                          _si(m.rows_per_second_per_core), f"{cores_used:.2f}"] + ratios +
+                         [_mib(m.peak_rss_bytes), _mib(m.rss_before_bytes), _int(m.output_rows),
+                          f"{m.other_cores:.2f}", m.check])
+        else:
+            lines.append([m.case, m.engine, str(m.parallelism), "-", "-", "-", "-"] + ratios +
+                         [_mib(m.peak_rss_bytes), "", "", "",
+                          "not available" if m.engine.startswith("millstream") else "FAILED"])
+    widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h)
+              for i, h in enumerate(headers)]
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths)) + " |", file=file)
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|", file=file)
+    for line in lines:
+        print("| " + " | ".join(cell.ljust(w) for cell, w in zip(line, widths)) + " |", file=file)
+    failures = [m for m in measurements if not m.ok]
+    for m in failures:
+        prefix = "millstream: not available" if m.engine.startswith("millstream") else "FAILED"
+        print(f"  {m.case} {m.engine} P={m.parallelism}: {prefix}: {m.error}", file=file)
+    file.flush()
+
+
+def print_mismatches(mismatches: list[str], file=sys.stdout) -> None:
+    if not mismatches:
+        print("\nResults: every engine that ran returned the same row count and checksums.", file=file)
+        return
+    print("\n" + "!" * 100, file=file)
+    print(f"!!! RESULT MISMATCH in {len(mismatches)} measurement(s): engines disagree", file=file)
+    for message in mismatches:
+        print("!!! " + message, file=file)
+    print("!" * 100, file=file, flush=True)
+
+
+def target_line(description: str, value: float, goal: float) -> str:
+    if math.isnan(value):
+        return f"- {description}: n/a (a side did not run), target >= {goal:g}x"
+    verdict = "MET" if value >= goal else "NOT MET"
+    return f"- {description}: {value:.2f}x, target >= {goal:g}x: {verdict}"
+
+
+def _si(value: float) -> str:
+    if value is None or math.isnan(value):
+        return "-"
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if value >= scale:
+            return f"{value / scale:.2f} {unit}"
+    return f"{value:.0f}"
+
+
+def _mib(value: int | None) -> str:
+    return "" if value is None else f"{value / 2**20:,.0f}"
+
+
+def _int(value: int | None) -> str:
+    return "" if value is None else f"{value:,}"
+
+
+def in_fresh_process(function, *args):
+    """function(*args) in a spawned interpreter: data generation's big temporary arrays leave
+    with it instead of staying in the parent while the measurements run."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(function, *args).result()
+
+
+def default_rss_limit_bytes() -> int:
+    """70% of RAM: a runaway peer (pandas on 2 GB of JSON) must not take the machine down."""
+    return int(0.7 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+
+
+def add_common_arguments(parser, cases: tuple[str, ...], engines: tuple[str, ...]) -> None:
+    """The command-line options both benchmark scripts share."""
+    parser.add_argument("--cases", type=_names_of(cases), default=list(cases),
+                        help=f"comma-separated, from: {', '.join(cases)}")
+    parser.add_argument("--engines", type=_names_of(engines), default=list(engines),
+                        help=f"comma-separated, from: {', '.join(engines)}")
+    parser.add_argument("--parallelism", type=lambda text: [int(p) for p in text.split(",")],
+                        default=[1, 2], help="comma-separated worker counts (default 1,2)")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per measurement; the best is kept")
+    parser.add_argument("--timeout-s", type=float, default=1800.0, help="per measurement")
+    parser.add_argument("--rss-limit-gb", type=float, default=default_rss_limit_bytes() / 2**30,
+                        help="a measurement whose RSS passes this (GiB) is killed (default: 70%% of RAM)")
+
+
+def _names_of(allowed: tuple[str, ...]):
+    import argparse
+
+    def parse(text: str) -> list[str]:
+        names = [name.strip() for name in text.split(",") if name.strip()]
+        unknown = [name for name in names if name not in allowed]
+        if unknown:
+            raise argparse.ArgumentTypeError(f"unknown {unknown}; choose from {', '.join(allowed)}")
+        return names
+    return parse
+
+
+def import_millstream():
+    """Imports millstream from the source tree (python/), as `make setup` arranges for the venv."""
+    source_tree = os.path.join(REPO_ROOT, "python")
+    if source_tree not in sys.path:
+        sys.path.insert(0, source_tree)
+    import millstream
+
+    if not hasattr(millstream, "Pipeline"):
+        raise ImportError("millstream has no Pipeline yet (the Python API is not built)")
+    return millstream

@@ -1,0 +1,246 @@
+"""Keyed windows and running aggregation: millstream against DuckDB and polars as batch queries.
+
+Input (windows_data.py): 50 M rows of int64 key (100 k distinct, Zipf-skewed), float64 value,
+int64 epoch-ms ts out of order by up to 4 s, and key_big (10 M distinct) — in memory for every
+engine (a pyarrow Table for millstream; a native DuckDB table; a polars DataFrame; the
+conversions happen before the clock starts).
+
+Cases (input rows count for rows/s):
+  tumbling      10 s tumbling windows per key: count, sum(value), max(value).
+  sliding_top1  10 s windows every 2 s, count per key, then the key with the highest count per
+                window (ties: the smallest key) — the shape of Nexmark q5.
+  session       sessions per key with a 10 s gap, count per session — the shape of Nexmark q11.
+                A new session starts when a key's next row is >= 10 s after its previous one.
+  running       count and sum(value) per key_big over all time (10 M keys). millstream emits a
+                changelog (an update per key per batch); its last value per key is compared.
+
+Peers compute the same result as a batch query. Sliding windows are computed by both peers the
+way a careful SQL user would: counts per 2 s pane, each pane added to its 5 windows.
+
+    .venv/bin/python benchmarks/windows.py                   # 50 M rows
+    .venv/bin/python benchmarks/windows.py --rows 2000000    # a quick run
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import sys
+
+import harness
+from harness import exact_sum, float_sum, time_query
+from machine import print_machine
+
+CASES = ("tumbling", "sliding_top1", "session", "running")
+ENGINES = ("millstream/memory", "millstream/rocksdb", "duckdb", "polars")
+MILLSTREAM_ENGINES = ["millstream/memory", "millstream/rocksdb"]
+REFERENCE_ENGINES = ("duckdb", "polars", "millstream/memory", "millstream/rocksdb")
+WINDOW_MS, SLIDE_MS, GAP_MS = 10_000, 2_000, 10_000
+MAX_DELAY = "4s"
+# q5's second stage packs (count, key) into one int64 so that max() picks the highest count and,
+# among equal counts, the smallest key: score = n * KEY_SPAN + (KEY_SPAN - 1 - key)
+KEY_SPAN = 1 << 17  # > 100 000 distinct keys (ids 0 .. 99 999)
+
+DUCKDB_SQL = {
+    "tumbling": f"""
+        SELECT key, ts // {WINDOW_MS} * {WINDOW_MS} AS window_start,
+               ts // {WINDOW_MS} * {WINDOW_MS} + {WINDOW_MS} AS window_end,
+               count(*) AS n, sum(value) AS total, max(value) AS hi
+        FROM events GROUP BY ALL""",
+    "sliding_top1": f"""
+        WITH panes AS (
+            SELECT key, ts // {SLIDE_MS} AS pane, count(*) AS c FROM events GROUP BY key, pane),
+        counts AS (
+            SELECT key, (pane - k) * {SLIDE_MS} + {WINDOW_MS} AS sliding_end, sum(c) AS n
+            FROM panes CROSS JOIN range({WINDOW_MS // SLIDE_MS}) AS r(k)
+            GROUP BY key, sliding_end)
+        SELECT sliding_end, key, n FROM counts
+        QUALIFY row_number() OVER (PARTITION BY sliding_end ORDER BY n DESC, key ASC) = 1""",
+    "session": f"""
+        WITH flagged AS (
+            SELECT key, ts,
+                   CASE WHEN ts - lag(ts) OVER by_key < {GAP_MS} THEN 0 ELSE 1 END AS starts_session
+            FROM events WINDOW by_key AS (PARTITION BY key ORDER BY ts)),
+        numbered AS (
+            SELECT key, ts, sum(starts_session) OVER (PARTITION BY key ORDER BY ts
+                                                      ROWS UNBOUNDED PRECEDING) AS session_number
+            FROM flagged)
+        SELECT key, min(ts) AS window_start, max(ts) + {GAP_MS} AS window_end, count(*) AS n
+        FROM numbered GROUP BY key, session_number""",
+    "running": "SELECT key_big, count(*) AS n, sum(value) AS total FROM events GROUP BY key_big",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# the child: one engine, one case, one parallelism
+
+
+def run_one(spec: dict) -> dict:
+    engine, case, parallelism = spec["engine"], spec["case"], int(spec["parallelism"])
+    ms = harness.import_millstream() if engine.startswith("millstream") else None  # fail fast
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    harness.limit_arrow_threads(parallelism)
+    table = pq.read_table(spec["path"])
+    if engine.startswith("millstream"):
+        query = _millstream_query(ms, case, table, parallelism, backend=engine.split("/", 1)[1])
+    elif engine == "duckdb":
+        query = _duckdb_query(case, table, parallelism)
+        del table
+    elif engine == "polars":
+        query = _polars_query(case, table)
+        del table
+    else:
+        raise ValueError(f"unknown engine {engine!r}")
+    gc.collect()
+    rss_before_bytes = harness.current_rss_bytes()
+    timing = time_query(query, spec.get("repeat", 1))
+    result = timing.result
+    table = result if isinstance(result, pa.Table) else result.to_arrow()
+    return {**harness.timing_outcome(timing), "output_rows": table.num_rows,
+            "checksum": checksum(table, case), "rss_before_bytes": rss_before_bytes}
+
+
+def _millstream_query(ms, case: str, table, parallelism: int, backend: str):
+    col = ms.col
+
+    def query():
+        source = ms.Pipeline(parallelism=parallelism, state=backend).from_arrow(table)
+        if case == "running":
+            return source.key_by("key_big").agg(n=ms.count(), total=ms.sum("value")).collect()
+        by_key = source.with_watermark("ts", max_delay=MAX_DELAY).key_by("key")
+        if case == "tumbling":
+            return (by_key.window(ms.tumbling(WINDOW_MS))
+                    .agg(n=ms.count(), total=ms.sum("value"), hi=ms.max("value")).collect())
+        if case == "session":
+            return by_key.window(ms.session(GAP_MS)).agg(n=ms.count()).collect()
+        if case == "sliding_top1":
+            counts = by_key.window(ms.sliding(WINDOW_MS, SLIDE_MS)).agg(n=ms.count())
+            # the window's output carries event time (window_end) and the watermark onwards: a
+            # global tumbling window of one slide holds exactly one sliding window's counts
+            top = (counts.with_columns(score=col("n") * KEY_SPAN + (KEY_SPAN - 1 - col("key")))
+                   .window(ms.tumbling(SLIDE_MS)).agg(top=ms.max("score")))
+            return top.select(col("window_start").alias("sliding_end"),
+                              (KEY_SPAN - 1 - col("top") % KEY_SPAN).alias("key"),
+                              (col("top") // KEY_SPAN).alias("n")).collect()
+        raise ValueError(f"unknown case {case!r}")
+    return query
+
+
+def _duckdb_query(case: str, table, parallelism: int):
+    import duckdb
+
+    connection = duckdb.connect()
+    connection.execute(f"SET threads = {parallelism}")
+    connection.register("events_arrow", table)
+    connection.execute("CREATE TABLE events AS SELECT * FROM events_arrow")  # DuckDB's native storage
+    connection.unregister("events_arrow")
+    return lambda: connection.sql(DUCKDB_SQL[case]).to_arrow_table()
+
+
+def _polars_query(case: str, table):
+    import polars as pl
+
+    frame = pl.from_arrow(table)
+    if case == "tumbling":
+        window_start = pl.col("ts") // WINDOW_MS * WINDOW_MS
+        plan = (frame.lazy().group_by("key", window_start.alias("window_start"))
+                .agg(n=pl.len(), total=pl.col("value").sum(), hi=pl.col("value").max())
+                .with_columns(window_end=pl.col("window_start") + WINDOW_MS))
+    elif case == "sliding_top1":
+        offsets = pl.LazyFrame({"k": list(range(WINDOW_MS // SLIDE_MS))}, schema={"k": pl.Int64})
+        counts = (frame.lazy().group_by("key", (pl.col("ts") // SLIDE_MS).alias("pane")).agg(c=pl.len())
+                  .join(offsets, how="cross")
+                  .group_by("key", ((pl.col("pane") - pl.col("k")) * SLIDE_MS + WINDOW_MS).alias("sliding_end"))
+                  .agg(n=pl.col("c").sum()))
+        plan = (counts.filter(pl.col("n") == pl.col("n").max().over("sliding_end"))
+                .group_by("sliding_end").agg(key=pl.col("key").min(), n=pl.col("n").first()))
+    elif case == "session":
+        starts_session = ((pl.col("key") != pl.col("key").shift(1)) |
+                          (pl.col("ts") - pl.col("ts").shift(1) >= GAP_MS)).fill_null(True)
+        plan = (frame.lazy().select("key", "ts").sort("key", "ts")
+                .with_columns(session_id=starts_session.cum_sum())
+                .group_by("session_id")
+                .agg(key=pl.col("key").first(), window_start=pl.col("ts").min(),
+                     window_end=pl.col("ts").max() + GAP_MS, n=pl.len()))
+    elif case == "running":
+        plan = frame.lazy().group_by("key_big").agg(n=pl.len(), total=pl.col("value").sum())
+    else:
+        raise ValueError(f"unknown case {case!r}")
+    return plan.collect
+
+
+def checksum(table, case: str) -> dict:
+    """Row count and sums that any difference in the result would change."""
+    if case == "running":
+        # millstream's changelog has several rows per key; counts and sums of values >= 0 only
+        # grow, so the largest is the final one (a peer's single row per key reduces to itself)
+        table = table.group_by("key_big").aggregate([("n", "max"), ("total", "max")]).rename_columns(
+            ["key_big", "n", "total"])
+        return {"keys": table.num_rows, "key_sum": exact_sum(table["key_big"]),
+                "n_sum": exact_sum(table["n"]), "total_sum": float_sum(table["total"])}
+    summary = {"rows": table.num_rows, "key_sum": exact_sum(table["key"]), "n_sum": exact_sum(table["n"])}
+    if case == "sliding_top1":
+        summary["sliding_end_sum"] = exact_sum(table["sliding_end"])
+        # which key won which window, not only how many (one row per window: few rows)
+        summary["key_times_end_sum"] = sum(key * end for key, end in zip(
+            table["key"].to_pylist(), table["sliding_end"].to_pylist()))
+        return summary
+    summary["window_start_sum"] = exact_sum(table["window_start"])
+    summary["window_end_sum"] = exact_sum(table["window_end"])
+    if case == "tumbling":
+        summary["total_sum"] = float_sum(table["total"])
+        summary["hi_sum"] = float_sum(table["hi"])
+    return summary
+
+
+# ---------------------------------------------------------------------------------------------
+# the parent
+
+
+def main() -> None:
+    if "--worker" in sys.argv:
+        harness.worker_main(run_one)
+        return
+    args = parse_args()
+    print_machine()
+    from windows_data import ensure_windows_parquet
+
+    path = harness.in_fresh_process(ensure_windows_parquet, args.rows)
+    print(f"input: {args.rows:,} rows from {os.path.relpath(path)} ({os.path.getsize(path) / 2**20:,.0f} MiB)")
+    plan = [(case, engine, parallelism) for case in args.cases for engine in args.engines
+            for parallelism in args.parallelism]
+    measurements = []
+    for number, (case, engine, parallelism) in enumerate(plan, 1):
+        spec = {"case": case, "engine": engine, "parallelism": parallelism, "path": path,
+                "repeat": args.repeat}
+        measurements.append(harness.measure(
+            os.path.abspath(__file__), spec, args.rows, timeout_s=args.timeout_s,
+            rss_limit_bytes=int(args.rss_limit_gb * 2**30), progress=f"[{number}/{len(plan)}]"))
+    report(measurements, args)
+
+
+def report(measurements: list, args) -> None:
+    mismatches = harness.verify(measurements, REFERENCE_ENGINES)
+    print(f"\n## Windows ({args.rows:,} rows, repeat={args.repeat}, best run; "
+          f"millstream/<backend>/peer = millstream rows/s / peer rows/s at the same P)\n")
+    harness.print_table(measurements, [e for e in MILLSTREAM_ENGINES if e in args.engines])
+    harness.print_mismatches(mismatches)
+    print("\n## Speed-up from P=1 to P=2 (same engine)")
+    for case in args.cases:
+        for engine in args.engines:
+            one, two = (harness.find(measurements, case, engine, p) for p in (1, 2))
+            if one and two:
+                print(f"- {case} {engine}: {harness.speed_ratio(two, one):.2f}x")
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=50_000_000, help="input rows")
+    harness.add_common_arguments(parser, CASES, ENGINES)
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    main()
