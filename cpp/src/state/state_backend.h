@@ -15,6 +15,10 @@
 
 namespace millstream {
 
+// Entries of one column family in key order. key() and value() are valid until the next call to
+// Next() or the next write to the backend. Writing while an iterator is open is allowed (e.g.
+// deleting the windows a scan fires): the iterator then goes on from the first key after its
+// current one, seeing the state as it is then. The iterator must not outlive its backend.
 class StateIterator {
  public:
   virtual ~StateIterator() = default;
@@ -39,6 +43,15 @@ class StateBackend {
                                               std::string_view end) = 0;
   virtual std::string kind() const = 0;  // "memory" | "rocksdb"
 };
+
+// The smallest key greater than every key that starts with `prefix`, as Scan's `end`: scans all
+// keys with that prefix. Empty (no upper bound) when the prefix is empty or all 0xFF bytes.
+inline std::string PrefixEnd(std::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty() && static_cast<unsigned char>(end.back()) == 0xFF) end.pop_back();
+  if (!end.empty()) end.back() = static_cast<char>(static_cast<unsigned char>(end.back()) + 1);
+  return end;
+}
 
 struct StateOptions {
   std::string kind = "memory";   // "memory" | "rocksdb"
