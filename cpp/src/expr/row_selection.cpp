@@ -1,0 +1,157 @@
+#include "expr/row_selection.h"
+
+#include <bit>
+#include <cstring>
+
+#include <arrow/compute/api_vector.h>
+#include <arrow/util/bit_util.h>
+#include <arrow/util/bitmap_generate.h>
+#include <arrow/util/bitmap_ops.h>
+
+#include "core/error.h"
+#include "expr/kernel_support.h"
+
+namespace millstream::expr {
+
+namespace {
+
+template <typename T>
+std::shared_ptr<arrow::Buffer> GatherFixed(const arrow::ArrayData& column, const RowSelection& selection) {
+  const T* in = column.GetValues<T>(1);
+  const int32_t* rows = selection.data();
+  auto buffer = AllocateBytes(selection.count * static_cast<int64_t>(sizeof(T)));
+  T* out = buffer->mutable_data_as<T>();
+  for (int64_t k = 0; k < selection.count; ++k) out[k] = in[rows[k]];
+  return buffer;
+}
+
+std::shared_ptr<arrow::Buffer> GatherBits(const uint8_t* bitmap, int64_t bit_offset,
+                                          const RowSelection& selection) {
+  const int32_t* rows = selection.data();
+  auto buffer = AllocateBitmap(selection.count);
+  int64_t k = 0;
+  arrow::internal::GenerateBitsUnrolled(buffer->mutable_data(), 0, selection.count, [&] {
+    return arrow::bit_util::GetBit(bitmap, bit_offset + rows[k++]);
+  });
+  return buffer;
+}
+
+template <typename Offset>
+std::vector<std::shared_ptr<arrow::Buffer>> GatherStrings(const arrow::ArrayData& column,
+                                                          const RowSelection& selection) {
+  const Offset* in_offsets = column.GetValues<Offset>(1);
+  const uint8_t* in_data = column.buffers[2] ? column.buffers[2]->data() : nullptr;
+  const int32_t* rows = selection.data();
+  auto offsets_buffer = AllocateBytes((selection.count + 1) * static_cast<int64_t>(sizeof(Offset)));
+  Offset* out_offsets = offsets_buffer->mutable_data_as<Offset>();
+  out_offsets[0] = 0;
+  for (int64_t k = 0; k < selection.count; ++k) {
+    int32_t row = rows[k];
+    out_offsets[k + 1] = out_offsets[k] + (in_offsets[row + 1] - in_offsets[row]);
+  }
+  auto data_buffer = AllocateBytes(out_offsets[selection.count]);
+  uint8_t* out_data = data_buffer->mutable_data();
+  for (int64_t k = 0; k < selection.count; ++k) {
+    int32_t row = rows[k];
+    std::memcpy(out_data + out_offsets[k], in_data + in_offsets[row], out_offsets[k + 1] - out_offsets[k]);
+  }
+  return {std::move(offsets_buffer), std::move(data_buffer)};
+}
+
+}  // namespace
+
+std::shared_ptr<arrow::ResizableBuffer> AllocateSelection(int64_t capacity) {
+  MS_CHECK(capacity <= INT32_MAX, "a batch has at most 2^31 - 1 rows");
+  return CheckArrow(arrow::AllocateResizableBuffer(capacity * 4, Pool()), "allocating a selection");
+}
+
+RowSelection SelectionFromMask(const arrow::Array& mask) {
+  MS_CHECK(mask.type_id() == arrow::Type::BOOL, "a filter mask is bool, got " + mask.type()->ToString());
+  const arrow::ArrayData& data = *mask.data();
+  int64_t length = data.length;
+  // true AND valid, as one bitmap starting at bit 0
+  std::shared_ptr<arrow::Buffer> bits;
+  if (data.GetNullCount() > 0) {
+    bits = CheckArrow(arrow::internal::BitmapAnd(Pool(), data.buffers[1]->data(), data.offset,
+                                                 data.buffers[0]->data(), data.offset, length, 0),
+                      "masking nulls of a filter");
+  } else if (data.offset % 8 == 0) {
+    bits = arrow::SliceBuffer(data.buffers[1], data.offset / 8);
+  } else {
+    bits = CheckArrow(arrow::internal::CopyBitmap(Pool(), data.buffers[1]->data(), data.offset, length),
+                      "copying a filter mask");
+  }
+  int64_t count = arrow::internal::CountSetBits(bits->data(), 0, length);
+  if (count == 0 || count == length) return RowSelection{nullptr, count};
+  auto indices = AllocateSelection(count);
+  int32_t* out = indices->mutable_data_as<int32_t>();
+  int64_t written = 0;
+  const uint8_t* bitmap = bits->data();
+  int64_t full_words = length / 64;
+  for (int64_t w = 0; w < full_words; ++w) {
+    uint64_t word;
+    std::memcpy(&word, bitmap + w * 8, 8);
+    while (word != 0) {
+      out[written++] = static_cast<int32_t>(w * 64 + std::countr_zero(word));
+      word &= word - 1;
+    }
+  }
+  for (int64_t i = full_words * 64; i < length; ++i) {
+    if (arrow::bit_util::GetBit(bitmap, i)) out[written++] = static_cast<int32_t>(i);
+  }
+  MS_CHECK(written == count, "selection count");
+  return RowSelection{std::move(indices), count};
+}
+
+std::shared_ptr<arrow::Array> TakeSelected(const arrow::Array& column, const RowSelection& selection) {
+  const arrow::ArrayData& data = *column.data();
+  if (selection.count == data.length) return column.Slice(0);
+  const arrow::DataType& type = *data.type;
+  std::shared_ptr<arrow::Buffer> validity;
+  if (data.GetNullCount() > 0 && type.id() != arrow::Type::NA) {
+    validity = GatherBits(data.buffers[0]->data(), data.offset, selection);
+  }
+  int64_t null_count = validity ? arrow::kUnknownNullCount : 0;
+  auto make = [&](std::vector<std::shared_ptr<arrow::Buffer>> buffers) {
+    buffers.insert(buffers.begin(), validity);
+    return arrow::MakeArray(arrow::ArrayData::Make(data.type, selection.count, std::move(buffers), null_count));
+  };
+  switch (type.id()) {
+    case arrow::Type::NA:
+      return arrow::MakeArray(arrow::ArrayData::Make(data.type, selection.count, {nullptr}, selection.count));
+    case arrow::Type::BOOL:
+      return make({GatherBits(data.buffers[1]->data(), data.offset, selection)});
+    case arrow::Type::STRING: case arrow::Type::BINARY:
+      return make(GatherStrings<int32_t>(data, selection));
+    case arrow::Type::LARGE_STRING: case arrow::Type::LARGE_BINARY:
+      return make(GatherStrings<int64_t>(data, selection));
+    default:
+      break;
+  }
+  if (arrow::is_primitive(type.id()) && data.buffers.size() == 2) {
+    switch (type.byte_width()) {
+      case 1: return make({GatherFixed<uint8_t>(data, selection)});
+      case 2: return make({GatherFixed<uint16_t>(data, selection)});
+      case 4: return make({GatherFixed<uint32_t>(data, selection)});
+      case 8: return make({GatherFixed<uint64_t>(data, selection)});
+      default: break;
+    }
+  }
+  // Nested, dictionary, decimal...: Arrow's Take over the same row numbers.
+  auto indices = arrow::MakeArray(arrow::ArrayData::Make(arrow::int32(), selection.count,
+                                                         {nullptr, selection.indices}, 0));
+  EnsureComputeInitialized();
+  return CheckArrow(arrow::compute::Take(column, *indices, arrow::compute::TakeOptions::NoBoundsCheck()),
+                    "taking selected rows");
+}
+
+BatchPtr TakeSelectedRows(const BatchPtr& batch, const RowSelection& selection) {
+  if (selection.count == batch->num_rows()) return batch;
+  if (selection.count == 0) return batch->Slice(0, 0);
+  arrow::ArrayVector columns;
+  columns.reserve(batch->num_columns());
+  for (int i = 0; i < batch->num_columns(); ++i) columns.push_back(TakeSelected(*batch->column(i), selection));
+  return arrow::RecordBatch::Make(batch->schema(), selection.count, std::move(columns));
+}
+
+}  // namespace millstream::expr

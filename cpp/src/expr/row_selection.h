@@ -1,0 +1,38 @@
+// A filter's result as row numbers: computed once per batch, then every column gathers the
+// selected rows in a branch-free loop. Measured faster than Arrow's Filter on 50%-random masks
+// (benchmarks/cpp/expr_bench.cpp), most of all for several columns and for strings.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include <arrow/array.h>
+#include <arrow/buffer.h>
+
+#include "core/batch.h"
+
+namespace millstream::expr {
+
+struct RowSelection {
+  std::shared_ptr<arrow::Buffer> indices;  // int32 row numbers, ascending; may be null if count == 0
+  int64_t count = 0;                       // number of selected rows
+
+  const int32_t* data() const {
+    return indices ? reinterpret_cast<const int32_t*>(indices->data()) : nullptr;
+  }
+};
+
+// Rows whose value is true and valid (null counts as false). `mask` must be a bool array.
+RowSelection SelectionFromMask(const arrow::Array& mask);
+
+// A selection buffer for up to `capacity` rows, to be filled by a select kernel.
+std::shared_ptr<arrow::ResizableBuffer> AllocateSelection(int64_t capacity);
+
+// The selected rows of one column: hand-written gathers for fixed-width, bool and string/binary
+// columns, Arrow's Take for the rest.
+std::shared_ptr<arrow::Array> TakeSelected(const arrow::Array& column, const RowSelection& selection);
+
+// The selected rows of every column. Returns `batch` itself if every row is selected.
+BatchPtr TakeSelectedRows(const BatchPtr& batch, const RowSelection& selection);
+
+}  // namespace millstream::expr
