@@ -1,0 +1,177 @@
+#include "formats/csv_layout.h"
+
+#include <algorithm>
+
+#include "core/error.h"
+#include "formats/csv_fields.h"
+#include "formats/text_lines.h"
+#include "formats/text_values.h"
+
+namespace millstream {
+
+namespace {
+
+int64_t LineNumberAt(const MappedFile& file, const char* position) {
+  return std::count(file.data(), position, '\n') + 1;
+}
+
+// The first non-blank line at or after `cursor`; its begin is null when there is none.
+TextLine FirstNonBlankLine(const char* cursor, const char* end) {
+  while (cursor < end) {
+    const TextLine line = NextLine(cursor, end);
+    if (line.begin != line.end) return line;
+    cursor = line.next;
+  }
+  return TextLine{nullptr, nullptr, end};
+}
+
+const char* DataStart(const MappedFile& file) {
+  return file.data() + ByteOrderMarkLength(file.data(), file.size());
+}
+
+// The header's names; the line is returned through `header_line` (begin null: empty file).
+std::vector<std::string> ReadHeader(const MappedFile& file, const CsvOptions& options,
+                                    TextLine* header_line) {
+  *header_line = FirstNonBlankLine(DataStart(file), file.end());
+  std::vector<std::string> names;
+  if (header_line->begin == nullptr) return names;
+  if (const char* reason =
+          SplitCsvLine(header_line->begin, header_line->end, options.delimiter, &names)) {
+    throw UserError(file.path() + ":" + std::to_string(LineNumberAt(file, header_line->begin)) +
+                    ": bad header row: " + reason);
+  }
+  return names;
+}
+
+std::string DefaultColumnName(size_t index) { return "column_" + std::to_string(index + 1); }
+
+}  // namespace
+
+CsvLayout MakeCsvLayout(const MappedFile& file, const std::vector<ColumnSpec>& specs,
+                        const CsvOptions& options) {
+  CsvLayout layout;
+  if (!options.header) {
+    layout.data_begin = DataStart(file);
+    layout.field_count = static_cast<int>(specs.size());
+    for (int i = 0; i < layout.field_count; ++i) layout.targets.push_back(i);
+    return layout;
+  }
+  TextLine header;
+  const std::vector<std::string> names = ReadHeader(file, options, &header);
+  if (header.begin == nullptr) {  // an empty file: no rows, nothing to map
+    layout.data_begin = file.end();
+    layout.field_count = static_cast<int>(specs.size());
+    return layout;
+  }
+  layout.data_begin = header.next;
+  layout.field_count = static_cast<int>(names.size());
+  layout.targets.assign(names.size(), -1);
+  for (size_t column = 0; column < specs.size(); ++column) {
+    int found = -1;
+    for (size_t field = 0; field < names.size(); ++field) {
+      if (names[field] != specs[column].name) continue;
+      if (found >= 0) {
+        throw UserError(file.path() + ": the header names column '" + specs[column].name +
+                        "' twice");
+      }
+      found = static_cast<int>(field);
+    }
+    if (found < 0) {
+      std::string listed;
+      for (const auto& name : names) listed += (listed.empty() ? "" : ", ") + name;
+      throw UserError(file.path() + ": the header has no column '" + specs[column].name +
+                      "' (it has: " + listed + ")");
+    }
+    layout.targets[found] = static_cast<int>(column);
+  }
+  return layout;
+}
+
+SchemaPtr InferCsvSchema(const std::vector<std::shared_ptr<const MappedFile>>& files,
+                         const CsvOptions& options, int64_t max_rows) {
+  // Column names: from the first file that has a line.
+  std::vector<std::string> names;
+  for (const auto& file : files) {
+    TextLine first;
+    if (options.header) {
+      names = ReadHeader(*file, options, &first);
+      for (size_t i = 0; i < names.size(); ++i) {
+        if (names[i].empty()) names[i] = DefaultColumnName(i);
+        for (size_t j = 0; j < i; ++j) {
+          if (names[i] == names[j]) {
+            throw UserError(file->path() + ": the header names column '" + names[i] +
+                            "' twice");
+          }
+        }
+      }
+    } else {
+      first = FirstNonBlankLine(DataStart(*file), file->end());
+      if (first.begin != nullptr) {
+        const int count = CountCsvFields(first.begin, first.end, options.delimiter);
+        for (int i = 0; i < count; ++i) names.push_back(DefaultColumnName(i));
+      }
+    }
+    if (first.begin != nullptr) break;
+  }
+
+  struct Evidence {
+    bool any = false, all_int = true, all_float = true, all_bool = true;
+  };
+  std::vector<Evidence> evidence(names.size());
+  std::vector<ColumnSpec> specs;
+  for (const auto& name : names) specs.push_back(ColumnSpec{name, ColumnKind::kString});
+  std::vector<std::string> fields;
+  int64_t rows = 0;
+  for (const auto& file : files) {
+    if (rows >= max_rows) break;
+    const CsvLayout layout = MakeCsvLayout(*file, specs, options);
+    for (const char* cursor = layout.data_begin; cursor < file->end() && rows < max_rows;) {
+      const TextLine line = NextLine(cursor, file->end());
+      cursor = line.next;
+      if (line.begin == line.end) continue;
+      // Bad rows are left to the reader, which reports them as on_error says.
+      if (SplitCsvLine(line.begin, line.end, options.delimiter, &fields) != nullptr ||
+          static_cast<int>(fields.size()) != layout.field_count) {
+        continue;
+      }
+      ++rows;
+      for (size_t field = 0; field < fields.size(); ++field) {
+        const int column = layout.targets[field];
+        const std::string& text = fields[field];
+        if (column < 0 || text.empty()) continue;
+        Evidence& seen = evidence[column];
+        const char* begin = text.data();
+        const char* end = begin + text.size();
+        int64_t int_value;
+        double float_value;
+        bool bool_value;
+        seen.any = true;
+        seen.all_int = seen.all_int && ParseInt64Text(begin, end, &int_value);
+        seen.all_float = seen.all_float && ParseFloat64Text(begin, end, &float_value);
+        seen.all_bool = seen.all_bool && ParseBoolText(begin, end, &bool_value);
+      }
+    }
+  }
+  if (rows == 0) {
+    std::string listed;
+    for (const auto& file : files) listed += (listed.empty() ? "" : ", ") + file->path();
+    throw UserError("cannot infer a schema from " + listed +
+                    ": it holds no data row (an empty file?); pass a schema");
+  }
+  arrow::FieldVector result;
+  for (size_t i = 0; i < names.size(); ++i) {
+    const Evidence& seen = evidence[i];
+    std::shared_ptr<arrow::DataType> type = arrow::utf8();
+    if (seen.any && seen.all_int) {
+      type = arrow::int64();
+    } else if (seen.any && seen.all_float) {
+      type = arrow::float64();
+    } else if (seen.any && seen.all_bool) {
+      type = arrow::boolean();
+    }
+    result.push_back(arrow::field(names[i], type));
+  }
+  return arrow::schema(std::move(result));
+}
+
+}  // namespace millstream

@@ -1,0 +1,20 @@
+// A reader of one text format (JSON Lines, CSV) over one file's byte range, owned by one split.
+// Ranges begin at line starts, so P splits of a file parse it in parallel.
+#pragma once
+
+#include "formats/bad_rows.h"
+#include "formats/column_buffers.h"
+
+namespace millstream {
+
+class TextRowReader {
+ public:
+  virtual ~TextRowReader() = default;
+  // Parses the lines from `cursor` (a line start) on, appending good rows to `columns` and
+  // reporting bad ones to `bad_rows`, until `columns` is full, kMaxBatchTextBytes were read, or
+  // `range_end` is reached. Returns the start of the first line not read.
+  virtual const char* ReadRows(const char* cursor, const char* range_end, ColumnBuffers& columns,
+                               BadRows& bad_rows) = 0;
+};
+
+}  // namespace millstream

@@ -1,0 +1,78 @@
+// Typed values from text (CSV fields, JSON strings): the hot path of the CSV reader, hence inline.
+// Each parser takes the whole field and accepts it only when all of it is the value.
+#pragma once
+
+#include <charconv>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+namespace millstream {
+
+// Optional sign, then 1..19 decimal digits, within int64.
+inline bool ParseInt64Text(const char* begin, const char* end, int64_t* value) {
+  const char* p = begin;
+  bool negative = false;
+  if (p < end && (*p == '-' || *p == '+')) {
+    negative = *p == '-';
+    ++p;
+  }
+  const char* digits = p;
+  uint64_t magnitude = 0;
+  // 18 digits can never overflow: the common case needs no overflow checks.
+  const char* fast_end = end - p > 18 ? p + 18 : end;
+  while (p < fast_end) {
+    const unsigned digit = static_cast<unsigned char>(*p) - '0';
+    if (digit > 9) return false;
+    magnitude = magnitude * 10 + digit;
+    ++p;
+  }
+  if (p == digits) return false;
+  while (p < end) {
+    const unsigned digit = static_cast<unsigned char>(*p) - '0';
+    if (digit > 9) return false;
+    if (__builtin_mul_overflow(magnitude, 10, &magnitude) ||
+        __builtin_add_overflow(magnitude, digit, &magnitude)) {
+      return false;
+    }
+    ++p;
+  }
+  if (negative) {
+    if (magnitude > uint64_t{1} << 63) return false;
+    *value = static_cast<int64_t>(0 - magnitude);
+  } else {
+    if (magnitude > static_cast<uint64_t>(INT64_MAX)) return false;
+    *value = static_cast<int64_t>(magnitude);
+  }
+  return true;
+}
+
+// Decimal or scientific notation, "inf", "nan" (any case); an optional leading '+'.
+inline bool ParseFloat64Text(const char* begin, const char* end, double* value) {
+  if (begin < end && *begin == '+') ++begin;
+  if (begin == end) return false;
+  const auto result = std::from_chars(begin, end, *value);  // libstdc++ 12: fast_float inside
+  return result.ec == std::errc() && result.ptr == end;
+}
+
+// true / false in any case.
+inline bool ParseBoolText(const char* begin, const char* end, bool* value) {
+  const size_t length = static_cast<size_t>(end - begin);
+  auto lower_equals = [begin](const char* word, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      if ((begin[i] | 0x20) != word[i]) return false;
+    }
+    return true;
+  };
+  if (length == 4 && lower_equals("true", 4)) {
+    *value = true;
+    return true;
+  }
+  if (length == 5 && lower_equals("false", 5)) {
+    *value = false;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace millstream
