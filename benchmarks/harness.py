@@ -67,12 +67,23 @@ def busy_cpu_seconds_of_machine() -> float:
     return (sum(fields) - idle_and_iowait - guest) / os.sysconf("SC_CLK_TCK")
 
 
+def reset_peak_rss() -> bool:
+    """Restarts VmHWM from the current RSS (Linux >= 4.0), so the peak covers only what follows."""
+    try:
+        with open("/proc/self/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+        return True
+    except OSError:
+        return False
+
+
 @dataclass
 class Timing:
     seconds: float          # wall clock of the best run
     cpu_seconds: float      # this process's CPU time in that run (all threads)
     other_cores: float      # CPU that other processes used meanwhile, in cores: noise on a shared machine
     result: Any
+    peak_rss_bytes: int | None = None  # highest RSS while the query ran (input held + working memory)
 
 
 def time_query(query: Callable[[], Any], repeat: int = 1) -> Timing:
@@ -81,6 +92,7 @@ def time_query(query: Callable[[], Any], repeat: int = 1) -> Timing:
     The previous result is dropped before the next run, so peak RSS holds one result, not several.
     """
     best, result = Timing(math.inf, math.nan, math.nan, None), None
+    peak_was_reset = reset_peak_rss()
     for _ in range(max(1, repeat)):
         best.result = result = None
         gc.collect()
@@ -93,12 +105,14 @@ def time_query(query: Callable[[], Any], repeat: int = 1) -> Timing:
             other_cores = max(0.0, machine_seconds - used_cpu_seconds) / wall_seconds if wall_seconds > 0 else math.nan
             best = Timing(wall_seconds, used_cpu_seconds, other_cores, None)
         best.result = result
+    best.peak_rss_bytes = peak_rss_bytes() if peak_was_reset else None
     return best
 
 
 def timing_outcome(timing: Timing) -> dict:
     """The fields of a worker's RESULT that come from the timing."""
-    return {"seconds": timing.seconds, "cpu_seconds": timing.cpu_seconds, "other_cores": timing.other_cores}
+    return {"seconds": timing.seconds, "cpu_seconds": timing.cpu_seconds, "other_cores": timing.other_cores,
+            "peak_rss_bytes": timing.peak_rss_bytes}
 
 
 def limit_arrow_threads(parallelism: int) -> None:
@@ -117,7 +131,8 @@ def worker_main(run_one: Callable[[dict], dict]) -> None:
     except BaseException as error:  # noqa: BLE001 - reported to the parent, which carries on
         traceback.print_exc(file=sys.stderr)
         outcome = {"error": f"{type(error).__name__}: {error}".strip()}
-    outcome["peak_rss_bytes"] = peak_rss_bytes()
+    # the whole process, loading included; the query's own peak is `peak_rss_bytes`
+    outcome["process_peak_rss_bytes"] = peak_rss_bytes()
     print(RESULT_PREFIX + json.dumps(outcome, default=_json_default), flush=True)
 
 
@@ -157,8 +172,9 @@ class Measurement:
     cpu_seconds: float = math.nan
     output_rows: int | None = None
     checksum: dict = field(default_factory=dict)
-    peak_rss_bytes: int | None = None
-    rss_before_bytes: int | None = None
+    peak_rss_bytes: int | None = None          # during the timed query, input held included
+    rss_before_bytes: int | None = None        # when the query started: the input held in memory
+    process_peak_rss_bytes: int | None = None  # whole child process, loading included
     error: str | None = None
     other_cores: float = math.nan  # CPU used by other processes during the timed run, in cores
     check: str = ""  # filled by verify(): reference / ok / MISMATCH ...
@@ -234,7 +250,7 @@ def measure(script: str, spec: dict, input_rows: int, *, timeout_s: float,
     result = Measurement(case=spec["case"], engine=spec["engine"], parallelism=int(spec["parallelism"]),
                          input_rows=input_rows)
     for name in ("seconds", "cpu_seconds", "other_cores", "output_rows", "checksum", "peak_rss_bytes",
-                 "rss_before_bytes", "error"):
+                 "rss_before_bytes", "process_peak_rss_bytes", "error"):
         if name in outcome:
             setattr(result, name, outcome[name])
     label = f"{progress} {result.case} {result.engine} P={result.parallelism}".strip()
@@ -312,7 +328,7 @@ def print_table(measurements: list[Measurement], millstream_engines: list[str], 
     the peer's (column `<engine>/peer`: above 1 means millstream is faster)."""
     ratio_headers = [f"{engine}/peer" for engine in millstream_engines]
     headers = (["case", "engine", "P", "seconds", "rows/s", "rows/s/core", "cores used"] + ratio_headers +
-               ["peak RSS MiB", "RSS before MiB", "out rows", "others' cores", "check"])
+               ["RSS before MiB", "peak RSS MiB", "out rows", "others' cores", "check"])
     lines = []
     for m in measurements:
         ratios = []
@@ -326,11 +342,11 @@ def print_table(measurements: list[Measurement], millstream_engines: list[str], 
             cores_used = m.cpu_seconds / m.seconds if m.seconds > 0 else math.nan
             lines.append([m.case, m.engine, str(m.parallelism), f"{m.seconds:.2f}", _si(m.rows_per_second),
                           _si(m.rows_per_second_per_core), f"{cores_used:.2f}"] + ratios +
-                         [_mib(m.peak_rss_bytes), _mib(m.rss_before_bytes), _int(m.output_rows),
+                         [_mib(m.rss_before_bytes), _mib(m.peak_rss_bytes), _int(m.output_rows),
                           f"{m.other_cores:.2f}", m.check])
         else:
             lines.append([m.case, m.engine, str(m.parallelism), "-", "-", "-", "-"] + ratios +
-                         [_mib(m.peak_rss_bytes), "", "", "",
+                         ["", "", "", "",
                           "not available" if m.engine.startswith("millstream") else "FAILED"])
     widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h)
               for i, h in enumerate(headers)]
