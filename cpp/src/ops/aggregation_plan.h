@@ -1,0 +1,73 @@
+// The immutable plan of a keyed aggregation (window or running), shared by its subtasks' states,
+// and the helpers those states share: state-backend key layout, late-row output.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/batch.h"
+#include "ops/accumulator_rows.h"
+#include "ops/event_time.h"
+#include "ops/window_aggregate.h"
+#include "ops/window_assigner.h"
+#include "runtime/keyed_operator.h"
+#include "state/state_backend.h"
+
+namespace millstream {
+
+struct AggregationPlan {
+  std::string name;  // names the operator in errors
+  SchemaPtr input_schema;
+  std::vector<int> key_columns;
+  std::vector<int> aggregate_inputs;  // input column of each aggregate (-1: count rows)
+  std::unique_ptr<AccumulatorLayout> layout;
+  SchemaPtr output_schema;  // port 0
+
+  // Windows only.
+  bool windowed = false;
+  std::unique_ptr<EventTime> event_time;
+  WindowSpec window;
+  int64_t allowed_lateness_ms = 0;
+  std::optional<SliceAssigner> slices;  // tumbling and sliding
+  std::function<int64_t()> clock_ms;    // processing time: wall-clock epoch milliseconds
+};
+
+// MakeWindowAggregate with the processing-time clock replaced (tests).
+std::shared_ptr<KeyedOperator> MakeWindowAggregateWithClock(
+    SchemaPtr input_schema, std::vector<int> key_columns, int time_column, WindowSpec window,
+    int64_t allowed_lateness_ms, std::vector<AggregateSpec> aggregates,
+    std::function<int64_t()> clock_ms);
+
+// The states behind the operators (one file each).
+std::unique_ptr<KeyedOperatorState> MakeSliceWindowState(const AggregationPlan& plan,
+                                                         SubtaskContext context);
+std::unique_ptr<KeyedOperatorState> MakeSessionWindowState(const AggregationPlan& plan,
+                                                           SubtaskContext context);
+std::unique_ptr<KeyedOperatorState> MakeRunningAggregateState(const AggregationPlan& plan,
+                                                              SubtaskContext context);
+
+// Keys in the state backend (DESIGN.md): [key_group u16 BE][key bytes][namespace], where a
+// namespace is an int64 (a window or pane end) big-endian with the sign bit flipped, so
+// bytewise order is time order.
+namespace state_keys {
+void AppendKeyGroup(std::string* out, uint16_t key_group);
+void AppendTime(std::string* out, int64_t time_ms);
+uint16_t ReadKeyGroup(std::string_view bytes);
+int64_t ReadTime(std::string_view bytes);  // the 8 bytes at the start of `bytes`
+}  // namespace state_keys
+
+// Sends rows `rows` of `batch` to port 1 (late rows) and counts them in metrics->rows_late.
+void EmitLateRows(const BatchPtr& batch, const std::vector<int64_t>& rows, Emitter& out,
+                  OperatorMetrics* metrics);
+
+// Hands the input columns of the aggregates of a batch to Update: one per aggregate, nullptr
+// for count of rows.
+std::vector<const arrow::Array*> AggregateInputs(const AggregationPlan& plan,
+                                                 const arrow::RecordBatch& batch);
+
+}  // namespace millstream

@@ -1,0 +1,572 @@
+// Tumbling and sliding windows of one subtask. Rows are aggregated once, into the pane that
+// holds them (a tumbling window is its own single pane); a window firing combines its panes in
+// time order. Hot groups (key slot, pane end) live in an open-addressing table; beyond the
+// hot-state budget the least recently touched ones are written to the state backend
+// ("window_acc" [key_group][key][pane end], "window_timer" [key_group][pane end][key]) and
+// read back when their key sees a row again, when their window fires, or when they expire.
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "core/error.h"
+#include "ops/aggregation_plan.h"
+#include "ops/key_table.h"
+#include "ops/probe_table.h"
+#include "ops/window_result.h"
+#include "state/state_backend.h"
+
+namespace millstream {
+
+namespace {
+
+constexpr uint32_t kNone = 0xffffffffu;
+
+struct GroupEntry {
+  int64_t pane_end = 0;
+  uint32_t slot = kNone;
+  uint32_t group = kNone;
+  bool empty() const { return group == kNone; }
+};
+
+inline uint64_t HashGroup(uint32_t slot, int64_t pane_end) {
+  return MixHash(static_cast<uint64_t>(pane_end) * 0x9e3779b97f4a7c15ull ^ slot);
+}
+
+// The hot groups of one pane end, in creation order (which is first-row order unless groups
+// came back from the backend: then `sorted` is false and firing sorts them).
+struct PaneList {
+  uint32_t head = kNone, tail = kNone;
+  bool sorted = true;
+};
+
+class SliceWindowState final : public KeyedOperatorState {
+ public:
+  SliceWindowState(const AggregationPlan& plan, SubtaskContext context)
+      : plan_(plan),
+        slices_(*plan.slices),
+        layout_(*plan.layout),
+        context_(std::move(context)),
+        backend_(*context_.state),
+        metrics_(context_.metrics != nullptr ? context_.metrics : &own_metrics_),
+        acc_cf_(backend_.ColumnFamily("window_acc")),
+        timer_cf_(backend_.ColumnFamily("window_timer")),
+        keys_(*plan.input_schema, plan.key_columns),
+        groups_(layout_),
+        results_(plan.output_schema, keys_, layout_, plan.event_time.get(),
+                 plan.allowed_lateness_ms > 0),
+        tumbling_(slices_.panes_per_window() == 1) {}
+
+  ~SliceWindowState() override {
+    metrics_->state_entries -= static_cast<int64_t>(groups_.live()) + spilled_total_;
+  }
+
+  void OnBatch(const BatchPtr& rows, const std::vector<uint16_t>& key_groups,
+               Emitter& out) override {
+    const int64_t n = rows->num_rows();
+    if (n == 0) return;
+    ++batch_number_;
+    if (plan_.window.processing_time) {
+      int64_t now_ms = plan_.clock_ms();
+      Advance(now_ms);
+      times_.assign(n, now_ms);
+    } else {
+      plan_.event_time->ToMs(*rows, &times_);
+    }
+    keys_.Lookup(*rows, key_groups, &slots_);
+    if (slot_group_.size() < keys_.slot_capacity()) slot_group_.resize(keys_.slot_capacity(), kNone);
+    group_of_row_.resize(n);
+    late_rows_.clear();
+    late_updates_.clear();
+    const int64_t watermark_ms = watermark_ms_;
+    const int64_t lateness_ms = plan_.allowed_lateness_ms;
+    for (int64_t i = 0; i < n; ++i) {
+      const int64_t pane_end = slices_.PaneEnd(times_[i]);
+      const int64_t last_end = tumbling_ ? pane_end : slices_.LastWindowEnd(pane_end);
+      group_of_row_[i] = kNoGroup;
+      if (SaturatingAdd(last_end, lateness_ms) <= watermark_ms) {
+        late_rows_.push_back(i);
+        continue;
+      }
+      if (lateness_ms > 0 && FirstWindowEnd(pane_end) <= watermark_ms) {
+        late_updates_.push_back(i);  // a fired window, still within lateness, gets this row
+        continue;
+      }
+      uint32_t group = GroupFor(slots_[i], pane_end, next_seq_ + i);
+      ++groups_.header(group)->rows;
+      group_touched_[group] = batch_number_;
+      group_of_row_[i] = group;
+    }
+    inputs_ = AggregateInputs(plan_, *rows);
+    UpdateRows update{group_of_row_.data(), 0, n, times_.data(), next_seq_, &heap_bytes_};
+    for (size_t a = 0; a < layout_.size(); ++a) {
+      layout_.function(a).Update(inputs_[a], update, groups_.states(a));
+    }
+    for (int64_t row : late_updates_) LateUpdate(row);
+    next_seq_ += n;
+    results_.Flush(out);
+    EmitLateRows(rows, late_rows_, out, metrics_);
+    FinishStep();
+  }
+
+  void OnWatermark(int64_t watermark_ms, Emitter& out) override {
+    if (plan_.window.processing_time && watermark_ms != kFinalWatermarkMs) {
+      watermark_ms = plan_.clock_ms();
+    }
+    Advance(watermark_ms);
+    results_.Flush(out);
+    FinishStep();
+  }
+
+  void OnEnd(Emitter& out) override {
+    Advance(kFinalWatermarkMs);
+    results_.Flush(out);
+    FinishStep();
+  }
+
+ private:
+  int64_t FirstWindowEnd(int64_t pane_end) const {
+    return tumbling_ ? pane_end : slices_.FirstWindowEndAfter(pane_end - slices_.pane_ms());
+  }
+
+  // ---- groups ---------------------------------------------------------------------------
+
+  uint32_t FindGroup(uint32_t slot, int64_t pane_end) {
+    GroupEntry* entry = table_.Find(HashGroup(slot, pane_end), [&](const GroupEntry& e) {
+      return e.slot == slot && e.pane_end == pane_end;
+    });
+    return entry ? entry->group : kNone;
+  }
+
+  // The hot group of (slot, pane_end): found, read back from the backend, or new.
+  uint32_t GroupFor(uint32_t slot, int64_t pane_end, int64_t seq) {
+    uint32_t cached = slot_group_[slot];
+    if (cached != kNone && group_pane_end_[cached] == pane_end) return cached;
+    auto [entry, inserted] = table_.FindOrInsert(
+        HashGroup(slot, pane_end),
+        [&](const GroupEntry& e) { return e.slot == slot && e.pane_end == pane_end; },
+        [](const GroupEntry& e) { return HashGroup(e.slot, e.pane_end); });
+    if (!inserted) {
+      slot_group_[slot] = entry->group;
+      return entry->group;
+    }
+    uint32_t group = groups_.Allocate();
+    *entry = GroupEntry{pane_end, slot, group};
+    if (group_slot_.size() < groups_.capacity()) {
+      group_slot_.resize(groups_.capacity());
+      group_pane_end_.resize(groups_.capacity());
+      group_next_.resize(groups_.capacity());
+      group_touched_.resize(groups_.capacity());
+    }
+    group_slot_[group] = slot;
+    group_pane_end_[group] = pane_end;
+    group_touched_[group] = batch_number_;
+    keys_.Retain(slot);
+    bool loaded = LoadSpilled(slot, pane_end, group);
+    if (!loaded) {
+      groups_.header(group)->first_seq = seq;
+      ++metrics_->state_entries;
+    }
+    PaneList& pane = panes_[pane_end];
+    group_next_[group] = kNone;
+    if (pane.tail == kNone) {
+      pane.head = group;
+    } else {
+      group_next_[pane.tail] = group;
+      pane.sorted = pane.sorted && !loaded;
+    }
+    pane.tail = group;
+    slot_group_[slot] = group;
+    return group;
+  }
+
+  // Drops a hot group (its pane list is the caller's business).
+  void FreeGroup(uint32_t group) {
+    uint32_t slot = group_slot_[group];
+    int64_t pane_end = group_pane_end_[group];
+    GroupEntry* entry = table_.Find(HashGroup(slot, pane_end), [&](const GroupEntry& e) {
+      return e.group == group;
+    });
+    MS_CHECK(entry != nullptr, "live group missing from the group table");
+    table_.Erase(entry, [](const GroupEntry& e) { return HashGroup(e.slot, e.pane_end); });
+    if (slot_group_[slot] == group) slot_group_[slot] = kNone;
+    keys_.Release(slot);
+    groups_.Free(group, &heap_bytes_);
+  }
+
+  // A row for a pane with fired windows still within lateness: add it, then emit every such
+  // window again with its new value (one emission per row, as Flink's trigger fires per
+  // element, so the output does not depend on batch boundaries).
+  void LateUpdate(int64_t row) {
+    const uint32_t slot = slots_[row];
+    const int64_t pane_end = slices_.PaneEnd(times_[row]);
+    uint32_t group = GroupFor(slot, pane_end, next_seq_ + row);
+    ++groups_.header(group)->rows;
+    group_touched_[group] = batch_number_;
+    group_of_row_[row] = group;
+    UpdateRows update{group_of_row_.data(), row, row + 1, times_.data(), next_seq_, &heap_bytes_};
+    for (size_t a = 0; a < layout_.size(); ++a) {
+      layout_.function(a).Update(inputs_[a], update, groups_.states(a));
+    }
+    group_of_row_[row] = kNoGroup;
+    const int64_t last_end = std::min(slices_.LastWindowEnd(pane_end), watermark_ms_);
+    for (int64_t end = FirstWindowEnd(pane_end); end <= last_end; end += slices_.slide_ms()) {
+      if (SaturatingAdd(end, plan_.allowed_lateness_ms) <= watermark_ms_) continue;
+      if (tumbling_) {
+        const uint8_t* state = groups_.row(group);
+        results_.AppendSlot(slot, end - slices_.size_ms(), end, state,
+                            AccumulatorLayout::header(state)->rows > 1);
+        continue;
+      }
+      uint8_t* window = Scratch(0);
+      layout_.Init(window);
+      for (int64_t pane = end - slices_.size_ms() + slices_.pane_ms(); pane <= end;
+           pane += slices_.pane_ms()) {
+        uint32_t part = FindGroup(slot, pane);
+        if (part == kNone && InBackend(slot, pane)) part = GroupFor(slot, pane, next_seq_ + row);
+        if (part != kNone) layout_.Merge(Scratch(0), groups_.row(part), &heap_bytes_);
+      }
+      window = Scratch(0);
+      results_.AppendSlot(slot, end - slices_.size_ms(), end, window,
+                          AccumulatorLayout::header(window)->rows > 1);
+      layout_.Destroy(window, &heap_bytes_);
+    }
+  }
+
+  // ---- time -------------------------------------------------------------------------------
+
+  void Advance(int64_t watermark_ms) {
+    if (watermark_ms <= watermark_ms_) return;
+    watermark_ms_ = watermark_ms;
+    Fire();
+    Cleanup();
+  }
+
+  // Emits every window ending in (fired_to_ms_, watermark_ms_] that holds a row.
+  void Fire() {
+    const int64_t from_ms = fired_to_ms_;
+    const int64_t to_ms = watermark_ms_;
+    fired_to_ms_ = to_ms;
+    std::set<int64_t> ends;
+    auto collect = [&](int64_t pane_end) {
+      int64_t first = std::max(FirstWindowEnd(pane_end),
+                               from_ms == kMinWatermarkMs ? kMinWatermarkMs
+                                                          : slices_.WindowEndAtOrAfter(from_ms + 1));
+      int64_t last = std::min(tumbling_ ? pane_end : slices_.LastWindowEnd(pane_end), to_ms);
+      for (int64_t end = first; end <= last; end += slices_.slide_ms()) ends.insert(end);
+    };
+    const int64_t lowest = SaturatingAdd(from_ms, slices_.pane_ms() - slices_.size_ms());
+    for (auto it = panes_.lower_bound(lowest); it != panes_.end() && it->first <= to_ms; ++it) {
+      collect(it->first);
+    }
+    for (auto it = spilled_.lower_bound(lowest); it != spilled_.end() && it->first <= to_ms; ++it) {
+      collect(it->first);
+    }
+    for (int64_t end : ends) FireWindow(end);
+  }
+
+  // One part of a window: a hot group or a group read from the backend (into parked_).
+  struct Part {
+    int64_t first_seq;
+    uint32_t slot;
+    uint32_t group;         // kNone: parked
+    size_t parked = 0;      // index into parked_ rows
+  };
+
+  // The parts of one pane, in first-row order.
+  void CollectPane(int64_t pane_end, std::vector<Part>* parts) {
+    parts->clear();
+    bool sorted = true;
+    auto pane = panes_.find(pane_end);
+    if (pane != panes_.end()) {
+      for (uint32_t g = pane->second.head; g != kNone; g = group_next_[g]) {
+        parts->push_back(Part{groups_.header(g)->first_seq, group_slot_[g], g});
+      }
+      sorted = pane->second.sorted;
+    }
+    auto spilled = spilled_.find(pane_end);
+    if (spilled != spilled_.end()) {
+      parked_count_ = 0;
+      ForEachSpilled(pane_end, [&](uint16_t key_group, std::string_view key, std::string_view value) {
+        uint8_t* row = Parked(parked_count_);
+        layout_.Init(row);
+        layout_.Deserialize(value, row, &heap_bytes_);
+        uint32_t slot = keys_.LookupEncoded(key, key_group);
+        parts->push_back(Part{AccumulatorLayout::header(row)->first_seq, slot, kNone, parked_count_++});
+      });
+      sorted = false;
+    }
+    if (!sorted) {
+      std::sort(parts->begin(), parts->end(),
+                [](const Part& a, const Part& b) { return a.first_seq < b.first_seq; });
+    }
+  }
+
+  const uint8_t* PartRow(const Part& part) {
+    return part.group != kNone ? groups_.row(part.group) : Parked(part.parked);
+  }
+
+  void ReleaseParked() {
+    for (size_t i = 0; i < parked_count_; ++i) layout_.Destroy(Parked(i), &heap_bytes_);
+    parked_count_ = 0;
+  }
+
+  void FireWindow(int64_t end_ms) {
+    const int64_t start_ms = end_ms - slices_.size_ms();
+    if (tumbling_) {
+      CollectPane(end_ms, &parts_);
+      for (const Part& part : parts_) {
+        results_.AppendSlot(part.slot, start_ms, end_ms, PartRow(part), false);
+      }
+      ReleaseParked();
+      return;
+    }
+    // Combine the panes per key in time order; keys come out in the order they first appear.
+    if (slot_window_.size() < keys_.slot_capacity()) slot_window_.resize(keys_.slot_capacity(), kNone);
+    window_slots_.clear();
+    for (int64_t pane = start_ms + slices_.pane_ms(); pane <= end_ms; pane += slices_.pane_ms()) {
+      CollectPane(pane, &parts_);
+      if (slot_window_.size() < keys_.slot_capacity()) slot_window_.resize(keys_.slot_capacity(), kNone);
+      for (const Part& part : parts_) {
+        uint32_t& index = slot_window_[part.slot];
+        if (index == kNone) {
+          index = static_cast<uint32_t>(window_slots_.size());
+          window_slots_.push_back(part.slot);
+          layout_.Init(Scratch(index));
+        }
+        layout_.Merge(Scratch(index), PartRow(part), &heap_bytes_);
+      }
+      ReleaseParked();
+    }
+    for (size_t i = 0; i < window_slots_.size(); ++i) {
+      uint8_t* window = Scratch(i);
+      results_.AppendSlot(window_slots_[i], start_ms, end_ms, window, false);
+      layout_.Destroy(window, &heap_bytes_);
+      slot_window_[window_slots_[i]] = kNone;
+    }
+  }
+
+  // Drops panes whose last window is past the allowed lateness.
+  void Cleanup() {
+    auto expired = [&](int64_t pane_end) {
+      int64_t last_end = tumbling_ ? pane_end : slices_.LastWindowEnd(pane_end);
+      return SaturatingAdd(last_end, plan_.allowed_lateness_ms) <= watermark_ms_;
+    };
+    while (!panes_.empty() && expired(panes_.begin()->first)) {
+      uint32_t next;
+      for (uint32_t g = panes_.begin()->second.head; g != kNone; g = next) {
+        next = group_next_[g];
+        FreeGroup(g);
+        --metrics_->state_entries;
+      }
+      panes_.erase(panes_.begin());
+    }
+    while (!spilled_.empty() && expired(spilled_.begin()->first)) {
+      const int64_t pane_end = spilled_.begin()->first;
+      int64_t dropped = 0;
+      ForEachSpilled(pane_end, [&](uint16_t key_group, std::string_view key, std::string_view) {
+        backend_.Delete(acc_cf_, AccKey(key_group, key, pane_end));
+        backend_.Delete(timer_cf_, TimerKey(key_group, pane_end, key));
+        ++dropped;
+      });
+      MS_CHECK(dropped == spilled_.begin()->second, "spilled window count out of step");
+      metrics_->state_entries -= dropped;
+      spilled_total_ -= dropped;
+      backend_dirty_ = true;
+      spilled_.erase(spilled_.begin());
+    }
+  }
+
+  // ---- the state backend ------------------------------------------------------------------
+
+  static std::string AccKey(uint16_t key_group, std::string_view key, int64_t pane_end) {
+    std::string bytes;
+    state_keys::AppendKeyGroup(&bytes, key_group);
+    bytes.append(key);
+    state_keys::AppendTime(&bytes, pane_end);
+    return bytes;
+  }
+
+  static std::string TimerKey(uint16_t key_group, int64_t pane_end, std::string_view key) {
+    std::string bytes;
+    state_keys::AppendKeyGroup(&bytes, key_group);
+    state_keys::AppendTime(&bytes, pane_end);
+    bytes.append(key);
+    return bytes;
+  }
+
+  bool InBackend(uint32_t slot, int64_t pane_end) {
+    if (spilled_.count(pane_end) == 0) return false;
+    key_scratch_.clear();
+    keys_.AppendEncoded(slot, &key_scratch_);
+    return backend_.Get(acc_cf_, AccKey(keys_.key_group(slot), key_scratch_, pane_end),
+                        &value_scratch_);
+  }
+
+  // Reads the group (slot, pane_end) back from the backend into `group`, if it is there.
+  bool LoadSpilled(uint32_t slot, int64_t pane_end, uint32_t group) {
+    auto spilled = spilled_.find(pane_end);
+    if (spilled == spilled_.end()) return false;
+    key_scratch_.clear();
+    keys_.AppendEncoded(slot, &key_scratch_);
+    const uint16_t key_group = keys_.key_group(slot);
+    std::string acc_key = AccKey(key_group, key_scratch_, pane_end);
+    if (!backend_.Get(acc_cf_, acc_key, &value_scratch_)) return false;
+    layout_.Deserialize(value_scratch_, groups_.row(group), &heap_bytes_);
+    backend_.Delete(acc_cf_, acc_key);
+    backend_.Delete(timer_cf_, TimerKey(key_group, pane_end, key_scratch_));
+    backend_dirty_ = true;
+    --spilled_total_;
+    if (--spilled->second == 0) spilled_.erase(spilled);
+    return true;
+  }
+
+  // Calls f(key_group, key bytes, accumulator bytes) for every group of `pane_end` in the
+  // backend.
+  template <typename F>
+  void ForEachSpilled(int64_t pane_end, F&& f) {
+    for (int key_group = context_.first_key_group; key_group < context_.end_key_group; ++key_group) {
+      std::string begin = TimerKey(static_cast<uint16_t>(key_group), pane_end, "");
+      std::string end = TimerKey(static_cast<uint16_t>(key_group), pane_end + 1, "");
+      std::vector<std::string> keys;
+      for (auto it = backend_.Scan(timer_cf_, begin, end); it->Valid(); it->Next()) {
+        keys.emplace_back(it->key().substr(begin.size()));
+      }
+      for (const std::string& key : keys) {
+        bool found = backend_.Get(acc_cf_, AccKey(static_cast<uint16_t>(key_group), key, pane_end),
+                                  &value_scratch_);
+        MS_CHECK(found, "window timer without its accumulator");
+        f(static_cast<uint16_t>(key_group), key, value_scratch_);
+      }
+    }
+  }
+
+  int64_t HotBytes() const {
+    const int64_t per_group = static_cast<int64_t>(layout_.row_bytes()) + 24;
+    return static_cast<int64_t>(groups_.live()) * per_group +
+           static_cast<int64_t>(table_.memory_bytes() + keys_.memory_bytes()) + heap_bytes_;
+  }
+
+  // Writes the least recently touched groups to the backend until the hot state is within
+  // three quarters of its budget.
+  void MaybeSpill() {
+    const int64_t budget = context_.hot_state_bytes;
+    if (budget < 0 || HotBytes() <= budget) return;
+    std::vector<std::pair<uint32_t, uint32_t>> by_age;  // (touched, group)
+    for (uint32_t g = 0; g < groups_.capacity(); ++g) {
+      if (groups_.in_use(g)) by_age.emplace_back(group_touched_[g], g);
+    }
+    std::sort(by_age.begin(), by_age.end());
+    std::set<int64_t> touched_panes;
+    for (const auto& [touched, group] : by_age) {
+      if (HotBytes() <= budget / 4 * 3) break;
+      const uint32_t slot = group_slot_[group];
+      const int64_t pane_end = group_pane_end_[group];
+      const uint16_t key_group = keys_.key_group(slot);
+      key_scratch_.clear();
+      keys_.AppendEncoded(slot, &key_scratch_);
+      value_scratch_.clear();
+      layout_.Serialize(groups_.row(group), &value_scratch_);
+      backend_.Put(acc_cf_, AccKey(key_group, key_scratch_, pane_end), value_scratch_);
+      backend_.Put(timer_cf_, TimerKey(key_group, pane_end, key_scratch_), "");
+      ++spilled_[pane_end];
+      ++spilled_total_;
+      group_pane_end_[group] = kMinWatermarkMs;  // unlinked below, per pane
+      touched_panes.insert(pane_end);
+      FreeGroupKeepingPane(group, pane_end);
+    }
+    // Rebuild the lists of the panes that lost groups.
+    for (int64_t pane_end : touched_panes) {
+      PaneList& pane = panes_[pane_end];
+      uint32_t head = kNone, tail = kNone;
+      for (uint32_t g = pane.head; g != kNone; g = group_next_[g]) {
+        if (group_pane_end_[g] != pane_end) continue;
+        if (tail == kNone) head = g; else group_next_[tail] = g;
+        tail = g;
+      }
+      if (tail != kNone) group_next_[tail] = kNone;
+      if (head == kNone) panes_.erase(pane_end);
+      else pane.head = head, pane.tail = tail;
+    }
+    backend_dirty_ = true;
+  }
+
+  void FreeGroupKeepingPane(uint32_t group, int64_t pane_end) {
+    uint32_t slot = group_slot_[group];
+    GroupEntry* entry = table_.Find(HashGroup(slot, pane_end), [&](const GroupEntry& e) {
+      return e.group == group;
+    });
+    MS_CHECK(entry != nullptr, "live group missing from the group table");
+    table_.Erase(entry, [](const GroupEntry& e) { return HashGroup(e.slot, e.pane_end); });
+    if (slot_group_[slot] == group) slot_group_[slot] = kNone;
+    keys_.Release(slot);
+    groups_.Free(group, &heap_bytes_);
+  }
+
+  void FinishStep() {
+    keys_.Sweep();
+    MaybeSpill();
+    keys_.Sweep();
+    if (backend_dirty_) {
+      backend_.Commit();
+      backend_dirty_ = false;
+    }
+  }
+
+  uint8_t* Scratch(size_t index) { return Rows(&scratch_rows_, index); }
+  uint8_t* Parked(size_t index) { return Rows(&parked_rows_, index); }
+  uint8_t* Rows(std::vector<uint64_t>* storage, size_t index) {
+    const size_t words = layout_.row_bytes() / 8;
+    if (storage->size() < (index + 1) * words) storage->resize((index + 1) * words * 2);
+    return reinterpret_cast<uint8_t*>(storage->data() + index * words);
+  }
+
+  const AggregationPlan& plan_;
+  const SliceAssigner& slices_;
+  const AccumulatorLayout& layout_;
+  SubtaskContext context_;
+  StateBackend& backend_;
+  OperatorMetrics own_metrics_{"window"};
+  OperatorMetrics* metrics_;
+  int acc_cf_, timer_cf_;
+  KeyTable keys_;
+  GroupRows groups_;
+  ResultBuilder results_;
+  const bool tumbling_;
+  ProbeTable<GroupEntry> table_;
+
+  std::vector<uint32_t> group_slot_;      // per group
+  std::vector<int64_t> group_pane_end_;
+  std::vector<uint32_t> group_next_;
+  std::vector<uint32_t> group_touched_;   // batch number of the last row
+  std::vector<uint32_t> slot_group_;      // per key slot: the group its last row went to
+  std::map<int64_t, PaneList> panes_;     // hot groups by pane end
+  std::map<int64_t, int64_t> spilled_;    // groups in the backend by pane end
+  int64_t spilled_total_ = 0;
+
+  int64_t watermark_ms_ = kMinWatermarkMs;
+  int64_t fired_to_ms_ = kMinWatermarkMs;  // windows ending at or before have fired
+  int64_t next_seq_ = 0;
+  int64_t heap_bytes_ = 0;
+  uint32_t batch_number_ = 0;
+  bool backend_dirty_ = false;
+
+  // Per-batch and per-firing scratch.
+  std::vector<int64_t> times_;
+  std::vector<uint32_t> slots_, group_of_row_;
+  std::vector<int64_t> late_rows_, late_updates_;
+  std::vector<const arrow::Array*> inputs_;
+  std::vector<Part> parts_;
+  std::vector<uint32_t> slot_window_, window_slots_;
+  std::vector<uint64_t> scratch_rows_, parked_rows_;
+  size_t parked_count_ = 0;
+  std::string key_scratch_, value_scratch_;
+};
+
+}  // namespace
+
+std::unique_ptr<KeyedOperatorState> MakeSliceWindowState(const AggregationPlan& plan,
+                                                         SubtaskContext context) {
+  return std::make_unique<SliceWindowState>(plan, std::move(context));
+}
+
+}  // namespace millstream

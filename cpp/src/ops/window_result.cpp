@@ -1,0 +1,70 @@
+#include "ops/window_result.h"
+
+#include <arrow/builder.h>
+
+#include "core/error.h"
+
+namespace millstream {
+
+ResultBuilder::ResultBuilder(SchemaPtr schema, const KeyTable& keys,
+                             const AccumulatorLayout& layout, const EventTime* event_time,
+                             bool with_is_update)
+    : schema_(std::move(schema)),
+      layout_(layout),
+      event_time_(event_time),
+      with_is_update_(with_is_update),
+      keys_(keys),
+      aggregates_(layout.MakeBuilders()) {}
+
+void ResultBuilder::AppendSlot(uint32_t slot, int64_t start_ms, int64_t end_ms,
+                               const uint8_t* row, bool is_update) {
+  keys_.AppendSlot(slot);
+  AppendRest(start_ms, end_ms, row, is_update);
+}
+
+void ResultBuilder::AppendEncoded(std::string_view key_bytes, int64_t start_ms, int64_t end_ms,
+                                  const uint8_t* row, bool is_update) {
+  keys_.AppendEncoded(key_bytes);
+  AppendRest(start_ms, end_ms, row, is_update);
+}
+
+void ResultBuilder::AppendRest(int64_t start_ms, int64_t end_ms, const uint8_t* row,
+                               bool is_update) {
+  if (event_time_ != nullptr) {
+    starts_ms_.push_back(start_ms);
+    ends_ms_.push_back(end_ms);
+  }
+  layout_.Finalize(row, aggregates_);
+  if (with_is_update_) is_update_.push_back(is_update);
+  if (++rows_ == kDefaultBatchSize) FinishBatch();
+}
+
+void ResultBuilder::FinishBatch() {
+  if (rows_ == 0) return;
+  arrow::ArrayVector columns = keys_.Finish();
+  if (event_time_ != nullptr) {
+    columns.push_back(event_time_->FromMs(starts_ms_));
+    columns.push_back(event_time_->FromMs(ends_ms_));
+    starts_ms_.clear();
+    ends_ms_.clear();
+  }
+  for (auto& builder : aggregates_) columns.push_back(CheckArrow(builder->Finish(), "result"));
+  if (with_is_update_) {
+    arrow::BooleanBuilder flags;
+    CheckArrow(flags.AppendValues(is_update_), "is_update");
+    columns.push_back(CheckArrow(flags.Finish(), "is_update"));
+    is_update_.clear();
+  }
+  MS_CHECK(static_cast<int>(columns.size()) == schema_->num_fields(),
+           "result columns do not match the output schema");
+  done_.push_back(arrow::RecordBatch::Make(schema_, rows_, std::move(columns)));
+  rows_ = 0;
+}
+
+void ResultBuilder::Flush(Emitter& out) {
+  FinishBatch();
+  for (BatchPtr& batch : done_) out.Emit(0, std::move(batch));
+  done_.clear();
+}
+
+}  // namespace millstream
