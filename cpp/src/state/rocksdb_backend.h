@@ -1,0 +1,76 @@
+// The RocksDB state backend: one DB per operator subtask, one column family per state.
+//
+// Writes go into a rocksdb::WriteBatchWithIndex, so Get and Scan see them before Commit()
+// applies them in one write (WAL off: state is made durable by checkpoints, not by the log).
+// Memory is bounded by the run's shared RocksDbResources (block cache + write buffer budget);
+// the state itself may be far larger than memory.
+//
+// Example:
+//   auto resources = std::make_shared<RocksDbResources>("", 64 << 20);
+//   RocksDbBackend state(resources, "op3", /*subtask=*/0);
+//   int windows = state.ColumnFamily("windows");
+//   state.Put(windows, key, value);   // visible to Get / Scan at once
+//   state.Commit();                   // written to the DB
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/utilities/write_batch_with_index.h>
+
+#include "state/rocksdb_resources.h"
+#include "state/state_backend.h"
+
+namespace millstream {
+
+class RocksDbBackend final : public StateBackend {
+ public:
+  // Opens a new, empty DB at resources->ClaimPath(operator_id, subtask). A DB left there by an
+  // earlier run is deleted first: the working DB is scratch (restoring state is the checkpoints'
+  // job). Throws UserError when the path holds something that is not a RocksDB DB, or the DB
+  // cannot be opened.
+  RocksDbBackend(std::shared_ptr<RocksDbResources> resources, const std::string& operator_id,
+                 int subtask);
+  ~RocksDbBackend() override;
+
+  int ColumnFamily(const std::string& name) override;
+  bool Get(int cf, std::string_view key, std::string* value) override;
+  void Put(int cf, std::string_view key, std::string_view value) override;
+  void Delete(int cf, std::string_view key) override;
+  void Commit() override;
+  std::unique_ptr<StateIterator> Scan(int cf, std::string_view begin,
+                                      std::string_view end) override;
+  std::string kind() const override { return "rocksdb"; }
+
+  const std::string& path() const { return path_; }
+  // RocksDB's own view, for tests and metrics: a DB property of column family `cf`
+  // (e.g. "rocksdb.estimate-num-keys"), or of the DB when cf < 0.
+  std::string Property(int cf, const std::string& name);
+
+  class Iterator;
+
+ private:
+  rocksdb::ColumnFamilyHandle* handle(int cf) const;
+  // Before any write, open iterators copy their current entry and drop their RocksDB iterator:
+  // a write may move the batch's buffer under it, and Commit() clears the batch.
+  void DetachIterators();
+  void Check(const rocksdb::Status& status, const char* what) const;
+
+  std::shared_ptr<RocksDbResources> resources_;
+  std::string path_;
+  rocksdb::Options options_;
+  rocksdb::DB* db_ = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::unordered_map<std::string, int> handle_of_name_;
+  rocksdb::WriteBatchWithIndex batch_;
+  rocksdb::WriteOptions write_options_;
+  rocksdb::ReadOptions read_options_;
+  std::vector<Iterator*> open_iterators_;
+};
+
+}  // namespace millstream
