@@ -1,0 +1,111 @@
+// Helpers for the file-format tests: a temporary directory, files with given bytes, and reading
+// a whole source (all splits, in order) into one table plus its dead letters.
+#pragma once
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include <arrow/table.h>
+#include <gtest/gtest.h>
+
+#include "connectors/source.h"
+#include "core/error.h"
+
+namespace millstream::testing {
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "millstream-XXXXXX").string();
+    MS_CHECK(::mkdtemp(pattern.data()) != nullptr, "mkdtemp");
+    path_ = pattern;
+  }
+  ~TempDir() { std::filesystem::remove_all(path_); }
+  std::string File(const std::string& name) const { return (path_ / name).string(); }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline std::string WriteFile(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary);
+  out << bytes;
+  return path;
+}
+
+inline std::string ReadFileBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+struct ReadResult {
+  std::shared_ptr<arrow::Table> rows;          // every split's rows, split after split
+  std::shared_ptr<arrow::Table> dead_letters;  // in DeadLetterSchema()
+  std::vector<int64_t> batch_rows;             // the size of each non-empty batch
+  int splits = 0;
+};
+
+// Reads every split to its end, in split order.
+inline ReadResult ReadAll(const Source& source, int max_splits, OperatorMetrics* metrics) {
+  ReadResult result;
+  std::vector<BatchPtr> rows;
+  std::vector<BatchPtr> dead;
+  auto splits = source.CreateSplits(max_splits, metrics);
+  result.splits = static_cast<int>(splits.size());
+  for (auto& split : splits) {
+    for (int guard = 0; guard < 1000000; ++guard) {
+      SplitOutput output = split->Next();
+      if (output.rows && output.rows->num_rows() > 0) {
+        rows.push_back(output.rows);
+        result.batch_rows.push_back(output.rows->num_rows());
+      }
+      if (output.dead_letters) dead.push_back(output.dead_letters);
+      if (output.end) break;
+    }
+  }
+  result.rows = CheckArrow(arrow::Table::FromRecordBatches(source.schema(), rows), "rows");
+  result.dead_letters =
+      CheckArrow(arrow::Table::FromRecordBatches(DeadLetterSchema(), dead), "dead letters");
+  return result;
+}
+
+inline ReadResult ReadAll(const Source& source, int max_splits = 1) {
+  OperatorMetrics metrics("test");
+  return ReadAll(source, max_splits, &metrics);
+}
+
+// The message of the UserError that `body` throws ("" when it throws none).
+template <typename Body>
+std::string UserErrorOf(Body&& body) {
+  try {
+    body();
+  } catch (const UserError& error) {
+    return error.what();
+  }
+  return "";
+}
+
+// Column `name` of `table` as text, one entry a row ("null" for nulls): compact expectations.
+inline std::vector<std::string> ColumnText(const arrow::Table& table, const std::string& name) {
+  std::vector<std::string> values;
+  auto column = table.GetColumnByName(name);
+  MS_CHECK(column != nullptr, "no column " + name);
+  for (const auto& chunk : column->chunks()) {
+    for (int64_t i = 0; i < chunk->length(); ++i) {
+      if (chunk->IsNull(i)) {
+        values.push_back("null");
+        continue;
+      }
+      auto scalar = CheckArrow(chunk->GetScalar(i), "scalar");
+      values.push_back(scalar->ToString());
+    }
+  }
+  return values;
+}
+
+}  // namespace millstream::testing
