@@ -169,7 +169,7 @@ class Pipeline:
             "max_parallelism": self.max_parallelism,
             "state": {"kind": self.state, "directory": self.state_dir or "",
                       "cache_bytes": self.state_memory_bytes},
-            "nodes": [self._nodes[i] for i in sorted(needed)],
+            "nodes": [self._plan_node(i) for i in sorted(needed)],
         }
         self._pending_sinks = [s for s in self._pending_sinks if s not in sinks]
         return Job(_core.Job(json.dumps(plan), self._sources, self._functions,

@@ -1,0 +1,211 @@
+#include "runtime/chain.h"
+
+#include <arrow/array.h>
+#include <arrow/builder.h>
+#include <arrow/compute/api_vector.h>
+#include <arrow/datum.h>
+
+#include "core/error.h"
+#include "core/key_groups.h"
+
+namespace millstream {
+
+void PushAll(ChainList& chains, const BatchPtr& batch, uint64_t origin, uint64_t sequence) {
+  for (auto& chain : chains) chain->Push(batch, origin, sequence);
+}
+
+void PushWatermarkAll(ChainList& chains, int64_t watermark_ms) {
+  for (auto& chain : chains) chain->PushWatermark(watermark_ms);
+}
+
+void PushEndAll(ChainList& chains) {
+  for (auto& chain : chains) chain->PushEnd();
+}
+
+namespace {
+
+class TransformChain final : public Chain {
+ public:
+  TransformChain(std::shared_ptr<BatchTransform> transform, OperatorMetrics* metrics,
+                 ChainList children)
+      : transform_(std::move(transform)), metrics_(metrics), children_(std::move(children)) {}
+  void Push(const BatchPtr& batch, uint64_t origin, uint64_t sequence) override {
+    metrics_->rows_in += batch->num_rows();
+    BatchPtr output = transform_->Apply(batch);
+    if (!output || output->num_rows() == 0) return;
+    metrics_->rows_out += output->num_rows();
+    PushAll(children_, output, origin, sequence);
+  }
+  void PushWatermark(int64_t watermark_ms) override { PushWatermarkAll(children_, watermark_ms); }
+  void PushEnd() override { PushEndAll(children_); }
+
+ private:
+  std::shared_ptr<BatchTransform> transform_;
+  OperatorMetrics* metrics_;
+  ChainList children_;
+};
+
+// Bounded out-of-orderness: the watermark is the largest event time seen in this split minus
+// max_delay. Watermarks from upstream are replaced by this one.
+//
+// So that which rows are late does not depend on batching, the watermark advances as if after
+// every row: a batch is cut before each row whose time is already behind the watermark of the
+// rows before it (the only rows that can be late), and that watermark is sent ahead of it.
+// In-order data is not cut at all.
+class WatermarkChain final : public Chain {
+ public:
+  WatermarkChain(WatermarkAssignment assignment, OperatorMetrics* metrics, ChainList children)
+      : assignment_(assignment), metrics_(metrics), children_(std::move(children)) {}
+  void Push(const BatchPtr& batch, uint64_t origin, uint64_t sequence) override {
+    metrics_->rows_in += batch->num_rows();
+    metrics_->rows_out += batch->num_rows();
+    const arrow::Array& column = *batch->column(assignment_.time_column);
+    TimeColumnToMs(column, assignment_.units_per_ms, &times_ms_);
+    int64_t segment_start = 0;
+    for (int64_t row = 0; row < batch->num_rows(); ++row) {
+      if (!column.IsValid(row)) continue;
+      const int64_t time_ms = times_ms_[row];
+      if (max_event_ms_ != kMinWatermarkMs && time_ms < max_event_ms_ - assignment_.max_delay_ms) {
+        if (row > segment_start) {
+          PushAll(children_, batch->Slice(segment_start, row - segment_start), origin, sequence);
+          segment_start = row;
+        }
+        Advance();
+      }
+      if (time_ms > max_event_ms_) max_event_ms_ = time_ms;
+    }
+    PushAll(children_, segment_start == 0 ? batch : batch->Slice(segment_start), origin, sequence);
+    Advance();
+  }
+  void PushWatermark(int64_t) override {}
+  void PushEnd() override { PushEndAll(children_); }
+
+ private:
+  void Advance() {
+    if (max_event_ms_ == kMinWatermarkMs) return;
+    const int64_t watermark_ms = max_event_ms_ - assignment_.max_delay_ms;
+    if (watermark_ms > emitted_ms_) {
+      emitted_ms_ = watermark_ms;
+      PushWatermarkAll(children_, watermark_ms);
+    }
+  }
+
+  WatermarkAssignment assignment_;
+  OperatorMetrics* metrics_;
+  ChainList children_;
+  std::vector<int64_t> times_ms_;
+  int64_t max_event_ms_ = kMinWatermarkMs;
+  int64_t emitted_ms_ = kMinWatermarkMs;
+};
+
+class SendChain final : public Chain {
+ public:
+  SendChain(std::vector<Actor*> targets, int input, std::vector<int> key_columns, bool keyed,
+            int max_parallelism)
+      : targets_(std::move(targets)),
+        input_(input),
+        key_columns_(std::move(key_columns)),
+        keyed_(keyed),
+        max_parallelism_(max_parallelism) {}
+
+  void Push(const BatchPtr& batch, uint64_t origin, uint64_t sequence) override {
+    if (!keyed_) {
+      Send(0, batch, nullptr, origin, sequence);
+      return;
+    }
+    const int parallelism = static_cast<int>(targets_.size());
+    auto key_groups = std::make_shared<std::vector<uint16_t>>();
+    if (key_columns_.empty()) {
+      key_groups->assign(batch->num_rows(), 0);
+    } else {
+      ComputeKeyGroups(*batch, key_columns_, max_parallelism_, key_groups.get());
+    }
+    if (parallelism == 1) {
+      Send(0, batch, std::move(key_groups), origin, sequence);
+      return;
+    }
+    // Partition the rows by subtask, keeping their order within each subtask.
+    std::vector<std::vector<int32_t>> rows_of(parallelism);
+    std::vector<int> subtask_of_group(max_parallelism_);
+    for (int group = 0; group < max_parallelism_; ++group) {
+      subtask_of_group[group] = SubtaskOfKeyGroup(group, parallelism, max_parallelism_);
+    }
+    for (int32_t row = 0; row < static_cast<int32_t>(key_groups->size()); ++row) {
+      rows_of[subtask_of_group[(*key_groups)[row]]].push_back(row);
+    }
+    for (int subtask = 0; subtask < parallelism; ++subtask) {
+      const auto& rows = rows_of[subtask];
+      if (rows.empty()) continue;
+      if (rows.size() == key_groups->size()) {
+        Send(subtask, batch, key_groups, origin, sequence);
+        continue;
+      }
+      auto indices = std::make_shared<arrow::Int32Array>(
+          static_cast<int64_t>(rows.size()), arrow::Buffer::Wrap(rows.data(), rows.size()));
+      auto taken = CheckArrow(arrow::compute::Take(arrow::Datum(batch), arrow::Datum(indices)),
+                                "partitioning a batch");
+      auto groups = std::make_shared<std::vector<uint16_t>>();
+      groups->reserve(rows.size());
+      for (int32_t row : rows) groups->push_back((*key_groups)[row]);
+      Send(subtask, taken.record_batch(), std::move(groups), origin, sequence);
+    }
+  }
+
+  void PushWatermark(int64_t watermark_ms) override {
+    for (Actor* target : targets_) {
+      Message message;
+      message.kind = Message::Kind::kWatermark;
+      message.input = input_;
+      message.watermark_ms = watermark_ms;
+      target->Enqueue(std::move(message));
+    }
+  }
+
+  void PushEnd() override {
+    for (Actor* target : targets_) {
+      Message message;
+      message.kind = Message::Kind::kEnd;
+      message.input = input_;
+      target->Enqueue(std::move(message));
+    }
+  }
+
+ private:
+  void Send(int subtask, BatchPtr batch, std::shared_ptr<const std::vector<uint16_t>> key_groups,
+            uint64_t origin, uint64_t sequence) {
+    Message message;
+    message.kind = Message::Kind::kBatch;
+    message.input = input_;
+    message.batch = std::move(batch);
+    message.key_groups = std::move(key_groups);
+    message.origin = origin;
+    message.sequence = sequence;
+    targets_[subtask]->Enqueue(std::move(message));
+  }
+
+  std::vector<Actor*> targets_;
+  int input_;
+  std::vector<int> key_columns_;
+  bool keyed_;
+  int max_parallelism_;
+};
+
+}  // namespace
+
+std::unique_ptr<Chain> MakeTransformChain(std::shared_ptr<BatchTransform> transform,
+                                          OperatorMetrics* metrics, ChainList children) {
+  return std::make_unique<TransformChain>(std::move(transform), metrics, std::move(children));
+}
+
+std::unique_ptr<Chain> MakeWatermarkChain(WatermarkAssignment assignment, OperatorMetrics* metrics,
+                                          ChainList children) {
+  return std::make_unique<WatermarkChain>(assignment, metrics, std::move(children));
+}
+
+std::unique_ptr<Chain> MakeSendChain(std::vector<Actor*> targets, int input,
+                                     std::vector<int> key_columns, bool keyed, int max_parallelism) {
+  return std::make_unique<SendChain>(std::move(targets), input, std::move(key_columns), keyed,
+                                     max_parallelism);
+}
+
+}  // namespace millstream

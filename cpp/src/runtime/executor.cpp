@@ -1,0 +1,446 @@
+#include "runtime/executor.h"
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <tuple>
+
+#include <oneapi/tbb/task_arena.h>
+#include <oneapi/tbb/task_group.h>
+
+#include "connectors/file_sink.h"
+#include "core/error.h"
+#include "core/key_groups.h"
+#include "plan/physical.h"
+#include "runtime/chain.h"
+#include "runtime/watermark_tracker.h"
+#include "state/state_factory.h"
+
+namespace millstream {
+
+namespace {
+
+class RunScheduler;
+
+// Drives one source split: reads a chunk, runs the fused chain on it, and yields its thread
+// after each chunk; pauses while too many messages are in flight.
+class SourceDriver {
+ public:
+  SourceDriver(std::unique_ptr<SourceSplit> split, uint64_t origin, RunScheduler* scheduler)
+      : split_(std::move(split)), origin_(origin), scheduler_(scheduler) {}
+  void Step();
+  ChainList rows;          // port 0
+  ChainList dead_letters;  // port 1
+
+ private:
+  std::unique_ptr<SourceSplit> split_;
+  uint64_t origin_;
+  uint64_t sequence_ = 0;
+  RunScheduler* scheduler_;
+};
+
+class RunScheduler final : public Scheduler {
+ public:
+  RunScheduler(tbb::task_group* group, const std::atomic<bool>* cancel, int64_t in_flight_limit)
+      : group_(group), cancel_(cancel), in_flight_limit_(in_flight_limit) {}
+  void Spawn(std::function<void()> task) override { group_->run(std::move(task)); }
+  bool cancelled() const override { return cancel_->load(std::memory_order_relaxed); }
+  void OnQueued() override { in_flight_.fetch_add(1); }
+  void OnHandled() override {
+    if (in_flight_.fetch_sub(1) - 1 < in_flight_limit_ && parked_count_.load() > 0) WakeSources();
+  }
+  // True when the source was parked (it is spawned again once messages drain).
+  bool ParkIfBusy(SourceDriver* source) {
+    if (in_flight_.load() < in_flight_limit_) return false;
+    std::lock_guard<std::mutex> lock(mutex_);
+    parked_.push_back(source);
+    parked_count_.fetch_add(1);
+    // Re-check after announcing the park: either this sees the drain or the drain sees us.
+    if (in_flight_.load() < in_flight_limit_) {
+      parked_.pop_back();
+      parked_count_.fetch_sub(1);
+      return false;
+    }
+    return true;
+  }
+
+ private:
+  void WakeSources() {
+    std::vector<SourceDriver*> woken;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      woken.swap(parked_);
+      parked_count_.fetch_sub(static_cast<int64_t>(woken.size()));
+    }
+    for (SourceDriver* source : woken) Spawn([source] { source->Step(); });
+  }
+
+  tbb::task_group* group_;
+  const std::atomic<bool>* cancel_;
+  const int64_t in_flight_limit_;
+  std::atomic<int64_t> in_flight_{0};
+  std::atomic<int64_t> parked_count_{0};
+  std::mutex mutex_;
+  std::vector<SourceDriver*> parked_;
+};
+
+void SourceDriver::Step() {
+  if (scheduler_->cancelled()) throw Cancelled();
+  if (scheduler_->ParkIfBusy(this)) return;
+  SplitOutput output = split_->Next();
+  if (output.dead_letters && output.dead_letters->num_rows() > 0) {
+    PushAll(dead_letters, output.dead_letters, origin_, sequence_);
+  }
+  if (output.rows && output.rows->num_rows() > 0) PushAll(rows, output.rows, origin_, sequence_);
+  ++sequence_;
+  if (output.end) {
+    PushEndAll(rows);
+    PushEndAll(dead_letters);
+    split_.reset();
+    return;
+  }
+  scheduler_->Spawn([this] { Step(); });
+}
+
+// Routes a keyed operator's output to the chains of its ports.
+class PortEmitter final : public Emitter {
+ public:
+  PortEmitter(std::vector<ChainList>* ports, uint64_t origin, OperatorMetrics* metrics)
+      : ports_(ports), origin_(origin), metrics_(metrics) {}
+  void Emit(int port, BatchPtr batch) override {
+    if (!batch || batch->num_rows() == 0) return;
+    if (port == 0) metrics_->rows_out += batch->num_rows();
+    PushAll((*ports_)[port], batch, origin_, sequence_++);
+  }
+
+ private:
+  std::vector<ChainList>* ports_;
+  uint64_t origin_;
+  uint64_t sequence_ = 0;
+  OperatorMetrics* metrics_;
+};
+
+// An actor that counts its inputs' ends.
+class InputActor : public Actor {
+ public:
+  using Actor::Actor;
+  int AddInput() { return num_inputs_++; }
+  int num_inputs() const { return num_inputs_; }
+
+ protected:
+  int num_inputs_ = 0;
+  int ended_ = 0;
+};
+
+class KeyedActor final : public InputActor {
+ public:
+  KeyedActor(Scheduler* scheduler, const KeyedOperator& op, SubtaskContext context, uint64_t origin)
+      : InputActor(scheduler),
+        metrics_(context.metrics),
+        state_(op.CreateState(std::move(context))),
+        ports(op.num_ports()),
+        emitter_(&ports, origin, metrics_) {}
+  void Start() { tracker_ = std::make_unique<WatermarkTracker>(num_inputs_); }
+  std::vector<ChainList> ports;
+
+ protected:
+  void Handle(Message& message) override {
+    switch (message.kind) {
+      case Message::Kind::kBatch:
+        metrics_->rows_in += message.batch->num_rows();
+        state_->OnBatch(message.batch, *message.key_groups, emitter_);
+        break;
+      case Message::Kind::kWatermark:
+        if (tracker_->Update(message.input, message.watermark_ms)) Advance();
+        break;
+      case Message::Kind::kIdle:
+        if (tracker_->MarkIdle(message.input)) Advance();
+        break;
+      case Message::Kind::kBarrier:
+        break;  // checkpoints: a later issue
+      case Message::Kind::kEnd:
+        if (tracker_->End(message.input)) Advance();
+        if (++ended_ == num_inputs_) {
+          state_->OnEnd(emitter_);
+          for (auto& chains : ports) PushEndAll(chains);
+        }
+        break;
+    }
+  }
+
+ private:
+  void Advance() {
+    const int64_t watermark_ms = tracker_->current();
+    state_->OnWatermark(watermark_ms, emitter_);
+    for (auto& chains : ports) PushWatermarkAll(chains, watermark_ms);
+  }
+
+  OperatorMetrics* metrics_;
+  std::unique_ptr<KeyedOperatorState> state_;
+  PortEmitter emitter_;
+  std::unique_ptr<WatermarkTracker> tracker_;
+};
+
+class SinkActor final : public InputActor {
+ public:
+  SinkActor(Scheduler* scheduler, const PlanNode& node, SchemaPtr schema,
+            const PlanHandles& handles, OperatorMetrics* metrics)
+      : InputActor(scheduler), kind_(node.sink_kind), schema_(std::move(schema)), metrics_(metrics) {
+    if (kind_ == "callback") {
+      callback_ = handles.sink_callbacks.at(node.handle);
+    } else if (kind_ == "csv") {
+      file_ = MakeCsvSink(node.path, schema_);
+    } else if (kind_ == "jsonl") {
+      file_ = MakeJsonlSink(node.path, schema_);
+    } else if (kind_ == "parquet") {
+      file_ = MakeParquetSink(node.path, schema_);
+    } else {
+      MS_CHECK(kind_ == "collect", "unknown sink kind " + kind_);
+    }
+  }
+  ~SinkActor() override {
+    if (file_ && !finished_) file_->Abort();
+  }
+  std::vector<BatchPtr> TakeCollected() {
+    std::stable_sort(collected_.begin(), collected_.end(), [](const auto& a, const auto& b) {
+      return std::tie(a.origin, a.sequence) < std::tie(b.origin, b.sequence);
+    });
+    std::vector<BatchPtr> batches;
+    for (auto& entry : collected_) batches.push_back(std::move(entry.batch));
+    return batches;
+  }
+  const SchemaPtr& schema() const { return schema_; }
+
+ protected:
+  void Handle(Message& message) override {
+    if (message.kind == Message::Kind::kBatch) {
+      metrics_->rows_in += message.batch->num_rows();
+      if (file_) {
+        file_->Write(message.batch);
+      } else if (callback_) {
+        callback_(message.batch);
+      } else {
+        collected_.push_back({message.origin, message.sequence, std::move(message.batch)});
+      }
+    } else if (message.kind == Message::Kind::kEnd && ++ended_ == num_inputs_ && file_) {
+      file_->Finish();
+      finished_ = true;
+    }
+  }
+
+ private:
+  struct Collected {
+    uint64_t origin, sequence;
+    BatchPtr batch;
+  };
+  std::string kind_;
+  SchemaPtr schema_;
+  OperatorMetrics* metrics_;
+  SinkCallback callback_;
+  std::unique_ptr<FileSink> file_;
+  bool finished_ = false;
+  std::vector<Collected> collected_;
+};
+
+// Everything one run builds: operators, actors and the chains between them.
+class RunGraph {
+ public:
+  RunGraph(const Plan& plan, const PlanHandles& handles, RunMetrics* metrics,
+           RunScheduler* scheduler)
+      : plan_(plan), handles_(handles), scheduler_(scheduler) {
+    const int node_count = static_cast<int>(plan.nodes.size());
+    for (int index = 0; index < node_count; ++index) index_of_[plan.nodes[index].id] = index;
+    operators_.resize(node_count);
+    metrics_.resize(node_count);
+    consumers_.resize(node_count);
+    for (int index = 0; index < node_count; ++index) {
+      const PlanNode& node = plan.nodes[index];
+      operators_[index] = BuildOperator(node, InputSchemas(node), handles);
+      metrics_[index] = metrics->Add(node.label);
+      for (int input : node.inputs) consumers_[index_of_.at(input)].push_back(index);
+    }
+    CreateActors();
+    ConnectActors();
+  }
+
+  void Start() {
+    for (auto& driver : sources_) {
+      SourceDriver* source = driver.get();
+      scheduler_->Spawn([source] { source->Step(); });
+    }
+  }
+
+  void Collect(RunResult* result) {
+    for (auto& [index, sink] : sinks_) {
+      const PlanNode& node = plan_.nodes[index];
+      if (node.sink_kind != "collect") continue;
+      result->collected[node.id] = sink->TakeCollected();
+      result->collected_schemas[node.id] = sink->schema();
+    }
+  }
+
+ private:
+  std::vector<SchemaPtr> InputSchemas(const PlanNode& node) const {
+    std::vector<SchemaPtr> schemas;
+    for (int input : node.inputs) {
+      const auto& outputs = operators_[index_of_.at(input)].output_schemas;
+      const int port = node.op == "port" ? node.port : 0;
+      MS_CHECK(port < static_cast<int>(outputs.size()), "port out of range in " + node.label);
+      schemas.push_back(outputs[port]);
+    }
+    return schemas;
+  }
+
+  void CreateActors() {
+    const int parallelism = plan_.parallelism;
+    int keyed_count = 0;
+    for (const auto& op : operators_) keyed_count += op.kind == PhysicalOperator::Kind::kKeyed;
+    if (keyed_count > 0) state_ = StateEnvironment::Create(plan_.state);
+    for (int index = 0; index < static_cast<int>(operators_.size()); ++index) {
+      const PhysicalOperator& op = operators_[index];
+      const uint64_t origin_base = static_cast<uint64_t>(index) << 32;
+      if (op.kind == PhysicalOperator::Kind::kSource) {
+        auto splits = op.source->CreateSplits(parallelism, metrics_[index]);
+        for (size_t split = 0; split < splits.size(); ++split) {
+          source_index_.push_back(index);
+          sources_.push_back(std::make_unique<SourceDriver>(std::move(splits[split]),
+                                                            origin_base + split, scheduler_));
+        }
+      } else if (op.kind == PhysicalOperator::Kind::kKeyed) {
+        auto& subtasks = keyed_[index];
+        for (int subtask = 0; subtask < parallelism; ++subtask) {
+          SubtaskContext context;
+          context.subtask = subtask;
+          context.parallelism = parallelism;
+          context.max_parallelism = plan_.max_parallelism;
+          std::tie(context.first_key_group, context.end_key_group) =
+              KeyGroupRange(subtask, parallelism, plan_.max_parallelism);
+          context.metrics = metrics_[index];
+          context.state = state_->MakeBackend("op" + std::to_string(plan_.nodes[index].id), subtask);
+          if (plan_.state.kind != "memory") {
+            context.hot_state_bytes = plan_.state.cache_bytes / (2 * parallelism * keyed_count);
+          }
+          subtasks.push_back(std::make_unique<KeyedActor>(scheduler_, *op.keyed, std::move(context),
+                                                          origin_base + subtask));
+        }
+      } else if (op.kind == PhysicalOperator::Kind::kSink) {
+        sinks_[index] = std::make_unique<SinkActor>(scheduler_, plan_.nodes[index],
+                                                    InputSchemas(plan_.nodes[index]).front(),
+                                                    handles_, metrics_[index]);
+      }
+    }
+  }
+
+  void ConnectActors() {
+    for (size_t source = 0; source < sources_.size(); ++source) {
+      sources_[source]->rows = ChainsOf(source_index_[source], 0);
+      sources_[source]->dead_letters = ChainsOf(source_index_[source], 1);
+    }
+    for (auto& [index, subtasks] : keyed_) {
+      for (auto& actor : subtasks) {
+        for (size_t port = 0; port < actor->ports.size(); ++port) {
+          actor->ports[port] = ChainsOf(index, static_cast<int>(port));
+        }
+      }
+    }
+    for (auto& [index, subtasks] : keyed_) {
+      for (auto& actor : subtasks) actor->Start();
+    }
+  }
+
+  // The chains that consume output `port` of the node at `index`.
+  ChainList ChainsOf(int index, int port) {
+    ChainList chains;
+    for (int consumer : consumers_[index]) {
+      const PlanNode& node = plan_.nodes[consumer];
+      const PhysicalOperator& op = operators_[consumer];
+      const int consumed_port = node.op == "port" ? node.port : 0;
+      if (consumed_port != port) continue;
+      switch (op.kind) {
+        case PhysicalOperator::Kind::kTransform:
+          chains.push_back(MakeTransformChain(op.transform, metrics_[consumer], ChainsOf(consumer, 0)));
+          break;
+        case PhysicalOperator::Kind::kWatermark:
+          chains.push_back(MakeWatermarkChain(op.watermark, metrics_[consumer], ChainsOf(consumer, 0)));
+          break;
+        case PhysicalOperator::Kind::kUnion:
+        case PhysicalOperator::Kind::kPort:
+          for (auto& chain : ChainsOf(consumer, 0)) chains.push_back(std::move(chain));
+          break;
+        case PhysicalOperator::Kind::kKeyed: {
+          auto& subtasks = keyed_.at(consumer);
+          std::vector<Actor*> targets;
+          int input = -1;
+          for (auto& actor : subtasks) {
+            targets.push_back(actor.get());
+            input = actor->AddInput();
+          }
+          chains.push_back(MakeSendChain(std::move(targets), input, op.keyed->key_columns(),
+                                         /*keyed=*/true, plan_.max_parallelism));
+          break;
+        }
+        case PhysicalOperator::Kind::kSink: {
+          SinkActor* sink = sinks_.at(consumer).get();
+          const int input = sink->AddInput();
+          chains.push_back(MakeSendChain({sink}, input, {}, /*keyed=*/false, plan_.max_parallelism));
+          break;
+        }
+        case PhysicalOperator::Kind::kSource:
+          MS_CHECK(false, "a source cannot consume another node");
+      }
+    }
+    return chains;
+  }
+
+  const Plan& plan_;
+  const PlanHandles& handles_;
+  RunScheduler* scheduler_;
+  std::map<int, int> index_of_;
+  std::vector<PhysicalOperator> operators_;
+  std::vector<OperatorMetrics*> metrics_;
+  std::vector<std::vector<int>> consumers_;
+  std::shared_ptr<StateEnvironment> state_;  // outlives the keyed actors' backends
+  std::vector<std::unique_ptr<SourceDriver>> sources_;
+  std::vector<int> source_index_;
+  std::map<int, std::vector<std::unique_ptr<KeyedActor>>> keyed_;
+  std::map<int, std::unique_ptr<SinkActor>> sinks_;
+};
+
+}  // namespace
+
+Executor::Executor(Plan plan, PlanHandles handles)
+    : plan_(std::move(plan)), handles_(std::move(handles)) {}
+
+Executor::~Executor() = default;
+
+RunResult Executor::Run(const std::atomic<bool>& cancel) {
+  const auto started = std::chrono::steady_clock::now();
+  tbb::task_arena arena(plan_.parallelism);
+  tbb::task_group group;
+  RunScheduler scheduler(&group, &cancel, std::max<int64_t>(16, 4 * plan_.parallelism));
+  RunResult result;
+  arena.execute([&] {
+    RunGraph graph(plan_, handles_, &metrics_, &scheduler);
+    graph.Start();
+    try {
+      group.wait();
+    } catch (...) {
+      group.cancel();
+      group.wait();
+      throw;
+    }
+    if (cancel.load()) throw Cancelled();
+    graph.Collect(&result);
+  });
+  result.seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return result;
+}
+
+std::vector<SchemaPtr> ResolveNodeSchemas(const PlanNode& node,
+                                          const std::vector<SchemaPtr>& input_schemas,
+                                          const PlanHandles& handles) {
+  return BuildOperator(node, input_schemas, handles).output_schemas;
+}
+
+}  // namespace millstream
