@@ -242,9 +242,29 @@ def _watch(child: subprocess.Popen, timeout_s: float, rss_limit_bytes: int) -> s
     return None
 
 
+def wait_for_quiet_machine(max_wait_s: float, max_other_cores: float = 0.25, sample_s: float = 2.0) -> float:
+    """Waits (up to `max_wait_s`) until other processes use less than `max_other_cores` CPU.
+
+    Called between measurements, when no child of ours runs: all busy CPU is someone else's (on
+    this shared 2-core machine, usually a compiler). Returns the last load seen, in cores.
+    """
+    deadline = time.monotonic() + max_wait_s
+    while True:
+        before = busy_cpu_seconds_of_machine()
+        time.sleep(sample_s)
+        other_cores = (busy_cpu_seconds_of_machine() - before) / sample_s
+        if other_cores < max_other_cores or time.monotonic() >= deadline:
+            return other_cores
+
+
 def measure(script: str, spec: dict, input_rows: int, *, timeout_s: float,
-            rss_limit_bytes: int, progress: str = "") -> Measurement:
+            rss_limit_bytes: int, progress: str = "", quiet_wait_s: float = 0.0) -> Measurement:
     """run_measurement + a Measurement + a progress line, so a long run shows where it is."""
+    if quiet_wait_s > 0:
+        other_cores = wait_for_quiet_machine(quiet_wait_s)
+        if other_cores >= 0.25:
+            print(f"{progress} (the machine is busy: other processes use {other_cores:.2f} cores; "
+                  f"measuring anyway after waiting {quiet_wait_s:.0f} s)", flush=True)
     started = time.perf_counter()
     outcome = run_measurement(script, spec, timeout_s=timeout_s, rss_limit_bytes=rss_limit_bytes)
     result = Measurement(case=spec["case"], engine=spec["engine"], parallelism=int(spec["parallelism"]),
@@ -423,6 +443,9 @@ def add_common_arguments(parser, cases: tuple[str, ...], engines: tuple[str, ...
     parser.add_argument("--timeout-s", type=float, default=1800.0, help="per measurement")
     parser.add_argument("--rss-limit-gb", type=float, default=default_rss_limit_bytes() / 2**30,
                         help="a measurement whose RSS passes this (GiB) is killed (default: 70%% of RAM)")
+    parser.add_argument("--quiet-wait-s", type=float, default=120.0,
+                        help="before each measurement, wait up to this long for other processes to "
+                             "use < 0.25 cores (0: don't wait)")
 
 
 def _names_of(allowed: tuple[str, ...]):

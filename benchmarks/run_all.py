@@ -6,6 +6,7 @@ printed it, after a run on a quiet machine.
     .venv/bin/python benchmarks/run_all.py            # full size (generates ~4 GB of data once)
     .venv/bin/python benchmarks/run_all.py --quick    # 2 M rows each, a 200 MB JSONL file
     .venv/bin/python benchmarks/run_all.py --engines-peers-only   # pandas / polars / DuckDB only
+Other options (--parallelism, --timeout-s, --rss-limit-gb, --quiet-wait-s) go to both scripts.
 """
 from __future__ import annotations
 
@@ -26,11 +27,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="small inputs: checks that everything runs")
     parser.add_argument("--engines-peers-only", action="store_true", help="skip millstream")
-    parser.add_argument("--repeat", type=int, default=1, help="runs per measurement; the best is kept")
-    args = parser.parse_args()
+    args, passed_on = parser.parse_known_args()
     failed = []
     for script in ("stateless.py", "windows.py"):
-        command = [sys.executable, os.path.join(HERE, script), "--repeat", str(args.repeat)]
+        command = [sys.executable, os.path.join(HERE, script)] + passed_on
         command += QUICK[script] if args.quick else []
         command += PEERS[script] if args.engines_peers_only else []
         print(f"\n# {' '.join(os.path.relpath(part) if part.endswith('.py') else part for part in command[1:])}",

@@ -217,7 +217,8 @@ def main() -> None:
                 "repeat": args.repeat}
         measurements.append(harness.measure(
             os.path.abspath(__file__), spec, args.rows, timeout_s=args.timeout_s,
-            rss_limit_bytes=int(args.rss_limit_gb * 2**30), progress=f"[{number}/{len(plan)}]"))
+            rss_limit_bytes=int(args.rss_limit_gb * 2**30), progress=f"[{number}/{len(plan)}]",
+            quiet_wait_s=args.quiet_wait_s))
     report(measurements, args)
 
 
