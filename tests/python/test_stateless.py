@@ -113,9 +113,9 @@ def test_from_arrow_accepts_streams_and_records():
 def test_results_cross_to_other_engines_without_copies():
     import duckdb
     import polars as pl
-    table = ms.Pipeline(parallelism=2).from_records([{"x": i} for i in range(10)]).collect()
-    assert pl.from_arrow(table)["x"].sum() == 45
-    assert duckdb.sql("select sum(x) as s from table").fetchone()[0] == 45
+    result = ms.Pipeline(parallelism=2).from_records([{"x": i} for i in range(10)]).collect()
+    assert pl.from_arrow(result)["x"].sum() == 45
+    assert duckdb.sql("select sum(x) as s from result").fetchall()[0][0] == 45
 
 
 def test_empty_input():

@@ -5,6 +5,8 @@
 #include <condition_variable>
 #include <tuple>
 
+#include <oneapi/tbb/global_control.h>
+#include <oneapi/tbb/info.h>
 #include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/task_group.h>
 
@@ -415,6 +417,9 @@ Executor::~Executor() = default;
 
 RunResult Executor::Run(const std::atomic<bool>& cancel) {
   const auto started = std::chrono::steady_clock::now();
+  // TBB caps its threads at the core count by default; a run asks for `parallelism` of them.
+  tbb::global_control threads(tbb::global_control::max_allowed_parallelism,
+                              std::max(plan_.parallelism, tbb::info::default_concurrency()));
   tbb::task_arena arena(plan_.parallelism);
   tbb::task_group group;
   RunScheduler scheduler(&group, &cancel, std::max<int64_t>(16, 4 * plan_.parallelism));
