@@ -239,6 +239,7 @@ PYBIND11_MODULE(_core, m) {
   m.def("parquet_source", [](const std::string& path, const std::string& on_error, int64_t batch_size) {
     return MakeParquetSource(path, MakeOptions(on_error, batch_size));
   });
+  m.def("dead_letter_schema", [] { return ExportSchemaCapsule(*DeadLetterSchema()); });
   m.def("resolve", [](const std::string& node_json, const py::list& input_schemas) {
     std::vector<SchemaPtr> inputs;
     for (auto capsule : input_schemas) inputs.push_back(ImportSchemaCapsule(capsule));

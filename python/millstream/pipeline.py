@@ -141,7 +141,7 @@ class Pipeline:
     def _source(self, source, label: str, on_error: str = "raise") -> "Stream":
         handle = len(self._sources)
         self._sources.append(source)
-        schemas = [_schema_of(source.schema_capsule())]
+        schemas = [_schema_of(source.schema_capsule()), _schema_of(_core.dead_letter_schema())]
         node = self._add({"op": "source", "handle": handle, "label": label}, [], schemas)
         if on_error == "dead_letter":
             self._dead_letter_sources[node] = label

@@ -91,7 +91,7 @@ def test_write_csv_and_jsonl_read_back(tmp_path):
 
 def test_failed_run_leaves_no_half_file(tmp_path):
     def fail_late(batch):
-        if batch.column("id")[0].as_py() >= 2000:
+        if batch.num_rows and batch.column("id")[0].as_py() >= 2000:
             raise RuntimeError("stop here")
         return batch
 

@@ -417,6 +417,13 @@ Executor::~Executor() = default;
 
 RunResult Executor::Run(const std::atomic<bool>& cancel) {
   const auto started = std::chrono::steady_clock::now();
+  // After the run, the worker threads are ended (when no other run uses them): a finished or
+  // cancelled run leaves no threads behind in the user's process.
+  tbb::task_scheduler_handle scheduler_handle{tbb::attach{}};
+  struct FinalizeWorkers {
+    tbb::task_scheduler_handle& handle;
+    ~FinalizeWorkers() { tbb::finalize(handle, std::nothrow); }
+  } finalize_workers{scheduler_handle};
   // TBB caps its threads at the core count by default; a run asks for `parallelism` of them.
   tbb::global_control threads(tbb::global_control::max_allowed_parallelism,
                               std::max(plan_.parallelism, tbb::info::default_concurrency()));
