@@ -187,8 +187,9 @@ ResolvedCall ResolveContains(const CallSite& call) {
   // RE2 compiles the pattern per call; trying it once here turns a bad pattern into a user error
   // before any data flows.
   EnsureComputeInitialized();
-  auto empty = CheckArrow(arrow::MakeArrayOfNull(arrow::utf8(), 0), "making an empty string array");
-  auto probe = arrow::compute::CallFunction("match_substring_regex", {empty}, options.get());
+  auto probe = arrow::compute::CallFunction("match_substring_regex",
+                                            {arrow::Datum(std::make_shared<arrow::StringScalar>(""))},
+                                            options.get());
   if (!probe.ok()) {
     call.FailOption("invalid regular expression \"" + pattern + "\" (" + probe.status().message() + ")");
   }

@@ -1,0 +1,119 @@
+#include "expr/expression.h"
+
+#include <arrow/compute/api_vector.h>
+
+#include "expr/bound_node.h"
+#include "expr/kernel_support.h"
+#include "expr/row_selection.h"
+#include "expr_test_util.h"
+
+namespace millstream {
+namespace {
+
+using namespace expr_test;
+
+// A batch with every column kind the gathers handle by hand, plus one they hand to Arrow (list).
+BatchPtr MixedBatch(std::mt19937_64& rng, int64_t rows) {
+  std::vector<std::optional<int64_t>> ints;
+  std::vector<std::optional<double>> floats;
+  auto a = RandomInt64(rng, rows, -100, 100, 0.1, &ints);
+  auto f = RandomDouble(rng, rows, -1, 1, 0.1, &floats);
+  arrow::StringBuilder strings;
+  arrow::LargeStringBuilder large_strings;
+  arrow::BooleanBuilder bools;
+  arrow::Int32Builder small_ints;
+  arrow::TimestampBuilder times(arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"), arrow::default_memory_pool());
+  arrow::ListBuilder lists(arrow::default_memory_pool(), std::make_shared<arrow::Int64Builder>());
+  auto* list_values = static_cast<arrow::Int64Builder*>(lists.value_builder());
+  std::uniform_int_distribution<int> small(0, 9);
+  for (int64_t i = 0; i < rows; ++i) {
+    bool null = small(rng) == 0;
+    std::string text = std::string(static_cast<size_t>(small(rng)), static_cast<char>('a' + small(rng))) + "é";
+    EXPECT_TRUE((null ? strings.AppendNull() : strings.Append(text)).ok());
+    EXPECT_TRUE((null ? large_strings.AppendNull() : large_strings.Append(text)).ok());
+    EXPECT_TRUE((small(rng) == 0 ? bools.AppendNull() : bools.Append(small(rng) < 5)).ok());
+    EXPECT_TRUE(small_ints.Append(small(rng)).ok());
+    EXPECT_TRUE((null ? times.AppendNull() : times.Append(i * 1000)).ok());
+    EXPECT_TRUE(lists.Append().ok());
+    EXPECT_TRUE(list_values->Append(i).ok());
+  }
+  return MakeBatch({{"a", a}, {"f", f}, {"s", *strings.Finish()}, {"ls", *large_strings.Finish()},
+                    {"flag", *bools.Finish()}, {"i32", *small_ints.Finish()}, {"t", *times.Finish()},
+                    {"list", *lists.Finish()}});
+}
+
+// Reference: Arrow's own Filter with a mask where null counts as false.
+BatchPtr ReferenceFilter(const BatchPtr& batch, const std::shared_ptr<arrow::Array>& mask) {
+  expr::EnsureComputeInitialized();
+  auto filtered = arrow::compute::Filter(batch, mask, arrow::compute::FilterOptions(arrow::compute::FilterOptions::DROP));
+  EXPECT_TRUE(filtered.ok()) << filtered.status().ToString();
+  return filtered->record_batch();
+}
+
+void ExpectBatchesEqual(const BatchPtr& expected, const BatchPtr& actual) {
+  ASSERT_EQ(expected->num_rows(), actual->num_rows());
+  ASSERT_TRUE(actual->ValidateFull().ok()) << actual->ValidateFull().ToString();
+  for (int i = 0; i < expected->num_columns(); ++i) {
+    EXPECT_TRUE(expected->column(i)->Equals(*actual->column(i), arrow::EqualOptions().nans_equal(true)))
+        << expected->schema()->field(i)->name();
+  }
+}
+
+TEST(FilterBatch, MatchesArrowFilterOnRandomBatches) {
+  std::mt19937_64 rng(3);
+  for (int64_t rows : {0, 1, 63, 64, 65, 1000, 4097}) {
+    auto batch = MixedBatch(rng, rows);
+    std::vector<std::string> predicates = {
+        Call("gt", {Col("a"), Lit(0)}),                                  // fused, int vs const, nulls
+        Call("le", {LitF(0.25), Col("f")}),                              // fused, const vs float
+        Call("lt", {Col("a"), Col("f")}),                                // fused, int vs float columns
+        Call("and", {Call("gt", {Col("a"), Lit(-50)}), Col("flag")}),    // via a bool column with nulls
+        Col("flag"),                                                     // bool column itself
+        Call("str.contains", {Col("s")}, "\"pattern\":\"bb\",\"literal\":true"),
+        LitB(true), LitB(false), LitNull()};
+    for (const auto& predicate_json : predicates) {
+      SCOPED_TRACE(ExpressionToString(predicate_json) + " over " + std::to_string(rows) + " rows");
+      auto predicate = CompilePredicate(predicate_json, *batch->schema());
+      auto mask = predicate->Evaluate(*batch);
+      if (mask->type_id() == arrow::Type::NA) mask = *arrow::MakeArrayOfNull(arrow::boolean(), rows);
+      ExpectBatchesEqual(ReferenceFilter(batch, mask), FilterBatch(batch, *predicate));
+    }
+  }
+}
+
+TEST(FilterBatch, SlicedInputAndZeroCopyWhenAllPass) {
+  std::mt19937_64 rng(5);
+  auto batch = MixedBatch(rng, 300)->Slice(13, 250);  // offsets not multiples of 8
+  auto predicate = CompilePredicate(Call("ge", {Col("a"), Lit(0)}), *batch->schema());
+  ExpectBatchesEqual(ReferenceFilter(batch, predicate->Evaluate(*batch)), FilterBatch(batch, *predicate));
+  auto all = CompilePredicate(Call("ge", {Col("i32"), Lit(0)}), *batch->schema());
+  EXPECT_EQ(FilterBatch(batch, *all).get(), batch.get());
+  auto none = CompilePredicate(Call("lt", {Col("i32"), Lit(0)}), *batch->schema());
+  auto empty = FilterBatch(batch, *none);
+  EXPECT_EQ(empty->num_rows(), 0);
+  EXPECT_TRUE(empty->schema()->Equals(*batch->schema()));
+}
+
+TEST(FilterBatch, FusedAndUnfusedSelectionsAgree) {
+  std::mt19937_64 rng(11);
+  auto batch = MixedBatch(rng, 2000);
+  for (const auto& fn : {"eq", "ne", "lt", "le", "gt", "ge"}) {
+    auto predicate = CompilePredicate(Call(fn, {Col("a"), Lit(3)}), *batch->schema());
+    expr::RowSelection fused = predicate->root().Select(*batch);
+    expr::RowSelection from_mask = expr::SelectionFromMask(*predicate->Evaluate(*batch));
+    ASSERT_EQ(fused.count, from_mask.count) << fn;
+    for (int64_t k = 0; k < fused.count; ++k) ASSERT_EQ(fused.data()[k], from_mask.data()[k]) << fn;
+  }
+}
+
+TEST(FilterBatch, FilterThenEvaluateKeepsNulls) {
+  auto batch = MakeBatch({{"a", ArrayOf(arrow::int64(), "[5, null, 7, 1, null, 9]")},
+                          {"s", ArrayOf(arrow::utf8(), R"(["x", "y", null, "z", "w", "v"])")}});
+  auto filtered = FilterBatch(batch, *CompilePredicate(Call("ne", {Col("s"), LitS("z")}), *batch->schema()));
+  EXPECT_ARRAYS_EQUAL(ArrayOf(arrow::int64(), "[5, null, null, 9]"), filtered->column(0));
+  EXPECT_ARRAYS_EQUAL(ArrayOf(arrow::utf8(), R"(["x", "y", "w", "v"])"), filtered->column(1));
+  EXPECT_ARRAYS_EQUAL(ArrayOf(arrow::int64(), "[6, null, null, 10]"), Eval(Call("add", {Col("a"), Lit(1)}), filtered));
+}
+
+}  // namespace
+}  // namespace millstream
