@@ -98,27 +98,32 @@ class ParquetSource final : public Source, public std::enable_shared_from_this<P
         total_rows += rows;
       }
     }
-    // Contiguous runs of row groups with about equal shares of the rows, in file order.
-    const int64_t split_count =
-        std::max<int64_t>(1, std::min<int64_t>(max_splits, static_cast<int64_t>(groups.size())));
-    std::vector<std::vector<RowGroupRun>> splits(split_count);
+    // Contiguous runs of row groups with about equal shares of the rows, in file order: split k
+    // starts at the first group whose middle row lies in the k-th share, and every split gets
+    // at least one group.
+    const int64_t group_count = static_cast<int64_t>(groups.size());
+    const int64_t split_count = std::max<int64_t>(1, std::min<int64_t>(max_splits, group_count));
+    std::vector<int64_t> first_group(split_count + 1, group_count);
+    first_group[0] = 0;
+    int64_t next_group = 0;
     int64_t rows_before = 0;
-    for (const RowGroup& group : groups) {
-      // The split whose share holds the middle of the group.
-      const int64_t middle = rows_before + group.rows / 2;
-      const int64_t split =
-          total_rows == 0 ? 0 : std::min<int64_t>(split_count - 1, middle * split_count / total_rows);
-      auto& runs = splits[split];
-      if (runs.empty() || runs.back().file_index != group.file_index) {
-        runs.push_back(RowGroupRun{group.file_index, {}});
+    for (int64_t k = 1; k < split_count; ++k) {
+      const int64_t share_start = total_rows * k / split_count;
+      while (next_group < group_count && rows_before + groups[next_group].rows / 2 < share_start) {
+        rows_before += groups[next_group++].rows;
       }
-      runs.back().row_groups.push_back(group.index);
-      rows_before += group.rows;
+      first_group[k] = std::clamp(next_group, first_group[k - 1] + 1, group_count - (split_count - k));
     }
     std::vector<std::unique_ptr<SourceSplit>> result;
     auto self = shared_from_this();
-    for (auto& runs : splits) {
-      if (runs.empty() && !result.empty()) continue;
+    for (int64_t k = 0; k < split_count; ++k) {
+      std::vector<RowGroupRun> runs;
+      for (int64_t g = first_group[k]; g < first_group[k + 1]; ++g) {
+        if (runs.empty() || runs.back().file_index != groups[g].file_index) {
+          runs.push_back(RowGroupRun{groups[g].file_index, {}});
+        }
+        runs.back().row_groups.push_back(groups[g].index);
+      }
       result.push_back(std::make_unique<ParquetSplit>(self, std::move(runs), metrics));
     }
     return result;

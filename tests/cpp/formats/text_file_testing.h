@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include <arrow/table.h>
+#include <arrow/api.h>
 #include <gtest/gtest.h>
 
 #include "connectors/source.h"

@@ -1,0 +1,264 @@
+// File sources as the runtime uses them: globs, splits (the same rows and line numbers for any
+// number of splits), batch sizes, metrics, and Parquet row groups.
+#include "connectors/file_source.h"
+
+#include <arrow/io/file.h>
+#include <gtest/gtest.h>
+#include <parquet/arrow/writer.h>
+
+#include <random>
+
+#include "../formats/text_file_testing.h"
+
+namespace millstream {
+namespace {
+
+using testing::ColumnText;
+using testing::ReadAll;
+using testing::TempDir;
+using testing::UserErrorOf;
+using testing::WriteFile;
+
+SourceOptions Options(OnError on_error, int64_t batch_size = kDefaultBatchSize) {
+  SourceOptions options;
+  options.on_error = on_error;
+  options.batch_size = batch_size;
+  return options;
+}
+
+SchemaPtr Schema() {
+  return arrow::schema({arrow::field("id", arrow::int64()), arrow::field("price", arrow::float64()),
+                        arrow::field("name", arrow::utf8())});
+}
+
+// A generated file with its expected content, computed as it is written.
+struct Generated {
+  std::string text;
+  std::vector<std::string> ids;         // of the good rows, in order
+  std::vector<std::string> bad_lines;   // physical line numbers of the bad rows
+};
+
+// Rows with ids first_id.., some blank lines and some bad rows (a price that is not a number).
+Generated GenerateRows(bool csv, int rows, int first_id, uint64_t seed) {
+  std::mt19937_64 random(seed);
+  Generated generated;
+  int line = 0;
+  if (csv) {
+    generated.text = "id,price,name\n";
+    ++line;
+  }
+  for (int row = 0; row < rows; ++row) {
+    if (random() % 23 == 0) {  // a blank line: not a row, but a physical line
+      generated.text += random() % 2 ? "\n" : "\r\n";
+      ++line;
+    }
+    const bool bad = random() % 17 == 0;
+    const int id = first_id + row;
+    const std::string price = bad ? "\"oops\"" : std::to_string(random() % 10000) + ".25";
+    const std::string name(1 + random() % 40, static_cast<char>('a' + random() % 26));
+    if (csv) {
+      generated.text += std::to_string(id) + "," + (bad ? "oops" : price) + "," + name + "\n";
+    } else {
+      generated.text += "{\"id\": " + std::to_string(id) + ", \"price\": " + price +
+                        ", \"name\": \"" + name + "\"}\n";
+    }
+    ++line;
+    if (bad) {
+      generated.bad_lines.push_back(std::to_string(line));
+    } else {
+      generated.ids.push_back(std::to_string(id));
+    }
+  }
+  return generated;
+}
+
+class SplitsTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(SplitsTest, SameRowsAndLineNumbersForAnyNumberOfSplits) {
+  const bool csv = GetParam();
+  TempDir dir;
+  const Generated generated = GenerateRows(csv, 3000, 1, 7);
+  const std::string path = WriteFile(dir.File(csv ? "rows.csv" : "rows.jsonl"), generated.text);
+  auto make = [&](OnError on_error, int64_t batch_size) {
+    return csv ? MakeCsvSource(path, Schema(), Options(on_error, batch_size))
+               : MakeJsonlSource(path, Schema(), Options(on_error, batch_size));
+  };
+  for (const int max_splits : {1, 2, 4, 7}) {
+    SCOPED_TRACE("splits: " + std::to_string(max_splits));
+    OperatorMetrics metrics("read");
+    auto result = ReadAll(*make(OnError::kDeadLetter, 100), max_splits, &metrics);
+    EXPECT_EQ(result.splits, max_splits);
+    EXPECT_EQ(ColumnText(*result.rows, "id"), generated.ids);
+    EXPECT_EQ(ColumnText(*result.dead_letters, "line"), generated.bad_lines);
+    EXPECT_EQ(metrics.rows_out, static_cast<int64_t>(generated.ids.size()));
+    EXPECT_EQ(metrics.rows_dead_letter, static_cast<int64_t>(generated.bad_lines.size()));
+    const int64_t header_bytes = csv ? 14 : 0;
+    EXPECT_EQ(metrics.bytes_read, static_cast<int64_t>(generated.text.size()) - header_bytes);
+    for (const int64_t rows : result.batch_rows) EXPECT_LE(rows, 100);
+  }
+  // Raised from the last split: the line number counts the lines of the splits before it.
+  const std::string message = UserErrorOf([&] {
+    auto source = make(OnError::kRaise, 100);
+    auto splits = source->CreateSplits(7, nullptr);
+    while (!splits.back()->Next().end) {
+    }
+  });
+  // The first bad row of the last split, which starts about 6/7 into the file.
+  ASSERT_EQ(message.rfind(path + ":", 0), 0u) << message;
+  const std::string line = message.substr(path.size() + 1, message.find(':', path.size() + 1) - path.size() - 1);
+  EXPECT_NE(std::find(generated.bad_lines.begin(), generated.bad_lines.end(), line),
+            generated.bad_lines.end()) << message;
+  EXPECT_GT(std::stoi(line), 2400) << message;
+  EXPECT_EQ(message, path + ":" + line + ": field 'price': expected float64, got \"oops\"");
+}
+
+INSTANTIATE_TEST_SUITE_P(JsonlAndCsv, SplitsTest, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "Csv" : "Jsonl"; });
+
+TEST(FileSource, GlobsReadEveryMatchingFileInPathOrder) {
+  TempDir dir;
+  std::vector<std::string> expected_ids;
+  // Written out of order; read in byte order of the paths.
+  for (const int part : {2, 0, 10, 1}) {
+    const Generated generated = GenerateRows(false, 50 + part, part * 1000, part);
+    WriteFile(dir.File("part-" + std::to_string(part) + ".jsonl"), generated.text);
+  }
+  WriteFile(dir.File("other.txt"), "not a match\n");
+  std::filesystem::create_directory(dir.File("dir.jsonl"));  // a directory matching the glob
+  for (const int part : {0, 1, 10, 2}) {
+    const Generated generated = GenerateRows(false, 50 + part, part * 1000, part);
+    expected_ids.insert(expected_ids.end(), generated.ids.begin(), generated.ids.end());
+  }
+  auto source = MakeJsonlSource(dir.File("*.jsonl"), Schema(), Options(OnError::kSkip, 16));
+  EXPECT_EQ(source->name(), "read_jsonl(" + dir.File("*.jsonl") + ")");
+  for (const int max_splits : {1, 3, 7}) {
+    auto result = ReadAll(*source, max_splits);
+    EXPECT_EQ(ColumnText(*result.rows, "id"), expected_ids) << max_splits;
+  }
+}
+
+TEST(FileSource, MissingFilesAreUserErrorsWhenBuilt) {
+  TempDir dir;
+  const std::string missing = dir.File("nothing.jsonl");
+  EXPECT_EQ(UserErrorOf([&] { MakeJsonlSource(missing, Schema(), {}); }),
+            "cannot read '" + missing + "': No such file or directory");
+  const std::string glob = dir.File("*.csv");
+  EXPECT_EQ(UserErrorOf([&] { MakeCsvSource(glob, Schema(), {}); }), "no file matches '" + glob + "'");
+  EXPECT_NE(UserErrorOf([&] { MakeParquetSource(dir.path().string(), {}); }).find("is a directory"),
+            std::string::npos);
+}
+
+TEST(FileSource, CsvFilesWithHeadersInDifferentOrders) {
+  TempDir dir;
+  WriteFile(dir.File("a.csv"), "id,name,price\n1,x,1.5\n2,y,2.5\n");
+  WriteFile(dir.File("b.csv"), "price,id,name\n3.5,3,z\n");
+  WriteFile(dir.File("c.csv"), "");  // empty: no header, no rows
+  for (const int max_splits : {1, 2, 5}) {
+    auto result = ReadAll(*MakeCsvSource(dir.File("*.csv"), Schema(), {}), max_splits);
+    EXPECT_EQ(ColumnText(*result.rows, "id"), (std::vector<std::string>{"1", "2", "3"}));
+    EXPECT_EQ(ColumnText(*result.rows, "price"), (std::vector<std::string>{"1.5", "2.5", "3.5"}));
+  }
+  // An inferred schema comes from the first file; the others are matched to it by name.
+  auto inferred = MakeCsvSource(dir.File("*.csv"), nullptr, {});
+  EXPECT_EQ(inferred->schema()->ToString(),
+            arrow::schema({arrow::field("id", arrow::int64()), arrow::field("name", arrow::utf8()),
+                           arrow::field("price", arrow::float64())})
+                ->ToString());
+  EXPECT_EQ(ColumnText(*ReadAll(*inferred).rows, "name"), (std::vector<std::string>{"x", "y", "z"}));
+}
+
+TEST(FileSource, BatchesHoldAtMostBatchSizeRows) {
+  TempDir dir;
+  const Generated generated = GenerateRows(true, 1000, 0, 3);
+  const std::string path = WriteFile(dir.File("b.csv"), generated.text);
+  auto result = ReadAll(*MakeCsvSource(path, Schema(), Options(OnError::kSkip, 64)), 2);
+  int64_t total = 0;
+  for (const int64_t rows : result.batch_rows) {
+    EXPECT_LE(rows, 64);
+    total += rows;
+  }
+  EXPECT_EQ(total, static_cast<int64_t>(generated.ids.size()));
+  // Full batches except at the end of each of the two splits.
+  EXPECT_LE(result.batch_rows.size(), (generated.ids.size() + 63) / 64 + 2);
+}
+
+TEST(FileSource, BadOptionsAreUserErrors) {
+  TempDir dir;
+  const std::string path = WriteFile(dir.File("a.csv"), "id\n1\n");
+  EXPECT_NE(UserErrorOf([&] { MakeCsvSource(path, nullptr, Options(OnError::kRaise, 0)); })
+                .find("batch_size must be positive"),
+            std::string::npos);
+  CsvOptions quote;
+  quote.delimiter = '"';
+  EXPECT_NE(UserErrorOf([&] { MakeCsvSource(path, nullptr, {}, quote); }).find("delimiter"),
+            std::string::npos);
+  EXPECT_EQ(ParseOnError("dead_letter"), OnError::kDeadLetter);
+  EXPECT_NE(UserErrorOf([&] { ParseOnError("ignore"); }).find("unknown on_error 'ignore'"),
+            std::string::npos);
+}
+
+std::shared_ptr<arrow::Table> RandomTable(int64_t rows, uint64_t seed) {
+  std::mt19937_64 random(seed);
+  arrow::Int64Builder ids;
+  arrow::DoubleBuilder prices;
+  arrow::StringBuilder names;
+  for (int64_t row = 0; row < rows; ++row) {
+    CheckArrow(ids.Append(row), "id");
+    CheckArrow(random() % 9 == 0 ? prices.AppendNull() : prices.Append((random() % 1000) / 8.0), "price");
+    CheckArrow(names.Append(std::string(random() % 12, 'n')), "name");
+  }
+  return arrow::Table::Make(Schema(), {CheckArrow(ids.Finish(), "ids"), CheckArrow(prices.Finish(), "prices"),
+                                       CheckArrow(names.Finish(), "names")});
+}
+
+void WriteParquet(const arrow::Table& table, const std::string& path, int64_t row_group_rows) {
+  auto out = CheckArrow(arrow::io::FileOutputStream::Open(path), "open");
+  CheckArrow(parquet::arrow::WriteTable(table, arrow::default_memory_pool(), out, row_group_rows),
+             "write");
+  CheckArrow(out->Close(), "close");
+}
+
+TEST(ParquetSource, RowGroupsAsSplitsGiveTheWholeTableForAnyNumberOfSplits) {
+  TempDir dir;
+  auto first = RandomTable(5000, 1);
+  auto second = RandomTable(700, 2);
+  WriteParquet(*first, dir.File("a.parquet"), 600);   // 9 row groups
+  WriteParquet(*second, dir.File("b.parquet"), 1000);  // 1 row group
+  auto expected = CheckArrow(arrow::ConcatenateTables({first, second}), "concatenate");
+  auto source = MakeParquetSource(dir.File("*.parquet"), Options(OnError::kRaise, 256));
+  EXPECT_TRUE(source->schema()->Equals(*Schema()));
+  for (const int max_splits : {1, 2, 4, 7, 20}) {
+    OperatorMetrics metrics("parquet");
+    auto result = ReadAll(*source, max_splits, &metrics);
+    EXPECT_EQ(result.splits, std::min(max_splits, 10));
+    EXPECT_TRUE(result.rows->Equals(*expected)) << max_splits;
+    EXPECT_EQ(metrics.rows_out, 5700);
+    EXPECT_GT(metrics.bytes_read, 0);
+    for (const int64_t rows : result.batch_rows) EXPECT_LE(rows, 256);
+  }
+}
+
+TEST(ParquetSource, OtherSchemasAndOtherFormatsAreUserErrors) {
+  TempDir dir;
+  WriteParquet(*RandomTable(10, 1), dir.File("a.parquet"), 100);
+  auto other = arrow::Table::Make(arrow::schema({arrow::field("x", arrow::int64())}),
+                                  {RandomTable(3, 1)->column(0)});
+  WriteParquet(*other, dir.File("b.parquet"), 100);
+  const std::string mismatch = UserErrorOf([&] { MakeParquetSource(dir.File("*.parquet"), {}); });
+  EXPECT_NE(mismatch.find("'" + dir.File("b.parquet") + "' has the schema"), std::string::npos)
+      << mismatch;
+  const std::string text = WriteFile(dir.File("text.parquet"), "id,price\n1,2\n");
+  const std::string unreadable = UserErrorOf([&] { MakeParquetSource(text, {}); });
+  EXPECT_EQ(unreadable.rfind("cannot read '" + text + "' as Parquet: ", 0), 0u) << unreadable;
+}
+
+TEST(ParquetSource, EmptyTable) {
+  TempDir dir;
+  WriteParquet(*RandomTable(0, 1), dir.File("e.parquet"), 100);
+  auto result = ReadAll(*MakeParquetSource(dir.File("e.parquet"), {}), 4);
+  EXPECT_EQ(result.rows->num_rows(), 0);
+  EXPECT_EQ(result.splits, 1);
+}
+
+}  // namespace
+}  // namespace millstream
