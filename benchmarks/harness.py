@@ -77,6 +77,22 @@ def reset_peak_rss() -> bool:
         return False
 
 
+def wait_for_quiet_machine(max_wait_s: float, max_other_cores: float = 0.25, sample_s: float = 2.0) -> float:
+    """Waits (up to `max_wait_s`) until other processes use less than `max_other_cores` CPU.
+
+    Called by a child after loading its input, just before the clock starts, when nothing of ours
+    runs: all busy CPU is someone else's (on a shared machine, usually a compiler). Returns the
+    last load seen, in cores.
+    """
+    deadline = time.monotonic() + max_wait_s
+    while True:
+        before = busy_cpu_seconds_of_machine()
+        time.sleep(sample_s)
+        other_cores = (busy_cpu_seconds_of_machine() - before) / sample_s
+        if other_cores < max_other_cores or time.monotonic() >= deadline:
+            return other_cores
+
+
 @dataclass
 class Timing:
     seconds: float          # wall clock of the best run
@@ -86,8 +102,9 @@ class Timing:
     peak_rss_bytes: int | None = None  # highest RSS while the query ran (input held + working memory)
 
 
-def time_query(query: Callable[[], Any], repeat: int = 1) -> Timing:
-    """Runs `query` `repeat` times and keeps the fastest run.
+def time_query(query: Callable[[], Any], repeat: int = 1, quiet_wait_s: float = 0.0) -> Timing:
+    """Runs `query` `repeat` times and keeps the fastest run; before each run, waits up to
+    `quiet_wait_s` for other processes to leave the CPU alone.
 
     The previous result is dropped before the next run, so peak RSS holds one result, not several.
     """
@@ -96,6 +113,8 @@ def time_query(query: Callable[[], Any], repeat: int = 1) -> Timing:
     for _ in range(max(1, repeat)):
         best.result = result = None
         gc.collect()
+        if quiet_wait_s > 0:
+            wait_for_quiet_machine(quiet_wait_s)
         machine_start, cpu_start, wall_start = busy_cpu_seconds_of_machine(), cpu_seconds(), time.perf_counter()
         result = query()
         wall_seconds = time.perf_counter() - wall_start
@@ -242,29 +261,10 @@ def _watch(child: subprocess.Popen, timeout_s: float, rss_limit_bytes: int) -> s
     return None
 
 
-def wait_for_quiet_machine(max_wait_s: float, max_other_cores: float = 0.25, sample_s: float = 2.0) -> float:
-    """Waits (up to `max_wait_s`) until other processes use less than `max_other_cores` CPU.
-
-    Called between measurements, when no child of ours runs: all busy CPU is someone else's (on
-    this shared 2-core machine, usually a compiler). Returns the last load seen, in cores.
-    """
-    deadline = time.monotonic() + max_wait_s
-    while True:
-        before = busy_cpu_seconds_of_machine()
-        time.sleep(sample_s)
-        other_cores = (busy_cpu_seconds_of_machine() - before) / sample_s
-        if other_cores < max_other_cores or time.monotonic() >= deadline:
-            return other_cores
-
-
 def measure(script: str, spec: dict, input_rows: int, *, timeout_s: float,
             rss_limit_bytes: int, progress: str = "", quiet_wait_s: float = 0.0) -> Measurement:
     """run_measurement + a Measurement + a progress line, so a long run shows where it is."""
-    if quiet_wait_s > 0:
-        other_cores = wait_for_quiet_machine(quiet_wait_s)
-        if other_cores >= 0.25:
-            print(f"{progress} (the machine is busy: other processes use {other_cores:.2f} cores; "
-                  f"measuring anyway after waiting {quiet_wait_s:.0f} s)", flush=True)
+    spec = {**spec, "quiet_wait_s": quiet_wait_s}
     started = time.perf_counter()
     outcome = run_measurement(script, spec, timeout_s=timeout_s, rss_limit_bytes=rss_limit_bytes)
     result = Measurement(case=spec["case"], engine=spec["engine"], parallelism=int(spec["parallelism"]),
@@ -392,11 +392,33 @@ def print_mismatches(mismatches: list[str], file=sys.stdout) -> None:
     print("!" * 100, file=file, flush=True)
 
 
-def target_line(description: str, value: float, goal: float) -> str:
+NOISY_OTHER_CORES = 0.25  # other processes' CPU during a run above which its figure is suspect
+
+
+def target_line(description: str, fast: Measurement | None, slow: Measurement | None, goal: float) -> str:
+    """`fast`'s throughput over `slow`'s against a goal: MET / NOT MET, flagged when either run
+    shared the CPU with other processes."""
+    value = speed_ratio(fast, slow)
     if math.isnan(value):
         return f"- {description}: n/a (a side did not run), target >= {goal:g}x"
     verdict = "MET" if value >= goal else "NOT MET"
-    return f"- {description}: {value:.2f}x, target >= {goal:g}x: {verdict}"
+    busiest = max(m.other_cores for m in (fast, slow))
+    noise = (f" (UNRELIABLE: other processes used {busiest:.2f} cores during a run; rerun on a quiet machine)"
+             if busiest > NOISY_OTHER_CORES else "")
+    return f"- {description}: {value:.2f}x, target >= {goal:g}x: {verdict}{noise}"
+
+
+def speedup_lines(measurements: list[Measurement], cases, engines) -> list[str]:
+    """Each engine's throughput at P=2 over P=1, flagged when a run shared the CPU."""
+    lines = []
+    for case in cases:
+        for engine in engines:
+            one, two = find(measurements, case, engine, 1), find(measurements, case, engine, 2)
+            if one and two:
+                busiest = max(one.other_cores, two.other_cores)
+                noise = f" (UNRELIABLE: others used {busiest:.2f} cores)" if busiest > NOISY_OTHER_CORES else ""
+                lines.append(f"- {case} {engine}: {speed_ratio(two, one):.2f}x{noise}")
+    return lines
 
 
 def _si(value: float) -> str:

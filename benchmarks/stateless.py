@@ -56,7 +56,7 @@ def run_one(spec: dict) -> dict:
         query = _file_query(engine, case, parallelism, spec["path"], ms)
     gc.collect()
     rss_before_bytes = harness.current_rss_bytes()
-    timing = time_query(query, spec.get("repeat", 1))
+    timing = time_query(query, spec.get("repeat", 1), spec.get("quiet_wait_s", 0.0))
     table = _to_arrow(timing.result, pa)
     return {**harness.timing_outcome(timing), "output_rows": table.num_rows,
             "checksum": checksum(table, case), "rss_before_bytes": rss_before_bytes}
@@ -234,11 +234,8 @@ def report(measurements: list, args) -> None:
     for line in target_lines(measurements):
         print(line)
     print("\n## Speed-up from P=1 to P=2 (same engine)")
-    for case in args.cases:
-        for engine in args.engines:
-            one, two = (harness.find(measurements, case, engine, p) for p in (1, 2))
-            if one and two:
-                print(f"- {case} {engine}: {harness.speed_ratio(two, one):.2f}x")
+    for line in harness.speedup_lines(measurements, args.cases, args.engines):
+        print(line)
 
 
 def _best_polars(measurements, case: str, parallelism: int):
@@ -248,18 +245,18 @@ def _best_polars(measurements, case: str, parallelism: int):
 
 
 def target_lines(measurements: list) -> list[str]:
-    find, ratio, line = harness.find, harness.speed_ratio, harness.target_line
-    lines = []
+    find, line = harness.find, harness.target_line
     ms_one, ms_two = find(measurements, "in_memory", "millstream", 1), find(measurements, "in_memory", "millstream", 2)
-    lines.append(line("(1) in_memory: millstream P=1 / faster polars P=1", ratio(ms_one, _best_polars(measurements, "in_memory", 1)), 1.0))
-    lines.append(line("(1) in_memory: millstream speed-up P=1 -> P=2", ratio(ms_two, ms_one), 1.8))
-    for case in ("jsonl", "csv"):
+    lines = [line("(1) in_memory: millstream P=1 / faster polars P=1", ms_one,
+                  _best_polars(measurements, "in_memory", 1), 1.0),
+             line("(1) in_memory: millstream speed-up P=1 -> P=2", ms_two, ms_one, 1.8)]
+    for number, case in ((2, "jsonl"), (3, "csv")):
         for parallelism in (1, 2):
             ms_run = find(measurements, case, "millstream", parallelism)
-            lines.append(line(f"({2 if case == 'jsonl' else 3}) {case}: millstream P={parallelism} / pandas",
-                              ratio(ms_run, find(measurements, case, "pandas", 1)), 5.0))
-            lines.append(line(f"({2 if case == 'jsonl' else 3}) {case}: millstream P={parallelism} / faster polars P={parallelism}",
-                              ratio(ms_run, _best_polars(measurements, case, parallelism)), 1.0))
+            lines.append(line(f"({number}) {case}: millstream P={parallelism} / pandas", ms_run,
+                              find(measurements, case, "pandas", 1), 5.0))
+            lines.append(line(f"({number}) {case}: millstream P={parallelism} / faster polars P={parallelism}",
+                              ms_run, _best_polars(measurements, case, parallelism), 1.0))
     return lines
 
 

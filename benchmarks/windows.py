@@ -95,7 +95,7 @@ def run_one(spec: dict) -> dict:
         raise ValueError(f"unknown engine {engine!r}")
     gc.collect()
     rss_before_bytes = harness.current_rss_bytes()
-    timing = time_query(query, spec.get("repeat", 1))
+    timing = time_query(query, spec.get("repeat", 1), spec.get("quiet_wait_s", 0.0))
     result = timing.result
     table = result if isinstance(result, pa.Table) else result.to_arrow()
     return {**harness.timing_outcome(timing), "output_rows": table.num_rows,
@@ -229,11 +229,8 @@ def report(measurements: list, args) -> None:
     harness.print_table(measurements, [e for e in MILLSTREAM_ENGINES if e in args.engines])
     harness.print_mismatches(mismatches)
     print("\n## Speed-up from P=1 to P=2 (same engine)")
-    for case in args.cases:
-        for engine in args.engines:
-            one, two = (harness.find(measurements, case, engine, p) for p in (1, 2))
-            if one and two:
-                print(f"- {case} {engine}: {harness.speed_ratio(two, one):.2f}x")
+    for line in harness.speedup_lines(measurements, args.cases, args.engines):
+        print(line)
 
 
 def parse_args():
