@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/batch.h"
+#include "core/key_groups.h"
 #include "ops/accumulator_rows.h"
 #include "ops/event_time.h"
 #include "ops/window_aggregate.h"
@@ -51,13 +52,11 @@ std::unique_ptr<KeyedOperatorState> MakeSessionWindowState(const AggregationPlan
 std::unique_ptr<KeyedOperatorState> MakeRunningAggregateState(const AggregationPlan& plan,
                                                               SubtaskContext context);
 
-// Keys in the state backend (DESIGN.md): [key_group u16 BE][key bytes][namespace], where a
-// namespace is an int64 (a window or pane end) big-endian with the sign bit flipped, so
-// bytewise order is time order.
+// Keys in the state backend (DESIGN.md): [key_group u16 BE (AppendKeyGroup, core/key_groups.h)]
+// [key bytes][namespace], where a namespace is an int64 (a window or pane end) big-endian with
+// the sign bit flipped, so bytewise order is time order.
 namespace state_keys {
-void AppendKeyGroup(std::string* out, uint16_t key_group);
 void AppendTime(std::string* out, int64_t time_ms);
-uint16_t ReadKeyGroup(std::string_view bytes);
 int64_t ReadTime(std::string_view bytes);  // the 8 bytes at the start of `bytes`
 }  // namespace state_keys
 

@@ -96,7 +96,7 @@ class RunningAggregateState final : public KeyedOperatorState {
 
   std::string AccKey(uint32_t slot) const {
     std::string bytes;
-    state_keys::AppendKeyGroup(&bytes, keys_.key_group(slot));
+    AppendKeyGroup(keys_.key_group(slot), &bytes);
     keys_.AppendEncoded(slot, &bytes);
     return bytes;
   }

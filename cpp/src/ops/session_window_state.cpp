@@ -221,8 +221,8 @@ class SessionWindowState final : public KeyedOperatorState {
     const int64_t previous_ms = watermark_ms_;
     if (watermark_ms <= previous_ms) return;
     watermark_ms_ = watermark_ms;
-    LoadDueKeys();
     due_.clear();
+    LoadDueKeys();  // into due_
     while (!timers_.empty() && timers_.top().first <= watermark_ms) {
       auto [deadline, slot] = timers_.top();
       timers_.pop();
@@ -275,14 +275,14 @@ class SessionWindowState final : public KeyedOperatorState {
 
   std::string AccKey(uint32_t slot) {
     std::string bytes;
-    state_keys::AppendKeyGroup(&bytes, keys_.key_group(slot));
+    AppendKeyGroup(keys_.key_group(slot), &bytes);
     keys_.AppendEncoded(slot, &bytes);
     return bytes;
   }
 
   std::string TimerKey(uint16_t key_group, int64_t deadline_ms, std::string_view key) {
     std::string bytes;
-    state_keys::AppendKeyGroup(&bytes, key_group);
+    AppendKeyGroup(key_group, &bytes);
     state_keys::AppendTime(&bytes, deadline_ms);
     bytes.append(key);
     return bytes;
@@ -322,7 +322,7 @@ class SessionWindowState final : public KeyedOperatorState {
     Reschedule(slot);
   }
 
-  // Keys in the backend with a deadline at or before the watermark come back to fire.
+  // Keys in the backend with a deadline at or before the watermark come back, due.
   void LoadDueKeys() {
     std::vector<int64_t> deadlines;
     for (auto it = spilled_deadlines_.begin();
@@ -341,6 +341,9 @@ class SessionWindowState final : public KeyedOperatorState {
           uint32_t slot = keys_.LookupEncoded(key, static_cast<uint16_t>(kg));
           if (keys_of_slot_.size() < keys_.slot_capacity()) keys_of_slot_.resize(keys_.slot_capacity());
           LoadKey(slot);
+          // Due now: its timer (made against the new watermark) must not stand in for that.
+          keys_of_slot_[slot].timer_ms = kNoTimer;
+          due_.push_back(slot);
         }
       }
     }

@@ -380,7 +380,7 @@ class SliceWindowState final : public KeyedOperatorState {
 
   static std::string AccKey(uint16_t key_group, std::string_view key, int64_t pane_end) {
     std::string bytes;
-    state_keys::AppendKeyGroup(&bytes, key_group);
+    AppendKeyGroup(key_group, &bytes);
     bytes.append(key);
     state_keys::AppendTime(&bytes, pane_end);
     return bytes;
@@ -388,7 +388,7 @@ class SliceWindowState final : public KeyedOperatorState {
 
   static std::string TimerKey(uint16_t key_group, int64_t pane_end, std::string_view key) {
     std::string bytes;
-    state_keys::AppendKeyGroup(&bytes, key_group);
+    AppendKeyGroup(key_group, &bytes);
     state_keys::AppendTime(&bytes, pane_end);
     bytes.append(key);
     return bytes;

@@ -18,19 +18,9 @@ namespace millstream {
 
 namespace state_keys {
 
-void AppendKeyGroup(std::string* out, uint16_t key_group) {
-  out->push_back(static_cast<char>(key_group >> 8));
-  out->push_back(static_cast<char>(key_group & 0xff));
-}
-
 void AppendTime(std::string* out, int64_t time_ms) {
   uint64_t bits = static_cast<uint64_t>(time_ms) ^ (1ull << 63);
   for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>(bits >> (56 - 8 * i)));
-}
-
-uint16_t ReadKeyGroup(std::string_view bytes) {
-  MS_CHECK(bytes.size() >= 2, "state key without a key group");
-  return static_cast<uint16_t>((static_cast<uint8_t>(bytes[0]) << 8) | static_cast<uint8_t>(bytes[1]));
 }
 
 int64_t ReadTime(std::string_view bytes) {
