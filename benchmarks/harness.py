@@ -59,7 +59,8 @@ def peak_rss_bytes() -> int:
 
 
 def busy_cpu_seconds_of_machine() -> float:
-    """CPU seconds all processes spent busy since boot (/proc/stat: everything but idle/iowait)."""
+    """CPU seconds all processes spent busy since boot (/proc/stat: everything but idle and iowait;
+    steal, time the hypervisor gave to other machines, counts as busy: it is noise too)."""
     with open("/proc/stat") as stat:
         fields = [int(value) for value in stat.readline().split()[1:]]
     idle_and_iowait = fields[3] + fields[4]
@@ -168,6 +169,22 @@ def exact_sum(column) -> int:
 
     total = pc.sum(column.cast(pa.decimal128(38, 0))).as_py()
     return int(total or 0)
+
+
+def string_fingerprint(column) -> int:
+    """An order-independent fingerprint of a string column's values: the sum, modulo 2**64, of a
+    64-bit hash of each value (polars' hash with a fixed seed; nulls hash alike), so a changed
+    value shows and row order does not matter. Comparable between processes of one polars version.
+    """
+    import numpy as np
+    import polars as pl
+    import pyarrow as pa
+
+    if not isinstance(column, pa.ChunkedArray):
+        column = pa.chunked_array([column])
+    series = pl.Series(column.cast(pa.large_string()))
+    hashes = series.hash(seed=20_240_611).to_numpy()
+    return int(hashes.sum(dtype=np.uint64))
 
 
 def float_sum(column) -> float:

@@ -10,7 +10,7 @@ Cases (the same rows for every engine; input rows count for rows/s):
   csv        the same rows as CSV -> filter price > 100 -> collect.
 
 Every measurement runs in its own process (harness.py); each engine's result is checked against
-DuckDB's (row count, exact integer sums, float sums, string lengths, upper-casing).
+DuckDB's (row count, column names, exact integer sums, float sums, string hashes, upper-casing).
 
     .venv/bin/python benchmarks/stateless.py                 # full size
     .venv/bin/python benchmarks/stateless.py --rows 2000000 --jsonl-gb 0.2   # a quick run
@@ -23,7 +23,7 @@ import os
 import sys
 
 import harness
-from harness import exact_sum, float_sum, time_query
+from harness import exact_sum, float_sum, string_fingerprint, time_query
 from machine import print_machine
 
 CASES = ("in_memory", "jsonl", "csv")
@@ -34,10 +34,10 @@ PRICE_ABOVE = 100.0
 DUCKDB_COLUMNS = "{'id': 'BIGINT', 'price': 'DOUBLE', 'qty': 'BIGINT', 'category': 'VARCHAR', 'name': 'VARCHAR'}"
 PANDAS_DTYPES = {"id": "int64", "price": "float64", "qty": "int64", "category": "str", "name": "str"}
 PANDAS_JSON_CHUNK_ROWS = 1_000_000  # pandas' JSON reader holds every parsed object: read in chunks
-DUCKDB_IN_MEMORY_SQL = """
+DUCKDB_IN_MEMORY_SQL = f"""
     SELECT *, price * qty AS amount, price * 0.9 AS discounted, qty + 1 AS qty_next,
            upper(name) AS name_upper
-    FROM sales WHERE price > 100.0"""
+    FROM sales WHERE price > {PRICE_ABOVE}"""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -174,12 +174,14 @@ def checksum(table, case: str) -> dict:
                "id_sum": exact_sum(table["id"]), "qty_sum": exact_sum(table["qty"]),
                "price_sum": float_sum(table["price"]),
                "name_chars": exact_sum(pc.utf8_length(table["name"])),
-               "category_chars": exact_sum(pc.utf8_length(table["category"]))}
+               "name_fingerprint": string_fingerprint(table["name"]),
+               "category_fingerprint": string_fingerprint(table["category"])}
     if case == "in_memory":
         name_upper = table["name_upper"]
         summary.update(
             amount_sum=float_sum(table["amount"]), discounted_sum=float_sum(table["discounted"]),
             qty_next_sum=exact_sum(table["qty_next"]),
+            name_upper_fingerprint=string_fingerprint(name_upper),
             # pyarrow's utf8_upper is the independent reference for the string expression
             name_upper_same_as_reference=exact_sum(
                 pc.equal(name_upper.cast("string"), pc.utf8_upper(table["name"].cast("string"))).cast("int64")))
