@@ -106,9 +106,12 @@ def _millstream_query(ms, case: str, table, parallelism: int, backend: str):
     col = ms.col
 
     def query():
-        source = ms.Pipeline(parallelism=parallelism, state=backend).from_arrow(table)
+        # only the columns the case reads: the peers prune unread columns by themselves
+        pipeline = ms.Pipeline(parallelism=parallelism, state=backend)
         if case == "running":
+            source = pipeline.from_arrow(table.select(["key_big", "value"]))
             return source.key_by("key_big").agg(n=ms.count(), total=ms.sum("value")).collect()
+        source = pipeline.from_arrow(table.select(["key", "value", "ts"]))
         by_key = source.with_watermark("ts", max_delay=MAX_DELAY).key_by("key")
         if case == "tumbling":
             return (by_key.window(ms.tumbling(WINDOW_MS))
