@@ -214,7 +214,7 @@ class CsvFileSource final : public TextFileSource {
     }
   }
   std::unique_ptr<TextRowReader> MakeReader(size_t file_index) const override {
-    return MakeCsvReader(specs(), layouts_[file_index], csv_.delimiter);
+    return MakeCsvReader(specs(), layouts_[file_index], csv_.delimiter, files()[file_index].file->end());
   }
 
  private:

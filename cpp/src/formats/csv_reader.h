@@ -12,7 +12,9 @@
 
 namespace millstream {
 
+// A reader for lines of one file whose mapping ends at `readable_end` (the reader loads 16
+// bytes at a time within the mapping).
 std::unique_ptr<TextRowReader> MakeCsvReader(std::vector<ColumnSpec> specs, CsvLayout layout,
-                                             char delimiter);
+                                             char delimiter, const char* readable_end);
 
 }  // namespace millstream

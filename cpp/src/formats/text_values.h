@@ -49,9 +49,44 @@ inline bool ParseInt64Text(const char* begin, const char* end, int64_t* value) {
 
 // Decimal or scientific notation, "inf", "nan" (any case); an optional leading '+'.
 inline bool ParseFloat64Text(const char* begin, const char* end, double* value) {
+  // Fast path for plain decimals ("-123.25"): with at most 2^53 as the digits' integer and at
+  // most 22 fraction digits, both the integer and the power of ten are exact doubles, and one
+  // IEEE division rounds the quotient correctly (Clinger's fast path).
+  static constexpr double kPowersOfTen[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                            1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                            1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  const char* p = begin;
+  bool negative = false;
+  if (p < end && (*p == '-' || *p == '+')) {
+    negative = *p == '-';
+    ++p;
+  }
+  uint64_t digits_value = 0;
+  int digits = 0;
+  int fraction_digits = 0;
+  while (p < end && static_cast<unsigned char>(*p - '0') <= 9) {
+    digits_value = digits_value * 10 + static_cast<unsigned>(*p - '0');
+    ++digits;
+    ++p;
+  }
+  if (p < end && *p == '.') {
+    ++p;
+    while (p < end && static_cast<unsigned char>(*p - '0') <= 9) {
+      digits_value = digits_value * 10 + static_cast<unsigned>(*p - '0');
+      ++digits;
+      ++fraction_digits;
+      ++p;
+    }
+  }
+  if (p == end && digits > 0 && digits <= 19 && digits_value <= (uint64_t{1} << 53) &&
+      fraction_digits <= 22) {
+    const double magnitude = static_cast<double>(digits_value) / kPowersOfTen[fraction_digits];
+    *value = negative ? -magnitude : magnitude;
+    return true;
+  }
   if (begin < end && *begin == '+') ++begin;
   if (begin == end) return false;
-  const auto result = std::from_chars(begin, end, *value);  // libstdc++ 12: fast_float inside
+  const auto result = std::from_chars(begin, end, *value);  // exponents, long mantissas, inf, nan
   return result.ec == std::errc() && result.ptr == end;
 }
 

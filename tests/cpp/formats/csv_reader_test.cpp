@@ -7,10 +7,13 @@
 #include <arrow/io/file.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstring>
 #include <random>
 
 #include "connectors/file_source.h"
 #include "formats/csv_fields.h"
+#include "formats/text_values.h"
 #include "text_file_testing.h"  // tests/cpp/formats/
 
 namespace millstream {
@@ -293,6 +296,82 @@ TEST(CsvFields, SplitAndCount) {
   const std::string bad = "a,\"b\"x,c";
   EXPECT_NE(SplitCsvLine(bad.data(), bad.data() + bad.size(), ',', &fields), nullptr);
   EXPECT_EQ(CountCsvFields(bad.data(), bad.data() + bad.size(), ','), 3);
+}
+
+TEST(CsvReader, LongLinesManyDelimitersAndTheEndOfTheFile) {
+  TempDir dir;
+  // Lines longer than the 16-byte blocks the scanner loads, a line with far more fields than
+  // expected, and a last line that ends a few bytes before the end of the mapping.
+  const std::string long_name(37, 'n');
+  const std::string many(40, ',');
+  const std::string path = WriteFile(dir.File("l.csv"),
+                                     "id,price,name\n"
+                                     "1,1.5," + long_name + "\n"
+                                     "2,2.5" + many + "\n"
+                                     "123456789012,0.000001,x\n"
+                                     "4,4.5,y");
+  auto dead = ReadAll(*MakeCsvSource(path, ThreeColumns(), WithOnError(OnError::kDeadLetter)));
+  EXPECT_EQ(ColumnText(*dead.rows, "id"), (std::vector<std::string>{"1", "123456789012", "4"}));
+  EXPECT_EQ(ColumnText(*dead.rows, "name"), (std::vector<std::string>{long_name, "x", "y"}));
+  EXPECT_EQ(ColumnText(*dead.dead_letters, "reason"),
+            (std::vector<std::string>{"expected 3 fields, got 42"}));
+  for (int length = 0; length < 40; ++length) {  // every position of the end relative to a block
+    const std::string name(length, 'v');
+    const std::string tail = WriteFile(dir.File("tail.csv"), "id,price,name\n7,7.5," + name);
+    auto result = ReadAll(*MakeCsvSource(tail, ThreeColumns(), SourceOptions{}));
+    ASSERT_EQ(ColumnText(*result.rows, "name"), (std::vector<std::string>{length ? name : "null"}));
+  }
+}
+
+// The fast decimal path must give exactly what a correctly rounding parser (strtod) gives.
+TEST(TextValues, Float64MatchesStrtodExactly) {
+  std::mt19937_64 random(9);
+  for (int i = 0; i < 200000; ++i) {
+    std::string text = random() % 2 ? "-" : "";
+    const int int_digits = static_cast<int>(random() % 12);
+    const int fraction_digits = static_cast<int>(random() % 12);
+    for (int d = 0; d < int_digits; ++d) text += static_cast<char>('0' + random() % 10);
+    if (fraction_digits > 0 || int_digits == 0) {
+      text += '.';
+      for (int d = 0; d < std::max(1, fraction_digits); ++d) text += static_cast<char>('0' + random() % 10);
+    }
+    double ours = 0;
+    ASSERT_TRUE(ParseFloat64Text(text.data(), text.data() + text.size(), &ours)) << text;
+    const double reference = std::strtod(text.c_str(), nullptr);
+    ASSERT_EQ(std::memcmp(&ours, &reference, sizeof(double)), 0) << text;
+  }
+  for (const char* text : {"1e5", "2.5E-3", "inf", "-Infinity", "nan", "+7", "12345678901234567890.5",
+                           "0.30000000000000004", "9007199254740993"}) {
+    double ours = 0;
+    ASSERT_TRUE(ParseFloat64Text(text, text + std::strlen(text), &ours)) << text;
+    const double reference = std::strtod(text, nullptr);
+    if (std::isnan(reference)) {
+      EXPECT_TRUE(std::isnan(ours));
+    } else {
+      EXPECT_EQ(ours, reference) << text;
+    }
+  }
+  for (const char* text : {"", "-", ".", "1.5x", "1,5", "--1", "1e", "0x10", " 1"}) {
+    double ours = 0;
+    EXPECT_FALSE(ParseFloat64Text(text, text + std::strlen(text), &ours)) << text;
+  }
+}
+
+TEST(TextValues, Int64Bounds) {
+  auto parse = [](const std::string& text, int64_t* value) {
+    return ParseInt64Text(text.data(), text.data() + text.size(), value);
+  };
+  int64_t value = 0;
+  EXPECT_TRUE(parse("9223372036854775807", &value));
+  EXPECT_EQ(value, INT64_MAX);
+  EXPECT_TRUE(parse("-9223372036854775808", &value));
+  EXPECT_EQ(value, INT64_MIN);
+  EXPECT_TRUE(parse("+00000000000000000000042", &value));
+  EXPECT_EQ(value, 42);
+  for (const char* bad : {"9223372036854775808", "-9223372036854775809", "99999999999999999999",
+                          "", "-", "1.0", "1e3", " 1", "12a"}) {
+    EXPECT_FALSE(parse(bad, &value)) << bad;
+  }
 }
 
 }  // namespace
