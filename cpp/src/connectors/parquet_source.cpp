@@ -38,6 +38,9 @@ std::unique_ptr<parquet::arrow::FileReader> OpenReader(const ParquetFile& file,
     parquet::ArrowReaderProperties properties;
     properties.set_batch_size(batch_size);
     properties.set_use_threads(false);  // parallelism comes from the splits
+    // Pre-buffering would load every row group of the split at once (it is meant for object
+    // stores); reading one row group at a time keeps memory at one row group per split.
+    properties.set_pre_buffer(false);
     parquet::arrow::FileReaderBuilder builder;
     auto status = builder.OpenFile(file.path, /*memory_map=*/false,
                                    parquet::default_reader_properties(), file.metadata);

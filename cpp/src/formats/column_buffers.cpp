@@ -129,6 +129,8 @@ void ColumnBuffers::CommitRow() {
 std::shared_ptr<arrow::Array> ColumnBuffers::FinishColumn(Column& column, const ColumnSpec& spec,
                                                           int index) {
   const int64_t rows = rows_;
+  // A batch far below capacity (the end of a split, a small file) gives back the unused part.
+  const bool shrink = rows * 4 < capacity_rows_;
   const int64_t valid_rows = std::count(column.valid.begin(), column.valid.begin() + rows, 1);
   const int64_t null_count = rows - valid_rows;
   std::shared_ptr<arrow::Buffer> validity =
@@ -139,7 +141,7 @@ std::shared_ptr<arrow::Array> ColumnBuffers::FinishColumn(Column& column, const 
     case ColumnKind::kInt64:
     case ColumnKind::kTimestamp:
     case ColumnKind::kFloat64:
-      CheckArrow(column.values->Resize(rows * 8, /*shrink_to_fit=*/false), "sizing a column");
+      CheckArrow(column.values->Resize(rows * 8, shrink), "sizing a column");
       data = arrow::ArrayData::Make(type, rows, {validity, column.values}, null_count);
       break;
     case ColumnKind::kBool:
@@ -147,8 +149,9 @@ std::shared_ptr<arrow::Array> ColumnBuffers::FinishColumn(Column& column, const 
                                     null_count);
       break;
     case ColumnKind::kString:
-      CheckArrow(column.values->Resize((rows + 1) * 4, /*shrink_to_fit=*/false), "sizing offsets");
-      CheckArrow(column.chars_buffer->Resize(column.offsets[rows], /*shrink_to_fit=*/false),
+      const int64_t chars_bytes = column.offsets[rows];
+      CheckArrow(column.values->Resize((rows + 1) * 4, shrink), "sizing offsets");
+      CheckArrow(column.chars_buffer->Resize(chars_bytes, shrink || chars_bytes * 4 < column.chars_capacity),
                  "sizing string data");
       data = arrow::ArrayData::Make(type, rows, {validity, column.values, column.chars_buffer},
                                     null_count);
