@@ -75,6 +75,44 @@ TEST_P(StringFunctions, ContainsStartsEnds) {
 INSTANTIATE_TEST_SUITE_P(StringAndLargeString, StringFunctions, ::testing::Values(arrow::utf8(), arrow::large_utf8()),
                          [](const auto& info) { return info.param->id() == arrow::Type::STRING ? "string" : "large_string"; });
 
+// The literal search runs over the whole data buffer; a hit that spans two rows must not count.
+TEST(StringFunctionRandom, ContainsLiteralMatchesPerRowSearch) {
+  std::mt19937_64 rng(17);
+  std::uniform_int_distribution<int> length(0, 6), letter(0, 2), null(0, 9);
+  for (auto type : {arrow::utf8(), arrow::large_utf8()}) {
+    std::vector<std::optional<std::string>> values;
+    std::string json = "[";
+    for (int i = 0; i < 3000; ++i) {
+      if (null(rng) == 0) {
+        values.push_back(std::nullopt);
+      } else {
+        std::string text;
+        for (int n = length(rng); n > 0; --n) text += static_cast<char>('a' + letter(rng));
+        values.push_back(text);
+      }
+      json += (i ? "," : "") + (values.back() ? Quote(*values.back()) : std::string("null"));
+    }
+    auto batch = MakeBatch({{"s", ArrayOf(type, json + "]")}});
+    for (const std::string pattern : {"a", "ab", "ba", "abc", "cc", "aaaa", "abcabc"}) {
+      for (int64_t offset : {0, 5}) {  // also a sliced column
+        auto sliced = batch->Slice(offset);
+        auto result = std::static_pointer_cast<arrow::BooleanArray>(
+            Eval(Call("str.contains", {Col("s")}, "\"pattern\":" + Quote(pattern) + ",\"literal\":true"), sliced));
+        int mismatches = 0;
+        for (int64_t i = 0; i < sliced->num_rows(); ++i) {
+          const auto& value = values[offset + i];
+          std::optional<bool> expected;
+          if (value) expected = value->find(pattern) != std::string::npos;
+          std::optional<bool> actual;
+          if (result->IsValid(i)) actual = result->Value(i);
+          mismatches += expected != actual;
+        }
+        EXPECT_EQ(mismatches, 0) << pattern << " " << type->ToString() << " offset " << offset;
+      }
+    }
+  }
+}
+
 TEST(StringFunctionErrors, BadRegexAndNonStrings) {
   auto batch = MakeBatch({{"s", ArrayOf(arrow::utf8(), R"(["a"])")}, {"n", ArrayOf(arrow::int64(), "[1]")}});
   std::string message = ErrorMessage<UserError>(
