@@ -29,7 +29,7 @@ constexpr uint32_t kNoGroup = 0xffffffffu;
 struct UpdateRows {
   const uint32_t* group_of_row = nullptr;  // group index of each row of the batch, or kNoGroup
   int64_t begin = 0, end = 0;              // rows [begin, end) of the batch
-  const int64_t* times_ms = nullptr;       // event time of each row; nullptr: all 0
+  const int64_t* times_ms = nullptr;       // event time of each row; nullptr: none (by arrival)
   int64_t first_seq = 0;                   // arrival sequence number of row 0 of the batch
   int64_t* heap_bytes = nullptr;           // running total of bytes held outside the rows
 };

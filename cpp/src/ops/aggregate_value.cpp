@@ -89,6 +89,7 @@ struct PickState {
 
 // first: the value with the smallest event time; last: the largest. Ties go to the row that
 // arrived first, so the result does not depend on how rows were split into batches or panes.
+// Without event time, first and last are by arrival.
 template <typename Traits, bool kLast>
 class PickFunction final : public AggregateFunction {
   using State = PickState<Traits>;
@@ -105,7 +106,8 @@ class PickFunction final : public AggregateFunction {
               const StateRows& states) const override {
     const auto& array = static_cast<const typename Traits::ArrayType&>(*input);
     ForEachValid(*input, rows, [&](int64_t row, uint32_t group) {
-      int64_t time_ms = rows.times_ms ? rows.times_ms[row] : 0;
+      // Without event time (running aggregates) arrival order is the order.
+      int64_t time_ms = rows.times_ms ? rows.times_ms[row] : rows.first_seq + row;
       Offer(reinterpret_cast<State*>(states.at(group)), Traits::Get(array, row), time_ms,
             rows.first_seq + row, rows.heap_bytes);
     });

@@ -315,6 +315,8 @@ class SessionWindowState final : public KeyedOperatorState {
     backend_.Delete(timer_cf_, TimerKey(keys_.key_group(slot), deadline_ms, acc_key.substr(2)));
     backend_dirty_ = true;
     --spilled_keys_;
+    const uint16_t key_group = keys_.key_group(slot);
+    if (--spilled_key_groups_[key_group] == 0) spilled_key_groups_.erase(key_group);
     auto spilled = spilled_deadlines_.find(deadline_ms);
     MS_CHECK(spilled != spilled_deadlines_.end(), "spilled session deadline not tracked");
     if (--spilled->second == 0) spilled_deadlines_.erase(spilled);
@@ -322,30 +324,28 @@ class SessionWindowState final : public KeyedOperatorState {
     Reschedule(slot);
   }
 
-  // Keys in the backend with a deadline at or before the watermark come back, due.
+  // Keys in the backend with a deadline at or before the watermark come back, due: one scan
+  // of the timers per key group that has keys in the backend.
   void LoadDueKeys() {
-    std::vector<int64_t> deadlines;
-    for (auto it = spilled_deadlines_.begin();
-         it != spilled_deadlines_.end() && it->first <= watermark_ms_; ++it) {
-      deadlines.push_back(it->first);
-    }
-    for (int64_t deadline_ms : deadlines) {
-      for (int kg = context_.first_key_group; kg < context_.end_key_group; ++kg) {
-        std::string begin = TimerKey(static_cast<uint16_t>(kg), deadline_ms, "");
-        std::string end = TimerKey(static_cast<uint16_t>(kg), deadline_ms + 1, "");
-        std::vector<std::string> found;
-        for (auto it = backend_.Scan(timer_cf_, begin, end); it->Valid(); it->Next()) {
-          found.emplace_back(it->key().substr(begin.size()));
-        }
-        for (const std::string& key : found) {
-          uint32_t slot = keys_.LookupEncoded(key, static_cast<uint16_t>(kg));
-          if (keys_of_slot_.size() < keys_.slot_capacity()) keys_of_slot_.resize(keys_.slot_capacity());
-          LoadKey(slot);
-          // Due now: its timer (made against the new watermark) must not stand in for that.
-          keys_of_slot_[slot].timer_ms = kNoTimer;
-          due_.push_back(slot);
-        }
+    if (spilled_deadlines_.empty() || spilled_deadlines_.begin()->first > watermark_ms_) return;
+    const int64_t earliest_ms = spilled_deadlines_.begin()->first;
+    std::vector<std::pair<uint16_t, std::string>> due_keys;
+    for (const auto& [key_group, count] : spilled_key_groups_) {
+      std::string begin = TimerKey(key_group, earliest_ms, "");
+      std::string prefix = begin.substr(0, 2);
+      for (auto it = backend_.Scan(timer_cf_, begin, ""); it->Valid(); it->Next()) {
+        std::string_view key = it->key();
+        if (key.substr(0, 2) != prefix || state_keys::ReadTime(key.substr(2)) > watermark_ms_) break;
+        due_keys.emplace_back(key_group, std::string(key.substr(10)));
       }
+    }
+    for (const auto& [key_group, key] : due_keys) {
+      uint32_t slot = keys_.LookupEncoded(key, key_group);
+      if (keys_of_slot_.size() < keys_.slot_capacity()) keys_of_slot_.resize(keys_.slot_capacity());
+      LoadKey(slot);
+      // Due now: its timer (made against the new watermark) must not stand in for that.
+      keys_of_slot_[slot].timer_ms = kNoTimer;
+      due_.push_back(slot);
     }
   }
 
@@ -391,6 +391,7 @@ class SessionWindowState final : public KeyedOperatorState {
       backend_.Put(acc_cf_, acc_key, value);
       backend_.Put(timer_cf_, TimerKey(keys_.key_group(slot), deadline_ms, acc_key.substr(2)), "");
       ++spilled_deadlines_[deadline_ms];
+      ++spilled_key_groups_[keys_.key_group(slot)];
       ++spilled_keys_;
       backend_dirty_ = true;
     }
@@ -426,6 +427,7 @@ class SessionWindowState final : public KeyedOperatorState {
   std::vector<uint32_t> forward_;  // per group: the session it was merged into (this batch)
   std::vector<uint32_t> pending_merges_;
   std::map<int64_t, int64_t> spilled_deadlines_;  // keys in the backend by deadline
+  std::map<uint16_t, int64_t> spilled_key_groups_;  // and by key group
   int64_t spilled_keys_ = 0;
   int64_t live_sessions_ = 0;     // hot sessions
   int64_t spilled_sessions_ = 0;  // sessions in the backend

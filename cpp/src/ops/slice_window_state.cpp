@@ -39,6 +39,13 @@ struct PaneList {
   bool sorted = true;
 };
 
+// The groups of one pane end in the backend, counted per key group so that reading them back
+// scans only the key groups that have some.
+struct SpilledPane {
+  int64_t groups = 0;
+  std::map<uint16_t, int64_t> key_groups;
+};
+
 class SliceWindowState final : public KeyedOperatorState {
  public:
   SliceWindowState(const AggregationPlan& plan, SubtaskContext context)
@@ -363,12 +370,12 @@ class SliceWindowState final : public KeyedOperatorState {
     while (!spilled_.empty() && expired(spilled_.begin()->first)) {
       const int64_t pane_end = spilled_.begin()->first;
       int64_t dropped = 0;
-      ForEachSpilled(pane_end, [&](uint16_t key_group, std::string_view key, std::string_view) {
+      ForEachSpilledKey(pane_end, [&](uint16_t key_group, std::string_view key) {
         backend_.Delete(acc_cf_, AccKey(key_group, key, pane_end));
         backend_.Delete(timer_cf_, TimerKey(key_group, pane_end, key));
         ++dropped;
       });
-      MS_CHECK(dropped == spilled_.begin()->second, "spilled window count out of step");
+      MS_CHECK(dropped == spilled_.begin()->second.groups, "spilled window count out of step");
       metrics_->state_entries -= dropped;
       spilled_total_ -= dropped;
       backend_dirty_ = true;
@@ -416,28 +423,36 @@ class SliceWindowState final : public KeyedOperatorState {
     backend_.Delete(timer_cf_, TimerKey(key_group, pane_end, key_scratch_));
     backend_dirty_ = true;
     --spilled_total_;
-    if (--spilled->second == 0) spilled_.erase(spilled);
+    if (--spilled->second.key_groups[key_group] == 0) spilled->second.key_groups.erase(key_group);
+    if (--spilled->second.groups == 0) spilled_.erase(spilled);
     return true;
+  }
+
+  // Calls f(key_group, key bytes) for every group of `pane_end` in the backend.
+  template <typename F>
+  void ForEachSpilledKey(int64_t pane_end, F&& f) {
+    auto spilled = spilled_.find(pane_end);
+    if (spilled == spilled_.end()) return;
+    std::vector<std::pair<uint16_t, std::string>> keys;
+    for (const auto& [key_group, count] : spilled->second.key_groups) {
+      std::string begin = TimerKey(key_group, pane_end, "");
+      std::string end = TimerKey(key_group, pane_end + 1, "");
+      for (auto it = backend_.Scan(timer_cf_, begin, end); it->Valid(); it->Next()) {
+        keys.emplace_back(key_group, it->key().substr(begin.size()));
+      }
+    }
+    for (const auto& [key_group, key] : keys) f(key_group, key);
   }
 
   // Calls f(key_group, key bytes, accumulator bytes) for every group of `pane_end` in the
   // backend.
   template <typename F>
   void ForEachSpilled(int64_t pane_end, F&& f) {
-    for (int key_group = context_.first_key_group; key_group < context_.end_key_group; ++key_group) {
-      std::string begin = TimerKey(static_cast<uint16_t>(key_group), pane_end, "");
-      std::string end = TimerKey(static_cast<uint16_t>(key_group), pane_end + 1, "");
-      std::vector<std::string> keys;
-      for (auto it = backend_.Scan(timer_cf_, begin, end); it->Valid(); it->Next()) {
-        keys.emplace_back(it->key().substr(begin.size()));
-      }
-      for (const std::string& key : keys) {
-        bool found = backend_.Get(acc_cf_, AccKey(static_cast<uint16_t>(key_group), key, pane_end),
-                                  &value_scratch_);
-        MS_CHECK(found, "window timer without its accumulator");
-        f(static_cast<uint16_t>(key_group), key, value_scratch_);
-      }
-    }
+    ForEachSpilledKey(pane_end, [&](uint16_t key_group, std::string_view key) {
+      bool found = backend_.Get(acc_cf_, AccKey(key_group, key, pane_end), &value_scratch_);
+      MS_CHECK(found, "window timer without its accumulator");
+      f(key_group, key, value_scratch_);
+    });
   }
 
   int64_t HotBytes() const {
@@ -468,7 +483,9 @@ class SliceWindowState final : public KeyedOperatorState {
       layout_.Serialize(groups_.row(group), &value_scratch_);
       backend_.Put(acc_cf_, AccKey(key_group, key_scratch_, pane_end), value_scratch_);
       backend_.Put(timer_cf_, TimerKey(key_group, pane_end, key_scratch_), "");
-      ++spilled_[pane_end];
+      SpilledPane& spilled = spilled_[pane_end];
+      ++spilled.groups;
+      ++spilled.key_groups[key_group];
       ++spilled_total_;
       group_pane_end_[group] = kMinWatermarkMs;  // unlinked below, per pane
       touched_panes.insert(pane_end);
@@ -540,7 +557,7 @@ class SliceWindowState final : public KeyedOperatorState {
   std::vector<uint32_t> group_touched_;   // batch number of the last row
   std::vector<uint32_t> slot_group_;      // per key slot: the group its last row went to
   std::map<int64_t, PaneList> panes_;     // hot groups by pane end
-  std::map<int64_t, int64_t> spilled_;    // groups in the backend by pane end
+  std::map<int64_t, SpilledPane> spilled_;  // groups in the backend by pane end
   int64_t spilled_total_ = 0;
 
   int64_t watermark_ms_ = kMinWatermarkMs;
