@@ -1,0 +1,170 @@
+// Throughput of the keyed-state foundations: ComputeKeyGroups (called by the exchange on every
+// batch), key encoding, and the state backends (Put+Commit, Get, Scan) with 16-byte keys and
+// 32-byte values. One thread; prints a table.
+//
+// Build and run (from the repo root; needs only these sources, not the rest of the engine):
+//   PA=$(.venv/bin/python -c 'import pyarrow; print(pyarrow.get_library_dirs()[0])'); g++ -O2 -DNDEBUG -std=c++20 -Icpp/src -I$(.venv/bin/python -c 'import pyarrow; print(pyarrow.get_include())') benchmarks/cpp/state_bench.cpp cpp/src/core/error.cpp cpp/src/core/key_groups.cpp cpp/src/core/key_encoding.cpp cpp/src/state/memory_backend.cpp cpp/src/state/rocksdb_backend.cpp cpp/src/state/rocksdb_resources.cpp cpp/src/state/state_factory.cpp -L$PA -l:libarrow.so.2600 -lrocksdb -Wl,-rpath,$PA -o /tmp/state_bench && /tmp/state_bench
+// Optional arguments: the number of state entries (default 2000000), and one part to run:
+// keys | memory | rocksdb.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <arrow/api.h>
+
+#include "core/error.h"
+#include "core/key_groups.h"
+#include "state/state_factory.h"
+
+namespace millstream {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+void Row(const char* what, int64_t operations, double seconds, const char* unit) {
+  std::printf("%-58s %12.1f M %s/s   (%lld in %.3f s)\n", what, operations / seconds / 1e6, unit,
+              static_cast<long long>(operations), seconds);
+}
+
+std::shared_ptr<arrow::RecordBatch> KeyBatch(int64_t rows) {
+  std::mt19937_64 random(1);
+  arrow::Int64Builder ints;
+  arrow::StringBuilder strings;
+  for (int64_t row = 0; row < rows; ++row) {
+    CheckArrow(ints.Append(static_cast<int64_t>(random() % 1000000)), "bench");
+    CheckArrow(strings.Append("auction-" + std::to_string(random() % 100000)), "bench");
+  }
+  auto schema = arrow::schema({arrow::field("id", arrow::int64()), arrow::field("name", arrow::utf8())});
+  return arrow::RecordBatch::Make(schema, rows, {CheckArrow(ints.Finish(), "bench"), CheckArrow(strings.Finish(), "bench")});
+}
+
+void BenchKeyGroups() {
+  const int64_t batch_rows = 65536;  // kDefaultBatchSize
+  auto batch = KeyBatch(batch_rows);
+  std::vector<uint16_t> key_groups;
+  struct Case { const char* name; std::vector<int> columns; int max_parallelism; int repeats; };
+  const Case cases[] = {
+      {"ComputeKeyGroups int64, max_parallelism 128", {0}, 128, 4000},
+      {"ComputeKeyGroups int64, max_parallelism 100", {0}, 100, 4000},
+      {"ComputeKeyGroups string (~14 bytes), max_parallelism 128", {1}, 128, 500},
+      {"ComputeKeyGroups int64 + string, max_parallelism 128", {0, 1}, 128, 500},
+  };
+  uint64_t checksum = 0;
+  for (const Case& c : cases) {
+    ComputeKeyGroups(*batch, c.columns, c.max_parallelism, &key_groups);  // warm up
+    const auto start = Clock::now();
+    for (int repeat = 0; repeat < c.repeats; ++repeat) {
+      ComputeKeyGroups(*batch, c.columns, c.max_parallelism, &key_groups);
+      checksum += key_groups[repeat % batch_rows];
+    }
+    Row(c.name, batch_rows * c.repeats, SecondsSince(start), "rows");
+  }
+  std::string key;
+  const auto start = Clock::now();
+  const int repeats = 100;
+  for (int repeat = 0; repeat < repeats; ++repeat) {
+    KeyEncoder encoder(*batch, {0, 1});
+    for (int64_t row = 0; row < batch_rows; ++row) {
+      key.clear();
+      encoder.Append(row, &key);
+      checksum += key.size();
+    }
+  }
+  Row("KeyEncoder int64 + string, one key per row", batch_rows * repeats, SecondsSince(start), "rows");
+  std::printf("(checksum %llu)\n", static_cast<unsigned long long>(checksum));
+}
+
+// 16-byte keys: [key group u16][8-byte key][6-byte namespace], the layout of DESIGN.md.
+std::string StateKey(uint64_t number) {
+  std::string key;
+  AppendKeyGroup(static_cast<int>((number * 0x9E3779B97F4A7C15ULL) >> 57), &key);
+  for (int shift = 56; shift >= 0; shift -= 8) key.push_back(static_cast<char>(number >> shift));
+  for (int shift = 40; shift >= 0; shift -= 8) key.push_back(static_cast<char>((number * 7) >> shift));
+  return key;
+}
+
+void BenchBackend(const std::string& kind, int64_t entries, int64_t cache_bytes, int64_t commit_every) {
+  StateOptions options;
+  options.kind = kind;
+  options.cache_bytes = cache_bytes;
+  auto environment = StateEnvironment::Create(options);
+  auto state = environment->MakeBackend("bench", 0);
+  const int cf = state->ColumnFamily("windows");
+  std::vector<uint64_t> order(entries);
+  for (int64_t i = 0; i < entries; ++i) order[i] = static_cast<uint64_t>(i);
+  std::shuffle(order.begin(), order.end(), std::mt19937_64(2));
+  const std::string value(32, 'v');
+  const std::string name =
+      kind == "rocksdb" ? "rocksdb/" + std::to_string(cache_bytes >> 20) + "MB cache" : kind;
+  char label[128];
+
+  auto start = Clock::now();
+  for (int64_t i = 0; i < entries; ++i) {
+    state->Put(cf, StateKey(order[i]), value);
+    if (i % commit_every == commit_every - 1) state->Commit();
+  }
+  state->Commit();
+  std::snprintf(label, sizeof(label), "%s Put+Commit (random order, commit every %lld)", name.c_str(),
+                static_cast<long long>(commit_every));
+  Row(label, entries, SecondsSince(start), "ops");
+
+  std::shuffle(order.begin(), order.end(), std::mt19937_64(3));
+  std::string read;
+  int64_t found = 0;
+  start = Clock::now();
+  for (int64_t i = 0; i < entries; ++i) found += state->Get(cf, StateKey(order[i]), &read);
+  std::snprintf(label, sizeof(label), "%s Get (present keys, random order)", name.c_str());
+  Row(label, entries, SecondsSince(start), "ops");
+  if (found != entries) std::printf("ERROR: %lld of %lld found\n", static_cast<long long>(found), static_cast<long long>(entries));
+
+  start = Clock::now();
+  for (int64_t i = 0; i < entries; ++i) found -= state->Get(cf, StateKey(order[i] + entries), &read);
+  std::snprintf(label, sizeof(label), "%s Get (absent keys)", name.c_str());
+  Row(label, entries, SecondsSince(start), "ops");
+
+  // Update in place, as accumulators are: Get, Put, Commit per batch.
+  start = Clock::now();
+  const int64_t updates = std::min<int64_t>(entries, 1000000);
+  for (int64_t i = 0; i < updates; ++i) {
+    const std::string key = StateKey(order[i]);
+    state->Get(cf, key, &read);
+    read[0] = 'w';
+    state->Put(cf, key, read);
+    if (i % commit_every == commit_every - 1) state->Commit();
+  }
+  state->Commit();
+  std::snprintf(label, sizeof(label), "%s Get+Put update (commit every %lld)", name.c_str(),
+                static_cast<long long>(commit_every));
+  Row(label, updates, SecondsSince(start), "ops");
+
+  start = Clock::now();
+  int64_t scanned = 0;
+  for (auto it = state->Scan(cf, "", ""); it->Valid(); it->Next()) scanned += it->value().size() > 0;
+  std::snprintf(label, sizeof(label), "%s Scan (all entries)", name.c_str());
+  Row(label, scanned, SecondsSince(start), "entries");
+}
+
+}  // namespace
+}  // namespace millstream
+
+int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // one line at a time, also into a file
+  const int64_t entries = argc > 1 ? std::atoll(argv[1]) : 2000000;
+  const std::string only = argc > 2 ? argv[2] : "";  // "keys", "memory" or "rocksdb"
+  if (only.empty() || only == "keys") millstream::BenchKeyGroups();
+  if (only.empty() || only == "memory") millstream::BenchBackend("memory", entries, 256ll << 20, 4096);
+  if (only.empty() || only == "rocksdb") {
+    millstream::BenchBackend("rocksdb", entries, 256ll << 20, 4096);
+    millstream::BenchBackend("rocksdb", entries, 256ll << 20, 65536);
+    millstream::BenchBackend("rocksdb", entries, 8ll << 20, 4096);
+  }
+  return 0;
+}
