@@ -1,7 +1,8 @@
 // JSON Lines: one JSON object a line, parsed with simdjson's DOM parser line by line. DOM was
 // the faster of simdjson's two APIs for rows of a few fields: a parse-only loop (memchr for the
-// line, parse, read 3 fields) over the 20 M-row file of benchmarks/cpp/read_files_bench.cpp
-// ran at 9.3 M rows/s with DOM and 8.0 M rows/s with On-Demand on one core. DOM also validates
+// line, parse, read 3 fields) over 20 M rows shaped as in benchmarks/cpp/read_files_bench.cpp
+// ran at 9.3 M rows/s with DOM and 8.0 M with On-Demand (one core, quiet machine), and at 8.6
+// vs 7.3 M rows per CPU second on the benchmark's own file (busy machine). DOM also validates
 // the whole line, where On-Demand skips the values of keys it is not asked for unchecked.
 // Keys are matched to the schema's columns by name in any order; keys not in the schema are
 // ignored; a missing key or null is a null; a duplicate key's last value wins (as in Python's
