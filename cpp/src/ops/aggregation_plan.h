@@ -2,6 +2,7 @@
 // and the helpers those states share: state-backend key layout, late-row output.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -14,6 +15,7 @@
 #include "core/key_groups.h"
 #include "ops/accumulator_rows.h"
 #include "ops/event_time.h"
+#include "ops/key_table.h"
 #include "ops/window_aggregate.h"
 #include "ops/window_assigner.h"
 #include "runtime/keyed_operator.h"
@@ -59,6 +61,14 @@ namespace state_keys {
 void AppendTime(std::string* out, int64_t time_ms);
 int64_t ReadTime(std::string_view bytes);  // the 8 bytes at the start of `bytes`
 }  // namespace state_keys
+
+// How many key slots without state a subtask keeps interned (KeyTable::Sweep): with unbounded
+// hot state, as many as there are keys with state (at least 64 k), so keys that come back soon
+// are not interned again; with a budget, none (they would count against it).
+inline size_t IdleKeysToKeep(const KeyTable& keys, int64_t hot_state_bytes) {
+  if (hot_state_bytes >= 0) return 0;
+  return std::max<size_t>(size_t{1} << 16, keys.live_slots() - keys.idle_slots());
+}
 
 // Sends rows `rows` of `batch` to port 1 (late rows) and counts them in metrics->rows_late.
 void EmitLateRows(const BatchPtr& batch, const std::vector<int64_t>& rows, Emitter& out,

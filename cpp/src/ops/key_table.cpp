@@ -1,5 +1,6 @@
 #include "ops/key_table.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include <arrow/array/data.h>
@@ -35,7 +36,7 @@ bool ReadInt64Key(std::string_view bytes, int64_t* value) {
 
 }  // namespace
 
-KeyTable::KeyTable(const arrow::Schema& schema, std::vector<int> key_columns)
+KeyTable::KeyTable(const arrow::Schema& schema, std::vector<int> key_columns, size_t payload_bytes)
     : key_columns_(std::move(key_columns)),
       schema_(std::make_shared<arrow::Schema>(schema.fields())) {
   for (int column : key_columns_) {
@@ -44,6 +45,15 @@ KeyTable::KeyTable(const arrow::Schema& schema, std::vector<int> key_columns)
     KeyKindOf(*schema.field(column));  // throws UserTypeError for types that cannot be keys
   }
   single_int64_ = key_columns_.size() == 1 && KeyKindOf(*fields_[0]) == KeyKind::kInt64;
+  // Slots of up to a cache line never straddle two.
+  stride_ = sizeof(SlotInfo) + payload_bytes;
+  for (size_t line : {size_t{16}, size_t{32}, size_t{64}}) {
+    if (stride_ <= line) {
+      stride_ = line;
+      break;
+    }
+  }
+  stride_ = (stride_ + 15) / 16 * 16;
 }
 
 uint64_t KeyTable::HashBytes(std::string_view bytes) {
@@ -65,20 +75,16 @@ uint32_t KeyTable::NewSlot(uint16_t key_group) {
     slot = free_slots_.back();
     free_slots_.pop_back();
   } else {
-    slot = static_cast<uint32_t>(key_groups_.size());
+    slot = static_cast<uint32_t>(slot_count_++);
     MS_CHECK(slot != kNoSlot, "too many live keys");
-    int_values_.push_back(0);
-    is_null_.push_back(0);
+    size_t lines = (slot_count_ * stride_ + 63) / 64;
+    if (slot_lines_.size() < lines) slot_lines_.resize(std::max(lines, slot_lines_.size() * 2));
     if (!single_int64_) bytes_.emplace_back();
-    key_groups_.push_back(0);
-    references_.push_back(0);
-    in_use_.push_back(0);
   }
-  key_groups_[slot] = key_group;
-  references_[slot] = 0;
-  in_use_[slot] = 1;
-  is_null_[slot] = 0;
+  std::memset(static_cast<void*>(&info(slot)), 0, stride_);
+  info(slot) = SlotInfo{0, 0, key_group, 0, 1};
   ++live_;
+  ++idle_;
   unreferenced_.push_back(slot);  // until something retains it
   return slot;
 }
@@ -90,14 +96,14 @@ uint32_t KeyTable::InternInt(int64_t value, uint16_t key_group) {
   if (!inserted) return entry->slot;
   entry->value = value;
   entry->slot = NewSlot(key_group);
-  int_values_[entry->slot] = value;
+  info(entry->slot).int_value = value;
   return entry->slot;
 }
 
 uint32_t KeyTable::InternNull(uint16_t key_group) {
   if (null_slot_ == kNoSlot) {
     null_slot_ = NewSlot(key_group);
-    is_null_[null_slot_] = 1;
+    info(null_slot_).is_null = 1;
   }
   return null_slot_;
 }
@@ -157,7 +163,7 @@ void KeyTable::Remove(uint32_t slot) {
     if (slot == null_slot_) {
       null_slot_ = kNoSlot;
     } else {
-      int64_t value = int_values_[slot];
+      int64_t value = info(slot).int_value;
       IntEntry* entry = ints_.Find(HashInt(value), [value](const IntEntry& e) { return e.value == value; });
       MS_CHECK(entry != nullptr && entry->slot == slot, "key slot missing from its table");
       ints_.Erase(entry, [](const IntEntry& e) { return HashInt(e.value); });
@@ -171,14 +177,28 @@ void KeyTable::Remove(uint32_t slot) {
     bytes_table_.Erase(entry, [](const BytesEntry& e) { return e.hash; });
     std::string().swap(bytes_[slot]);
   }
-  in_use_[slot] = 0;
+  info(slot).in_use = 0;
   free_slots_.push_back(slot);
   --live_;
+  --idle_;
 }
 
-void KeyTable::Sweep() {
+void KeyTable::Sweep(size_t keep_idle) {
+  if (idle_ <= keep_idle) {
+    // The list of candidates must not grow without bound while slots are kept.
+    if (unreferenced_.size() > 4 * live_ + 1024) {
+      std::vector<uint32_t> still;
+      for (uint32_t slot : unreferenced_) {
+        if (info(slot).in_use && info(slot).references == 0) still.push_back(slot);
+      }
+      std::sort(still.begin(), still.end());
+      still.erase(std::unique(still.begin(), still.end()), still.end());
+      unreferenced_.swap(still);
+    }
+    return;
+  }
   for (uint32_t slot : unreferenced_) {
-    if (in_use_[slot] && references_[slot] == 0) Remove(slot);
+    if (info(slot).in_use && info(slot).references == 0) Remove(slot);
   }
   unreferenced_.clear();
 }
@@ -186,22 +206,23 @@ void KeyTable::Sweep() {
 void KeyTable::AppendEncoded(uint32_t slot, std::string* out) const {
   if (!single_int64_) {
     out->append(bytes_[slot]);
-  } else if (is_null_[slot]) {
+  } else if (info(slot).is_null) {
     out->push_back('\0');
   } else {
-    AppendInt64Key(int_values_[slot], out);
+    AppendInt64Key(info(slot).int_value, out);
   }
 }
 
 bool KeyTable::Less(uint32_t a, uint32_t b) const {
   if (!single_int64_) return bytes_[a] < bytes_[b];
-  if (is_null_[a] != is_null_[b]) return is_null_[a] > is_null_[b];  // null first, as encoded
-  return int_values_[a] < int_values_[b];
+  const SlotInfo& x = info(a);
+  const SlotInfo& y = info(b);
+  if (x.is_null != y.is_null) return x.is_null > y.is_null;  // null first, as encoded
+  return x.int_value < y.int_value;
 }
 
 size_t KeyTable::memory_bytes() const {
-  size_t per_slot = sizeof(int64_t) + 2 * sizeof(uint8_t) + sizeof(uint16_t) + sizeof(uint32_t);
-  size_t bytes = ints_.memory_bytes() + bytes_table_.memory_bytes() + key_groups_.size() * per_slot;
+  size_t bytes = ints_.memory_bytes() + bytes_table_.memory_bytes() + slot_count_ * stride_;
   if (!single_int64_) bytes += live_ * (sizeof(std::string) + 16);
   return bytes;
 }
@@ -217,8 +238,9 @@ void KeyTable::Builder::AppendSlot(uint32_t slot) {
     decoder_->Append(table_.bytes_[slot]);
     return;
   }
-  values_.push_back(table_.int_values_[slot]);
-  valid_.push_back(table_.is_null_[slot] ? 0 : 1);
+  const SlotInfo& slot_info = table_.info(slot);
+  values_.push_back(slot_info.int_value);
+  valid_.push_back(slot_info.is_null ? 0 : 1);
 }
 
 void KeyTable::Builder::AppendEncoded(std::string_view key_bytes) {

@@ -64,9 +64,9 @@ class RunningAggregateState final : public KeyedOperatorState {
     }
     next_seq_ += n;
     results_.Flush(out);
-    keys_.Sweep();
+    keys_.Sweep(IdleKeysToKeep(keys_, context_.hot_state_bytes));
     MaybeSpill();
-    keys_.Sweep();
+    keys_.Sweep(IdleKeysToKeep(keys_, context_.hot_state_bytes));
     if (backend_dirty_) {
       backend_.Commit();
       backend_dirty_ = false;

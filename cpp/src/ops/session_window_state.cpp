@@ -398,9 +398,9 @@ class SessionWindowState final : public KeyedOperatorState {
   }
 
   void FinishStep() {
-    keys_.Sweep();
+    keys_.Sweep(IdleKeysToKeep(keys_, context_.hot_state_bytes));
     MaybeSpill();
-    keys_.Sweep();
+    keys_.Sweep(IdleKeysToKeep(keys_, context_.hot_state_bytes));
     if (backend_dirty_) {
       backend_.Commit();
       backend_dirty_ = false;

@@ -33,10 +33,29 @@ inline uint64_t HashGroup(uint32_t slot, int64_t pane_end) {
 }
 
 // The hot groups of one pane end, in creation order (which is first-row order unless groups
-// came back from the backend: then `sorted` is false and firing sorts them).
-struct PaneList {
-  uint32_t head = kNone, tail = kNone;
+// came back from the backend: then `sorted` is false and firing sorts them). Groups written
+// to the backend leave a kNone behind.
+struct PaneGroups {
+  std::vector<uint32_t> groups;
   bool sorted = true;
+};
+
+// The hot groups of one key slot (a KeyTable payload, zeroed for a new key): the first few
+// inline, in the cache line of the key (with tumbling windows a key rarely has more live at
+// once), any more in the group table.
+struct SlotGroups {
+  static constexpr int kInline = 2;
+  int64_t pane_end[kInline];
+  uint32_t group_plus_one[kInline];  // 0: none
+  uint32_t in_table;
+};
+
+// What the operator keeps per hot group besides its accumulator row.
+struct GroupMeta {
+  int64_t pane_end;
+  uint32_t slot;
+  uint32_t touched;   // batch number of the last row
+  uint32_t position;  // index in its PaneGroups
 };
 
 // The groups of one pane end in the backend, counted per key group so that reading them back
@@ -57,7 +76,7 @@ class SliceWindowState final : public KeyedOperatorState {
         metrics_(context_.metrics != nullptr ? context_.metrics : &own_metrics_),
         acc_cf_(backend_.ColumnFamily("window_acc")),
         timer_cf_(backend_.ColumnFamily("window_timer")),
-        keys_(*plan.input_schema, plan.key_columns),
+        keys_(*plan.input_schema, plan.key_columns, sizeof(SlotGroups)),
         groups_(layout_),
         results_(plan.output_schema, keys_, layout_, plan.event_time.get(),
                  plan.allowed_lateness_ms > 0),
@@ -80,7 +99,6 @@ class SliceWindowState final : public KeyedOperatorState {
       plan_.event_time->ToMs(*rows, &times_);
     }
     keys_.Lookup(*rows, key_groups, &slots_);
-    if (slot_group_.size() < keys_.slot_capacity()) slot_group_.resize(keys_.slot_capacity(), kNone);
     group_of_row_.resize(n);
     late_rows_.clear();
     late_updates_.clear();
@@ -100,7 +118,7 @@ class SliceWindowState final : public KeyedOperatorState {
       }
       uint32_t group = GroupFor(slots_[i], pane_end, next_seq_ + i);
       ++groups_.header(group)->rows;
-      group_touched_[group] = batch_number_;
+      meta_[group].touched = batch_number_;
       group_of_row_[i] = group;
     }
     inputs_ = AggregateInputs(plan_, *rows);
@@ -138,6 +156,11 @@ class SliceWindowState final : public KeyedOperatorState {
   // ---- groups ---------------------------------------------------------------------------
 
   uint32_t FindGroup(uint32_t slot, int64_t pane_end) {
+    const SlotGroups& mine = keys_.payload<SlotGroups>(slot);
+    for (int i = 0; i < SlotGroups::kInline; ++i) {
+      if (mine.group_plus_one[i] != 0 && mine.pane_end[i] == pane_end) return mine.group_plus_one[i] - 1;
+    }
+    if (mine.in_table == 0) return kNone;
     GroupEntry* entry = table_.Find(HashGroup(slot, pane_end), [&](const GroupEntry& e) {
       return e.slot == slot && e.pane_end == pane_end;
     });
@@ -146,56 +169,66 @@ class SliceWindowState final : public KeyedOperatorState {
 
   // The hot group of (slot, pane_end): found, read back from the backend, or new.
   uint32_t GroupFor(uint32_t slot, int64_t pane_end, int64_t seq) {
-    uint32_t cached = slot_group_[slot];
-    if (cached != kNone && group_pane_end_[cached] == pane_end) return cached;
-    auto [entry, inserted] = table_.FindOrInsert(
-        HashGroup(slot, pane_end),
-        [&](const GroupEntry& e) { return e.slot == slot && e.pane_end == pane_end; },
-        [](const GroupEntry& e) { return HashGroup(e.slot, e.pane_end); });
-    if (!inserted) {
-      slot_group_[slot] = entry->group;
-      return entry->group;
-    }
+    uint32_t found = FindGroup(slot, pane_end);
+    if (found != kNone) return found;
     uint32_t group = groups_.Allocate();
-    *entry = GroupEntry{pane_end, slot, group};
-    if (group_slot_.size() < groups_.capacity()) {
-      group_slot_.resize(groups_.capacity());
-      group_pane_end_.resize(groups_.capacity());
-      group_next_.resize(groups_.capacity());
-      group_touched_.resize(groups_.capacity());
+    SlotGroups& mine = keys_.payload<SlotGroups>(slot);
+    int free_inline = -1;
+    for (int i = 0; i < SlotGroups::kInline && free_inline < 0; ++i) {
+      if (mine.group_plus_one[i] == 0) free_inline = i;
     }
-    group_slot_[group] = slot;
-    group_pane_end_[group] = pane_end;
-    group_touched_[group] = batch_number_;
+    if (free_inline >= 0) {
+      mine.group_plus_one[free_inline] = group + 1;
+      mine.pane_end[free_inline] = pane_end;
+    } else {
+      auto [entry, inserted] = table_.FindOrInsert(
+          HashGroup(slot, pane_end),
+          [&](const GroupEntry& e) { return e.slot == slot && e.pane_end == pane_end; },
+          [](const GroupEntry& e) { return HashGroup(e.slot, e.pane_end); });
+      MS_CHECK(inserted, "group table out of step with the key's inline groups");
+      *entry = GroupEntry{pane_end, slot, group};
+      ++mine.in_table;
+    }
+    if (meta_.size() < groups_.capacity()) meta_.resize(groups_.capacity());
     keys_.Retain(slot);
     bool loaded = LoadSpilled(slot, pane_end, group);
     if (!loaded) {
       groups_.header(group)->first_seq = seq;
       ++metrics_->state_entries;
     }
-    PaneList& pane = panes_[pane_end];
-    group_next_[group] = kNone;
-    if (pane.tail == kNone) {
-      pane.head = group;
-    } else {
-      group_next_[pane.tail] = group;
-      pane.sorted = pane.sorted && !loaded;
-    }
-    pane.tail = group;
-    slot_group_[slot] = group;
+    PaneGroups& pane = PaneOf(pane_end);
+    pane.sorted = pane.sorted && (!loaded || pane.groups.empty());
+    meta_[group] = GroupMeta{pane_end, slot, batch_number_, static_cast<uint32_t>(pane.groups.size())};
+    pane.groups.push_back(group);
     return group;
   }
 
-  // Drops a hot group (its pane list is the caller's business).
+  // Panes come and go in time order: the newest is usually the one asked for.
+  PaneGroups& PaneOf(int64_t pane_end) {
+    if (!panes_.empty() && panes_.rbegin()->first == pane_end) return panes_.rbegin()->second;
+    return panes_[pane_end];
+  }
+
+  // Drops a hot group (its place in the pane is the caller's business).
   void FreeGroup(uint32_t group) {
-    uint32_t slot = group_slot_[group];
-    int64_t pane_end = group_pane_end_[group];
-    GroupEntry* entry = table_.Find(HashGroup(slot, pane_end), [&](const GroupEntry& e) {
-      return e.group == group;
-    });
-    MS_CHECK(entry != nullptr, "live group missing from the group table");
-    table_.Erase(entry, [](const GroupEntry& e) { return HashGroup(e.slot, e.pane_end); });
-    if (slot_group_[slot] == group) slot_group_[slot] = kNone;
+    const uint32_t slot = meta_[group].slot;
+    const int64_t pane_end = meta_[group].pane_end;
+    SlotGroups& mine = keys_.payload<SlotGroups>(slot);
+    bool inline_group = false;
+    for (int i = 0; i < SlotGroups::kInline; ++i) {
+      if (mine.group_plus_one[i] == group + 1) {
+        mine.group_plus_one[i] = 0;
+        inline_group = true;
+      }
+    }
+    if (!inline_group) {
+      GroupEntry* entry = table_.Find(HashGroup(slot, pane_end), [&](const GroupEntry& e) {
+        return e.group == group;
+      });
+      MS_CHECK(entry != nullptr, "live group missing from the group table");
+      table_.Erase(entry, [](const GroupEntry& e) { return HashGroup(e.slot, e.pane_end); });
+      --mine.in_table;
+    }
     keys_.Release(slot);
     groups_.Free(group, &heap_bytes_);
   }
@@ -208,7 +241,7 @@ class SliceWindowState final : public KeyedOperatorState {
     const int64_t pane_end = slices_.PaneEnd(times_[row]);
     uint32_t group = GroupFor(slot, pane_end, next_seq_ + row);
     ++groups_.header(group)->rows;
-    group_touched_[group] = batch_number_;
+    meta_[group].touched = batch_number_;
     group_of_row_[row] = group;
     UpdateRows update{group_of_row_.data(), row, row + 1, times_.data(), next_seq_, &heap_bytes_};
     for (size_t a = 0; a < layout_.size(); ++a) {
@@ -285,8 +318,8 @@ class SliceWindowState final : public KeyedOperatorState {
     bool sorted = true;
     auto pane = panes_.find(pane_end);
     if (pane != panes_.end()) {
-      for (uint32_t g = pane->second.head; g != kNone; g = group_next_[g]) {
-        parts->push_back(Part{groups_.header(g)->first_seq, group_slot_[g], g});
+      for (uint32_t g : pane->second.groups) {
+        if (g != kNone) parts->push_back(Part{0, meta_[g].slot, g});
       }
       sorted = pane->second.sorted;
     }
@@ -303,6 +336,9 @@ class SliceWindowState final : public KeyedOperatorState {
       sorted = false;
     }
     if (!sorted) {
+      for (Part& part : *parts) {
+        if (part.group != kNone) part.first_seq = groups_.header(part.group)->first_seq;
+      }
       std::sort(parts->begin(), parts->end(),
                 [](const Part& a, const Part& b) { return a.first_seq < b.first_seq; });
     }
@@ -359,12 +395,13 @@ class SliceWindowState final : public KeyedOperatorState {
       return SaturatingAdd(last_end, plan_.allowed_lateness_ms) <= watermark_ms_;
     };
     while (!panes_.empty() && expired(panes_.begin()->first)) {
-      uint32_t next;
-      for (uint32_t g = panes_.begin()->second.head; g != kNone; g = next) {
-        next = group_next_[g];
+      int64_t freed = 0;
+      for (uint32_t g : panes_.begin()->second.groups) {
+        if (g == kNone) continue;
         FreeGroup(g);
-        --metrics_->state_entries;
+        ++freed;
       }
+      metrics_->state_entries -= freed;
       panes_.erase(panes_.begin());
     }
     while (!spilled_.empty() && expired(spilled_.begin()->first)) {
@@ -456,7 +493,7 @@ class SliceWindowState final : public KeyedOperatorState {
   }
 
   int64_t HotBytes() const {
-    const int64_t per_group = static_cast<int64_t>(layout_.row_bytes()) + 24;
+    const int64_t per_group = static_cast<int64_t>(layout_.row_bytes() + sizeof(GroupMeta) + 4);
     return static_cast<int64_t>(groups_.live()) * per_group +
            static_cast<int64_t>(table_.memory_bytes() + keys_.memory_bytes()) + heap_bytes_;
   }
@@ -468,14 +505,14 @@ class SliceWindowState final : public KeyedOperatorState {
     if (budget < 0 || HotBytes() <= budget) return;
     std::vector<std::pair<uint32_t, uint32_t>> by_age;  // (touched, group)
     for (uint32_t g = 0; g < groups_.capacity(); ++g) {
-      if (groups_.in_use(g)) by_age.emplace_back(group_touched_[g], g);
+      if (groups_.in_use(g)) by_age.emplace_back(meta_[g].touched, g);
     }
     std::sort(by_age.begin(), by_age.end());
     std::set<int64_t> touched_panes;
     for (const auto& [touched, group] : by_age) {
       if (HotBytes() <= budget / 4 * 3) break;
-      const uint32_t slot = group_slot_[group];
-      const int64_t pane_end = group_pane_end_[group];
+      const uint32_t slot = meta_[group].slot;
+      const int64_t pane_end = meta_[group].pane_end;
       const uint16_t key_group = keys_.key_group(slot);
       key_scratch_.clear();
       keys_.AppendEncoded(slot, &key_scratch_);
@@ -487,42 +524,29 @@ class SliceWindowState final : public KeyedOperatorState {
       ++spilled.groups;
       ++spilled.key_groups[key_group];
       ++spilled_total_;
-      group_pane_end_[group] = kMinWatermarkMs;  // unlinked below, per pane
       touched_panes.insert(pane_end);
-      FreeGroupKeepingPane(group, pane_end);
+      panes_[pane_end].groups[meta_[group].position] = kNone;
+      FreeGroup(group);
     }
-    // Rebuild the lists of the panes that lost groups.
+    // Compact the panes that lost groups (keeping the order).
     for (int64_t pane_end : touched_panes) {
-      PaneList& pane = panes_[pane_end];
-      uint32_t head = kNone, tail = kNone;
-      for (uint32_t g = pane.head; g != kNone; g = group_next_[g]) {
-        if (group_pane_end_[g] != pane_end) continue;
-        if (tail == kNone) head = g; else group_next_[tail] = g;
-        tail = g;
+      PaneGroups& pane = panes_[pane_end];
+      size_t kept = 0;
+      for (uint32_t g : pane.groups) {
+        if (g == kNone) continue;
+        meta_[g].position = static_cast<uint32_t>(kept);
+        pane.groups[kept++] = g;
       }
-      if (tail != kNone) group_next_[tail] = kNone;
-      if (head == kNone) panes_.erase(pane_end);
-      else pane.head = head, pane.tail = tail;
+      pane.groups.resize(kept);
+      if (kept == 0) panes_.erase(pane_end);
     }
     backend_dirty_ = true;
   }
 
-  void FreeGroupKeepingPane(uint32_t group, int64_t pane_end) {
-    uint32_t slot = group_slot_[group];
-    GroupEntry* entry = table_.Find(HashGroup(slot, pane_end), [&](const GroupEntry& e) {
-      return e.group == group;
-    });
-    MS_CHECK(entry != nullptr, "live group missing from the group table");
-    table_.Erase(entry, [](const GroupEntry& e) { return HashGroup(e.slot, e.pane_end); });
-    if (slot_group_[slot] == group) slot_group_[slot] = kNone;
-    keys_.Release(slot);
-    groups_.Free(group, &heap_bytes_);
-  }
-
   void FinishStep() {
-    keys_.Sweep();
+    keys_.Sweep(IdleKeysToKeep(keys_, context_.hot_state_bytes));
     MaybeSpill();
-    keys_.Sweep();
+    keys_.Sweep(IdleKeysToKeep(keys_, context_.hot_state_bytes));
     if (backend_dirty_) {
       backend_.Commit();
       backend_dirty_ = false;
@@ -551,12 +575,8 @@ class SliceWindowState final : public KeyedOperatorState {
   const bool tumbling_;
   ProbeTable<GroupEntry> table_;
 
-  std::vector<uint32_t> group_slot_;      // per group
-  std::vector<int64_t> group_pane_end_;
-  std::vector<uint32_t> group_next_;
-  std::vector<uint32_t> group_touched_;   // batch number of the last row
-  std::vector<uint32_t> slot_group_;      // per key slot: the group its last row went to
-  std::map<int64_t, PaneList> panes_;     // hot groups by pane end
+  std::vector<GroupMeta> meta_;           // per group
+  std::map<int64_t, PaneGroups> panes_;   // hot groups by pane end
   std::map<int64_t, SpilledPane> spilled_;  // groups in the backend by pane end
   int64_t spilled_total_ = 0;
 

@@ -1,0 +1,173 @@
+// Keyed window aggregation throughput on one core: the operator state of one subtask driven
+// directly (OnBatch / OnWatermark / OnEnd), as the runtime does, without channels or sources.
+//
+// Input (generated once, in memory): N rows (default 50 M) in batches of 65536; an int64 key
+// with 100 k distinct values, skewed (key = floor(100000 * u^2): the lowest keys are the
+// hottest); a float64 value; int64 epoch-ms timestamps advancing 0.1 ms per row (10 k rows per
+// second of event time, 100 k rows per 10 s window) minus a uniform 0..4 s jitter. After each
+// batch the watermark is the largest time seen minus 4 s. Key groups are computed before the
+// clock starts (the exchange computes them in a run).
+//
+// Build and run (from the repository root; the engine library from your build directory):
+//   cmake --build build/windows --target millstream_engine && PA=$(.venv/bin/python -c 'import pyarrow as p; print(p.get_library_dirs()[0])') && g++ -O3 -DNDEBUG -std=c++20 -D_GLIBCXX_USE_CXX11_ABI=1 -Icpp/src -I$PA/include benchmarks/cpp/windows_bench.cpp build/windows/cpp/libmillstream_engine.a $PA/libarrow_compute.so.2600 $PA/libarrow.so.2600 -lrocksdb -ltbb -lsimdjson -lrdkafka -Wl,-rpath,$PA -o build/windows/windows_bench && build/windows/windows_bench [rows [filter]]
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <ctime>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <arrow/api.h>
+
+#include "core/batch.h"
+#include "core/error.h"
+#include "core/key_groups.h"
+#include "ops/window_aggregate.h"
+#include "runtime/keyed_operator.h"
+#include "state/state_backend.h"
+#include "state/state_factory.h"
+
+using namespace millstream;
+
+namespace {
+
+struct Input {
+  std::vector<BatchPtr> batches;
+  std::vector<std::vector<uint16_t>> key_groups;
+  std::vector<int64_t> watermarks_ms;  // after each batch
+};
+
+Input MakeInput(int64_t rows) {
+  Input input;
+  std::mt19937_64 random(42);
+  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  std::uniform_int_distribution<int64_t> jitter(0, 4000);
+  auto schema = arrow::schema({arrow::field("key", arrow::int64()), arrow::field("value", arrow::float64()),
+                               arrow::field("ts", arrow::int64())});
+  int64_t newest = INT64_MIN;
+  for (int64_t offset = 0; offset < rows; offset += kDefaultBatchSize) {
+    const int64_t n = std::min<int64_t>(kDefaultBatchSize, rows - offset);
+    std::vector<int64_t> keys(n), times(n);
+    std::vector<double> values(n);
+    for (int64_t i = 0; i < n; ++i) {
+      double u = unit(random);
+      keys[i] = static_cast<int64_t>(100000 * u * u);
+      values[i] = unit(random) * 100;
+      times[i] = 1'700'000'000'000 + (offset + i) / 10 - jitter(random);
+      newest = std::max(newest, times[i]);
+    }
+    arrow::Int64Builder k, t;
+    arrow::DoubleBuilder v;
+    CheckArrow(k.AppendValues(keys), "key");
+    CheckArrow(v.AppendValues(values), "value");
+    CheckArrow(t.AppendValues(times), "ts");
+    auto batch = arrow::RecordBatch::Make(schema, n, {CheckArrow(k.Finish(), "k"), CheckArrow(v.Finish(), "v"),
+                                                      CheckArrow(t.Finish(), "t")});
+    input.key_groups.emplace_back();
+    ComputeKeyGroups(*batch, {0}, 128, &input.key_groups.back());
+    input.batches.push_back(batch);
+    input.watermarks_ms.push_back(newest - 4000);
+  }
+  return input;
+}
+
+// The machine may be shared: CPU time of this thread is the measure, wall time is shown too.
+double ThreadCpuSeconds() {
+  timespec now;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9;
+}
+
+class CountingEmitter final : public Emitter {
+ public:
+  void Emit(int port, BatchPtr batch) override { rows[port] += batch->num_rows(); }
+  int64_t rows[2] = {0, 0};
+};
+
+struct Config {
+  std::string name;
+  WindowSpec window;
+  std::vector<AggregateSpec> aggregates;
+  std::string backend;
+  int64_t hot_state_bytes;
+};
+
+void Run(const Input& input, int64_t rows, const Config& config) {
+  auto op = MakeWindowAggregate(input.batches[0]->schema(), {0}, 2, config.window, 0, config.aggregates);
+  StateOptions options;
+  options.kind = config.backend;
+  options.cache_bytes = 64ll << 20;
+  auto environment = StateEnvironment::Create(options);
+  OperatorMetrics metrics("bench");
+  SubtaskContext context;
+  context.metrics = &metrics;
+  context.state = environment->MakeBackend("bench", 0);
+  context.hot_state_bytes = config.hot_state_bytes;
+  auto state = op->CreateState(std::move(context));
+  CountingEmitter out;
+  int64_t most_entries = 0;
+  auto start = std::chrono::steady_clock::now();
+  const double cpu_start = ThreadCpuSeconds();
+  for (size_t b = 0; b < input.batches.size(); ++b) {
+    state->OnBatch(input.batches[b], input.key_groups[b], out);
+    state->OnWatermark(input.watermarks_ms[b], out);
+    most_entries = std::max<int64_t>(most_entries, metrics.state_entries);
+  }
+  state->OnWatermark(kFinalWatermarkMs, out);
+  state->OnEnd(out);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double cpu_seconds = ThreadCpuSeconds() - cpu_start;
+  std::printf("| %-28s | %-8s | %10s | %7.2f | %7.2f | %8.2f M | %10lld | %8lld | %9lld |\n", config.name.c_str(),
+              config.backend.c_str(),
+              config.hot_state_bytes < 0 ? "unbounded" : (std::to_string(config.hot_state_bytes >> 20) + " MB").c_str(),
+              seconds, cpu_seconds, rows / cpu_seconds / 1e6, static_cast<long long>(out.rows[0]),
+              static_cast<long long>(out.rows[1]), static_cast<long long>(most_entries));
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int64_t rows = argc > 1 ? std::atoll(argv[1]) : 50'000'000;
+  const std::string only = argc > 2 ? argv[2] : "";
+  auto input = MakeInput(rows);
+  WindowSpec tumbling;
+  tumbling.kind = WindowSpec::Kind::kTumbling;
+  tumbling.size_ms = 10000;
+  WindowSpec sliding;
+  sliding.kind = WindowSpec::Kind::kSliding;
+  sliding.size_ms = 10000;
+  sliding.slide_ms = 2000;
+  WindowSpec session;
+  session.kind = WindowSpec::Kind::kSession;
+  session.gap_ms = 10000;
+  std::vector<AggregateSpec> count_sum_max = {{"count", -1, "n"}, {"sum", 1, "total"}, {"max", 1, "top"}};
+  std::vector<AggregateSpec> count = {{"count", -1, "n"}};
+  std::printf("%lld rows, one subtask on one core\n\n", static_cast<long long>(rows));
+  std::printf("| %-28s | %-8s | %10s | %7s | %7s | %10s | %10s | %8s | %9s |\n", "query", "backend", "hot budget",
+              "wall s", "cpu s", "rows/cpu s", "results", "late", "max state");
+  std::printf("|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", std::string(30, '-').c_str(), std::string(10, '-').c_str(),
+              std::string(12, '-').c_str(), std::string(9, '-').c_str(), std::string(9, '-').c_str(),
+              std::string(12, '-').c_str(), std::string(12, '-').c_str(), std::string(10, '-').c_str(),
+              std::string(11, '-').c_str());
+  std::vector<Config> configs;
+  for (const char* backend : {"memory", "rocksdb"}) {
+    // rocksdb: a hot budget that holds the live windows (the usual case), and one a quarter of
+    // the live state, so that groups go to RocksDB and back all the time.
+    std::vector<int64_t> budgets = std::string(backend) == "memory" ? std::vector<int64_t>{-1}
+                                                                    : std::vector<int64_t>{256ll << 20, 4ll << 20};
+    for (int64_t budget : budgets) {
+      configs.push_back({"tumbling 10s count+sum+max", tumbling, count_sum_max, backend, budget});
+      configs.push_back({"sliding 10s/2s count", sliding, count, backend, budget});
+      configs.push_back({"session 10s gap count", session, count, backend, budget});
+    }
+  }
+  for (const Config& config : configs) {
+    std::string label = config.name + " " + config.backend + " " + std::to_string(config.hot_state_bytes >> 20);
+    if (label.find(only) == std::string::npos) continue;  // e.g. "tumbling", "rocksdb", "max memory"
+    Run(input, rows, config);
+  }
+  return 0;
+}
