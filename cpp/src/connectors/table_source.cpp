@@ -45,8 +45,9 @@ class TableSource final : public Source {
         std::max<int64_t>(1, std::min<int64_t>(max_splits, (rows + batch_size_ - 1) / batch_size_));
     const int64_t per_split = (rows + splits - 1) / std::max<int64_t>(splits, 1);
     std::vector<std::unique_ptr<SourceSplit>> result;
-    for (int64_t offset = 0, index = 0; index < splits; ++index, offset += per_split) {
-      const int64_t length = std::max<int64_t>(0, std::min(per_split, rows - offset));
+    for (int64_t index = 0; index < splits; ++index) {
+      const int64_t offset = std::min(rows, index * per_split);
+      const int64_t length = std::min(per_split, rows - offset);
       result.push_back(
           std::make_unique<TableSplit>(table_->Slice(offset, length), batch_size_, metrics));
     }
