@@ -157,6 +157,25 @@ class Pipeline:
         job.wait()
         return job.result_summary()
 
+    def collect(self, *streams: "Stream") -> list:
+        """Runs once and returns a ``pyarrow.Table`` for each stream: the windows of an
+        aggregation and its late rows come from the same run.
+
+        >>> import millstream as ms
+        >>> p = ms.Pipeline(parallelism=1)
+        >>> s = p.from_records([{"x": 1}, {"x": 2}])
+        >>> [t.num_rows for t in p.collect(s, s.filter(ms.col("x") > 1))]
+        [2, 1]
+        """
+        for stream in streams:
+            if stream._pipeline is not self:
+                raise ValueError("collect: every stream must belong to this Pipeline")
+        sinks = [self._add({"op": "sink", "sink": "collect", "label": "collect"},
+                           [stream._node], [stream.schema]) for stream in streams]
+        job = self._start(sinks + self._pending_sinks)
+        job.wait()
+        return [job.table(sink) for sink in sinks]
+
     def start(self) -> "Job":
         """Runs every declared sink in background threads; returns a :class:`Job`."""
         return self._start(self._pending_sinks)
@@ -399,11 +418,7 @@ class Stream:
     def collect(self) -> pa.Table:
         """Runs the pipeline (bounded input) and returns the rows as a ``pyarrow.Table``
         (with any sinks declared but not yet run)."""
-        sink = self._pipeline._add({"op": "sink", "sink": "collect", "label": "collect"},
-                                   [self._node], [self.schema])
-        job = self._pipeline._start([sink] + self._pipeline._pending_sinks)
-        job.wait()
-        return job.table(sink)
+        return self._pipeline.collect(self)[0]
 
     def to_pandas(self):
         """``collect().to_pandas()``."""

@@ -24,10 +24,11 @@ def aggregate(values_with_ts, kind):
         return len(values)
     if kind == "count_distinct":
         return len(set(values))
+    if not values:  # SQL: an aggregate over no (non-null) value is null; count is 0
+        return None
+        return None
     if kind == "collect_list":
         return values
-    if not values:
-        return None
     if kind == "sum":
         return sum(values)
     if kind == "min":
