@@ -139,6 +139,15 @@ std::shared_ptr<arrow::Array> TakeSelected(const arrow::Array& column, const Row
       return make(GatherStrings<int32_t>(data, selection));
     case arrow::Type::LARGE_STRING: case arrow::Type::LARGE_BINARY:
       return make(GatherStrings<int64_t>(data, selection));
+    case arrow::Type::STRING_VIEW: case arrow::Type::BINARY_VIEW: {
+      // 16-byte views point into the character buffers, which are shared as they are (Arrow 26
+      // has no Take kernel for views).
+      struct View { uint64_t low, high; };
+      static_assert(sizeof(View) == 16);
+      std::vector<std::shared_ptr<arrow::Buffer>> buffers = {GatherFixed<View>(data, selection)};
+      buffers.insert(buffers.end(), data.buffers.begin() + 2, data.buffers.end());
+      return make(std::move(buffers));
+    }
     default:
       break;
   }

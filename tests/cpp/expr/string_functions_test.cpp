@@ -128,3 +128,23 @@ TEST(StringFunctionErrors, BadRegexAndNonStrings) {
 
 }  // namespace
 }  // namespace millstream
+
+namespace millstream {
+namespace {
+
+using namespace expr_test;
+
+// polars hands strings over as string_view; they are read through a conversion to string.
+TEST(StringFunctionViews, StringViewColumnsWork) {
+  auto batch = MakeBatch({{"s", ArrayOf(arrow::utf8_view(), R"(["héllo", null, "a much longer string than twelve", "x"])")}});
+  EXPECT_ARRAYS_EQUAL(ArrayOf(arrow::int64(), "[5, null, 32, 1]"), Eval(Call("str.len", {Col("s")}), batch));
+  EXPECT_ARRAYS_EQUAL(ArrayOf(arrow::utf8(), R"(["HÉLLO", null, "A MUCH LONGER STRING THAN TWELVE", "X"])"),
+                      Eval(Call("str.upper", {Col("s")}), batch));
+  EXPECT_ARRAYS_EQUAL(ArrayOf(arrow::boolean(), "[false, null, true, false]"),
+                      Eval(Call("eq", {Col("s"), LitS("a much longer string than twelve")}), batch));
+  auto kept = FilterBatch(batch, *CompilePredicate(Call("gt", {Call("str.len", {Col("s")}), Lit(1)}), *batch->schema()));
+  EXPECT_ARRAYS_EQUAL(ArrayOf(arrow::utf8_view(), R"(["héllo", "a much longer string than twelve"])"), kept->column(0));
+}
+
+}  // namespace
+}  // namespace millstream
