@@ -5,7 +5,7 @@ types when the pipeline is built and evaluates it over whole batches.
 
 >>> from millstream import col, lit
 >>> (col("price") * 0.9 + 1).alias("net")
-(col("price") * lit(0.9) + lit(1)).alias("net")
+((col("price") * lit(0.9)) + lit(1)).alias("net")
 """
 from __future__ import annotations
 

@@ -12,15 +12,18 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def readme_blocks():
+    """(code, the output the README says it prints, or None)."""
     text = open(os.path.join(ROOT, "README.md")).read()
-    return re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    return re.findall(r"```python\n(.*?)```(?:\nprints\n```\n(.*?)```)?", text, flags=re.S)
 
 
 @pytest.mark.parametrize("index", range(len(readme_blocks())))
-def test_readme_example_runs(index, tmp_path, monkeypatch):
+def test_readme_example_runs(index, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    code = readme_blocks()[index]
+    code, printed = readme_blocks()[index]
     exec(compile(code, f"README.md block {index}", "exec"), {"__name__": "__readme__"})
+    if printed:
+        assert capsys.readouterr().out == printed
 
 
 @pytest.mark.parametrize("module", ["millstream", "millstream.expr", "millstream.pipeline",
