@@ -4,12 +4,13 @@
 // Input (generated once, in memory): N rows (default 50 M) in batches of 65536; an int64 key
 // with 100 k distinct values, skewed (key = floor(100000 * u^2): the lowest keys are the
 // hottest); a float64 value; int64 epoch-ms timestamps advancing 0.1 ms per row (10 k rows per
-// second of event time, 100 k rows per 10 s window) minus a uniform 0..4 s jitter. After each
+// second of event time, 100 k rows per 10 s window; the third argument changes the rate) minus
+// a uniform 0..4 s jitter. After each
 // batch the watermark is the largest time seen minus 4 s. Key groups are computed before the
 // clock starts (the exchange computes them in a run).
 //
 // Build and run (from the repository root; the engine library from your build directory):
-//   cmake --build build/windows --target millstream_engine && PA=$(.venv/bin/python -c 'import pyarrow as p; print(p.get_library_dirs()[0])') && g++ -O3 -DNDEBUG -std=c++20 -D_GLIBCXX_USE_CXX11_ABI=1 -Icpp/src -I$PA/include benchmarks/cpp/windows_bench.cpp build/windows/cpp/libmillstream_engine.a $PA/libarrow_compute.so.2600 $PA/libarrow.so.2600 -lrocksdb -ltbb -lsimdjson -lrdkafka -Wl,-rpath,$PA -o build/windows/windows_bench && build/windows/windows_bench [rows [filter]]
+//   cmake --build build/windows --target millstream_engine && PA=$(.venv/bin/python -c 'import pyarrow as p; print(p.get_library_dirs()[0])') && g++ -O3 -DNDEBUG -std=c++20 -D_GLIBCXX_USE_CXX11_ABI=1 -Icpp/src -I$PA/include benchmarks/cpp/windows_bench.cpp build/windows/cpp/libmillstream_engine.a $PA/libarrow_compute.so.2600 $PA/libarrow.so.2600 -lrocksdb -ltbb -lsimdjson -lrdkafka -Wl,-rpath,$PA -o build/windows/windows_bench && build/windows/windows_bench [rows [filter [rows per second]]]
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -39,7 +40,7 @@ struct Input {
   std::vector<int64_t> watermarks_ms;  // after each batch
 };
 
-Input MakeInput(int64_t rows) {
+Input MakeInput(int64_t rows, int64_t rows_per_second) {
   Input input;
   std::mt19937_64 random(42);
   std::uniform_real_distribution<double> unit(0.0, 1.0);
@@ -55,7 +56,7 @@ Input MakeInput(int64_t rows) {
       double u = unit(random);
       keys[i] = static_cast<int64_t>(100000 * u * u);
       values[i] = unit(random) * 100;
-      times[i] = 1'700'000'000'000 + (offset + i) / 10 - jitter(random);
+      times[i] = 1'700'000'000'000 + (offset + i) * 1000 / rows_per_second - jitter(random);
       newest = std::max(newest, times[i]);
     }
     arrow::Int64Builder k, t;
@@ -132,7 +133,8 @@ void Run(const Input& input, int64_t rows, const Config& config) {
 int main(int argc, char** argv) {
   const int64_t rows = argc > 1 ? std::atoll(argv[1]) : 50'000'000;
   const std::string only = argc > 2 ? argv[2] : "";
-  auto input = MakeInput(rows);
+  const int64_t rows_per_second = argc > 3 ? std::atoll(argv[3]) : 10000;
+  auto input = MakeInput(rows, rows_per_second);
   WindowSpec tumbling;
   tumbling.kind = WindowSpec::Kind::kTumbling;
   tumbling.size_ms = 10000;
@@ -145,7 +147,8 @@ int main(int argc, char** argv) {
   session.gap_ms = 10000;
   std::vector<AggregateSpec> count_sum_max = {{"count", -1, "n"}, {"sum", 1, "total"}, {"max", 1, "top"}};
   std::vector<AggregateSpec> count = {{"count", -1, "n"}};
-  std::printf("%lld rows, one subtask on one core\n\n", static_cast<long long>(rows));
+  std::printf("%lld rows, %lld rows per second of event time, one subtask on one core\n\n",
+              static_cast<long long>(rows), static_cast<long long>(rows_per_second));
   std::printf("| %-28s | %-8s | %10s | %7s | %7s | %10s | %10s | %8s | %9s |\n", "query", "backend", "hot budget",
               "wall s", "cpu s", "rows/cpu s", "results", "late", "max state");
   std::printf("|%s|%s|%s|%s|%s|%s|%s|%s|%s|\n", std::string(30, '-').c_str(), std::string(10, '-').c_str(),

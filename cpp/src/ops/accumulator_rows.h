@@ -20,7 +20,8 @@ namespace millstream {
 struct GroupHeader {
   int64_t rows;       // rows added, nulls included: a group with rows is a window to emit
   int64_t first_seq;  // arrival sequence number of the first row: the output order
-  int64_t emitted;    // emitted before: the next emission is an update (is_update)
+  uint32_t emitted;   // emitted before: the next emission is an update (is_update)
+  uint32_t touched;   // batch number of the last row (which groups to write back first)
 };
 
 class AccumulatorLayout {
@@ -76,6 +77,7 @@ class GroupRows {
   }
   size_t live() const { return live_; }
   bool in_use(uint32_t group) const { return group < allocated_ && in_use_[group]; }
+  void PrefetchInUse(uint32_t group) const { __builtin_prefetch(&in_use_[group]); }
   // Groups ever allocated (ids are below this).
   uint32_t capacity() const { return allocated_; }
 

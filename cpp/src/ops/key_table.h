@@ -67,6 +67,7 @@ class KeyTable {
   size_t live_slots() const { return live_; }
   // Slots ever made (slot ids are below this): for per-slot side tables.
   size_t slot_capacity() const { return slot_count_; }
+  void PrefetchSlot(uint32_t slot) const { __builtin_prefetch(&info(slot)); }
   template <typename T>
   T& payload(uint32_t slot) {
     static_assert(std::is_trivially_copyable_v<T>);

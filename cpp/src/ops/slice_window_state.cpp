@@ -32,11 +32,17 @@ inline uint64_t HashGroup(uint32_t slot, int64_t pane_end) {
   return MixHash(static_cast<uint64_t>(pane_end) * 0x9e3779b97f4a7c15ull ^ slot);
 }
 
+// A hot group of a pane, with its key slot (firing and cleanup need both, in pane order).
+struct PaneMember {
+  uint32_t group;
+  uint32_t slot;
+};
+
 // The hot groups of one pane end, in creation order (which is first-row order unless groups
 // came back from the backend: then `sorted` is false and firing sorts them). Groups written
-// to the backend leave a kNone behind.
+// to the backend leave a kNone group behind.
 struct PaneGroups {
-  std::vector<uint32_t> groups;
+  std::vector<PaneMember> members;
   bool sorted = true;
 };
 
@@ -44,17 +50,18 @@ struct PaneGroups {
 // inline, in the cache line of the key (with tumbling windows a key rarely has more live at
 // once), any more in the group table.
 struct SlotGroups {
-  static constexpr int kInline = 2;
+  static constexpr int kInline = 3;
   int64_t pane_end[kInline];
+  int64_t table_newest;              // no pane in the table ends later (an upper bound)
   uint32_t group_plus_one[kInline];  // 0: none
   uint32_t in_table;
 };
+static_assert(sizeof(SlotGroups) <= 48, "a key slot and its groups fill one cache line");
 
-// What the operator keeps per hot group besides its accumulator row.
+// What the operator keeps per hot group besides its accumulator row (read when writing it back).
 struct GroupMeta {
   int64_t pane_end;
   uint32_t slot;
-  uint32_t touched;   // batch number of the last row
   uint32_t position;  // index in its PaneGroups
 };
 
@@ -104,7 +111,9 @@ class SliceWindowState final : public KeyedOperatorState {
     late_updates_.clear();
     const int64_t watermark_ms = watermark_ms_;
     const int64_t lateness_ms = plan_.allowed_lateness_ms;
+    constexpr int64_t kAhead = 8;
     for (int64_t i = 0; i < n; ++i) {
+      if (i + kAhead < n) __builtin_prefetch(&keys_.payload<SlotGroups>(slots_[i + kAhead]));
       const int64_t pane_end = slices_.PaneEnd(times_[i]);
       const int64_t last_end = tumbling_ ? pane_end : slices_.LastWindowEnd(pane_end);
       group_of_row_[i] = kNoGroup;
@@ -116,10 +125,17 @@ class SliceWindowState final : public KeyedOperatorState {
         late_updates_.push_back(i);  // a fired window, still within lateness, gets this row
         continue;
       }
-      uint32_t group = GroupFor(slots_[i], pane_end, next_seq_ + i);
-      ++groups_.header(group)->rows;
-      meta_[group].touched = batch_number_;
-      group_of_row_[i] = group;
+      group_of_row_[i] = GroupFor(slots_[i], pane_end, next_seq_ + i);
+    }
+    // The rows of the groups, fetched ahead: the aggregates below then find them in cache.
+    for (int64_t i = 0; i < n; ++i) {
+      if (i + kAhead < n && group_of_row_[i + kAhead] != kNoGroup) {
+        __builtin_prefetch(groups_.row(group_of_row_[i + kAhead]));
+      }
+      if (group_of_row_[i] == kNoGroup) continue;
+      GroupHeader* header = groups_.header(group_of_row_[i]);
+      ++header->rows;
+      header->touched = batch_number_;
     }
     inputs_ = AggregateInputs(plan_, *rows);
     UpdateRows update{group_of_row_.data(), 0, n, times_.data(), next_seq_, &heap_bytes_};
@@ -160,7 +176,7 @@ class SliceWindowState final : public KeyedOperatorState {
     for (int i = 0; i < SlotGroups::kInline; ++i) {
       if (mine.group_plus_one[i] != 0 && mine.pane_end[i] == pane_end) return mine.group_plus_one[i] - 1;
     }
-    if (mine.in_table == 0) return kNone;
+    if (mine.in_table == 0 || pane_end > mine.table_newest) return kNone;
     GroupEntry* entry = table_.Find(HashGroup(slot, pane_end), [&](const GroupEntry& e) {
       return e.slot == slot && e.pane_end == pane_end;
     });
@@ -173,21 +189,25 @@ class SliceWindowState final : public KeyedOperatorState {
     if (found != kNone) return found;
     uint32_t group = groups_.Allocate();
     SlotGroups& mine = keys_.payload<SlotGroups>(slot);
-    int free_inline = -1;
-    for (int i = 0; i < SlotGroups::kInline && free_inline < 0; ++i) {
-      if (mine.group_plus_one[i] == 0) free_inline = i;
+    // A free inline place, else the oldest inline pane moves to the table when this one is
+    // newer (rows go to the newest panes), else this one goes there.
+    int place = -1;
+    for (int i = 0; i < SlotGroups::kInline; ++i) {
+      if (mine.group_plus_one[i] == 0) {
+        place = i;
+        break;
+      }
+      if (place < 0 || mine.pane_end[i] < mine.pane_end[place]) place = i;
     }
-    if (free_inline >= 0) {
-      mine.group_plus_one[free_inline] = group + 1;
-      mine.pane_end[free_inline] = pane_end;
+    if (mine.group_plus_one[place] != 0 && mine.pane_end[place] < pane_end) {
+      InsertIntoTable(&mine, slot, mine.pane_end[place], mine.group_plus_one[place] - 1);
+      mine.group_plus_one[place] = 0;
+    }
+    if (mine.group_plus_one[place] == 0) {
+      mine.group_plus_one[place] = group + 1;
+      mine.pane_end[place] = pane_end;
     } else {
-      auto [entry, inserted] = table_.FindOrInsert(
-          HashGroup(slot, pane_end),
-          [&](const GroupEntry& e) { return e.slot == slot && e.pane_end == pane_end; },
-          [](const GroupEntry& e) { return HashGroup(e.slot, e.pane_end); });
-      MS_CHECK(inserted, "group table out of step with the key's inline groups");
-      *entry = GroupEntry{pane_end, slot, group};
-      ++mine.in_table;
+      InsertIntoTable(&mine, slot, pane_end, group);
     }
     if (meta_.size() < groups_.capacity()) meta_.resize(groups_.capacity());
     keys_.Retain(slot);
@@ -196,11 +216,22 @@ class SliceWindowState final : public KeyedOperatorState {
       groups_.header(group)->first_seq = seq;
       ++metrics_->state_entries;
     }
+    groups_.header(group)->touched = batch_number_;
     PaneGroups& pane = PaneOf(pane_end);
-    pane.sorted = pane.sorted && (!loaded || pane.groups.empty());
-    meta_[group] = GroupMeta{pane_end, slot, batch_number_, static_cast<uint32_t>(pane.groups.size())};
-    pane.groups.push_back(group);
+    pane.sorted = pane.sorted && (!loaded || pane.members.empty());
+    meta_[group] = GroupMeta{pane_end, slot, static_cast<uint32_t>(pane.members.size())};
+    pane.members.push_back(PaneMember{group, slot});
     return group;
+  }
+
+  void InsertIntoTable(SlotGroups* mine, uint32_t slot, int64_t pane_end, uint32_t group) {
+    mine->table_newest = mine->in_table++ == 0 ? pane_end : std::max(mine->table_newest, pane_end);
+    auto [entry, inserted] = table_.FindOrInsert(
+        HashGroup(slot, pane_end),
+        [&](const GroupEntry& e) { return e.slot == slot && e.pane_end == pane_end; },
+        [](const GroupEntry& e) { return HashGroup(e.slot, e.pane_end); });
+    MS_CHECK(inserted, "group table out of step with the key's inline groups");
+    *entry = GroupEntry{pane_end, slot, group};
   }
 
   // Panes come and go in time order: the newest is usually the one asked for.
@@ -210,9 +241,7 @@ class SliceWindowState final : public KeyedOperatorState {
   }
 
   // Drops a hot group (its place in the pane is the caller's business).
-  void FreeGroup(uint32_t group) {
-    const uint32_t slot = meta_[group].slot;
-    const int64_t pane_end = meta_[group].pane_end;
+  void FreeGroup(uint32_t group, uint32_t slot, int64_t pane_end) {
     SlotGroups& mine = keys_.payload<SlotGroups>(slot);
     bool inline_group = false;
     for (int i = 0; i < SlotGroups::kInline; ++i) {
@@ -241,7 +270,7 @@ class SliceWindowState final : public KeyedOperatorState {
     const int64_t pane_end = slices_.PaneEnd(times_[row]);
     uint32_t group = GroupFor(slot, pane_end, next_seq_ + row);
     ++groups_.header(group)->rows;
-    meta_[group].touched = batch_number_;
+    groups_.header(group)->touched = batch_number_;
     group_of_row_[row] = group;
     UpdateRows update{group_of_row_.data(), row, row + 1, times_.data(), next_seq_, &heap_bytes_};
     for (size_t a = 0; a < layout_.size(); ++a) {
@@ -318,8 +347,8 @@ class SliceWindowState final : public KeyedOperatorState {
     bool sorted = true;
     auto pane = panes_.find(pane_end);
     if (pane != panes_.end()) {
-      for (uint32_t g : pane->second.groups) {
-        if (g != kNone) parts->push_back(Part{0, meta_[g].slot, g});
+      for (const PaneMember& member : pane->second.members) {
+        if (member.group != kNone) parts->push_back(Part{0, member.slot, member.group});
       }
       sorted = pane->second.sorted;
     }
@@ -344,6 +373,11 @@ class SliceWindowState final : public KeyedOperatorState {
     }
   }
 
+  void Prefetch(const Part& part) {
+    if (part.group != kNone) __builtin_prefetch(groups_.row(part.group));
+    keys_.PrefetchSlot(part.slot);
+  }
+
   const uint8_t* PartRow(const Part& part) {
     return part.group != kNone ? groups_.row(part.group) : Parked(part.parked);
   }
@@ -357,7 +391,10 @@ class SliceWindowState final : public KeyedOperatorState {
     const int64_t start_ms = end_ms - slices_.size_ms();
     if (tumbling_) {
       CollectPane(end_ms, &parts_);
-      for (const Part& part : parts_) {
+      constexpr size_t kAhead = 12;
+      for (size_t i = 0; i < parts_.size(); ++i) {
+        if (i + kAhead < parts_.size()) Prefetch(parts_[i + kAhead]);
+        const Part& part = parts_[i];
         results_.AppendSlot(part.slot, start_ms, end_ms, PartRow(part), false);
       }
       ReleaseParked();
@@ -369,7 +406,14 @@ class SliceWindowState final : public KeyedOperatorState {
     for (int64_t pane = start_ms + slices_.pane_ms(); pane <= end_ms; pane += slices_.pane_ms()) {
       CollectPane(pane, &parts_);
       if (slot_window_.size() < keys_.slot_capacity()) slot_window_.resize(keys_.slot_capacity(), kNone);
-      for (const Part& part : parts_) {
+      constexpr size_t kAhead = 16;
+      for (size_t i = 0; i < parts_.size(); ++i) {
+        if (i + kAhead < parts_.size()) {
+          const Part& ahead = parts_[i + kAhead];
+          if (ahead.group != kNone) __builtin_prefetch(groups_.row(ahead.group));
+          __builtin_prefetch(&slot_window_[ahead.slot]);
+        }
+        const Part& part = parts_[i];
         uint32_t& index = slot_window_[part.slot];
         if (index == kNone) {
           index = static_cast<uint32_t>(window_slots_.size());
@@ -381,6 +425,7 @@ class SliceWindowState final : public KeyedOperatorState {
       ReleaseParked();
     }
     for (size_t i = 0; i < window_slots_.size(); ++i) {
+      if (i + 16 < window_slots_.size()) keys_.PrefetchSlot(window_slots_[i + 16]);
       uint8_t* window = Scratch(i);
       results_.AppendSlot(window_slots_[i], start_ms, end_ms, window, false);
       layout_.Destroy(window, &heap_bytes_);
@@ -396,9 +441,16 @@ class SliceWindowState final : public KeyedOperatorState {
     };
     while (!panes_.empty() && expired(panes_.begin()->first)) {
       int64_t freed = 0;
-      for (uint32_t g : panes_.begin()->second.groups) {
-        if (g == kNone) continue;
-        FreeGroup(g);
+      const int64_t pane_end = panes_.begin()->first;
+      const auto& members = panes_.begin()->second.members;
+      constexpr size_t kAhead = 12;
+      for (size_t i = 0; i < members.size(); ++i) {
+        if (i + kAhead < members.size() && members[i + kAhead].group != kNone) {
+          keys_.PrefetchSlot(members[i + kAhead].slot);
+          groups_.PrefetchInUse(members[i + kAhead].group);
+        }
+        if (members[i].group == kNone) continue;
+        FreeGroup(members[i].group, members[i].slot, pane_end);
         ++freed;
       }
       metrics_->state_entries -= freed;
@@ -505,7 +557,7 @@ class SliceWindowState final : public KeyedOperatorState {
     if (budget < 0 || HotBytes() <= budget) return;
     std::vector<std::pair<uint32_t, uint32_t>> by_age;  // (touched, group)
     for (uint32_t g = 0; g < groups_.capacity(); ++g) {
-      if (groups_.in_use(g)) by_age.emplace_back(meta_[g].touched, g);
+      if (groups_.in_use(g)) by_age.emplace_back(groups_.header(g)->touched, g);
     }
     std::sort(by_age.begin(), by_age.end());
     std::set<int64_t> touched_panes;
@@ -525,19 +577,19 @@ class SliceWindowState final : public KeyedOperatorState {
       ++spilled.key_groups[key_group];
       ++spilled_total_;
       touched_panes.insert(pane_end);
-      panes_[pane_end].groups[meta_[group].position] = kNone;
-      FreeGroup(group);
+      panes_[pane_end].members[meta_[group].position].group = kNone;
+      FreeGroup(group, slot, pane_end);
     }
     // Compact the panes that lost groups (keeping the order).
     for (int64_t pane_end : touched_panes) {
       PaneGroups& pane = panes_[pane_end];
       size_t kept = 0;
-      for (uint32_t g : pane.groups) {
-        if (g == kNone) continue;
-        meta_[g].position = static_cast<uint32_t>(kept);
-        pane.groups[kept++] = g;
+      for (const PaneMember& member : pane.members) {
+        if (member.group == kNone) continue;
+        meta_[member.group].position = static_cast<uint32_t>(kept);
+        pane.members[kept++] = member;
       }
-      pane.groups.resize(kept);
+      pane.members.resize(kept);
       if (kept == 0) panes_.erase(pane_end);
     }
     backend_dirty_ = true;
