@@ -209,3 +209,16 @@ def test_rocksdb_state_larger_than_its_cache(tmp_path):
            .window(ms.tumbling("1d")).agg(n=ms.count(), values=ms.collect_list("value")).collect())
     # ~400 000 live windows with ~100 B of key and state each: ~40 MB, 5x the 8 MB budget
     assert got.num_rows == rows and set(got.column("n").to_pylist()) == {1}
+
+
+def test_processing_time_tumbling_window_counts_every_row(parallelism):
+    table = pa.table({"key": pa.array(["a", "b", "a"] * 1000), "value": pa.array([1.0] * 3000)})
+    p = ms.Pipeline(parallelism=parallelism)
+    got = p.from_arrow(table).key_by("key").window(ms.tumbling("10s", time="processing")) \
+        .agg(n=ms.count()).collect()
+    assert got.schema.names[:3] == ["key", "window_start", "window_end"]
+    totals = {}
+    for row in got.to_pylist():
+        totals[row["key"]] = totals.get(row["key"], 0) + row["n"]
+        assert (row["window_end"] - row["window_start"]).total_seconds() == 10  # wall-clock timestamps
+    assert totals == {"a": 2000, "b": 1000}

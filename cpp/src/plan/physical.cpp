@@ -112,8 +112,11 @@ PhysicalOperator BuildOperator(const PlanNode& node, const std::vector<SchemaPtr
     result.watermark.idle_timeout_ms = node.idle_timeout_ms;
   } else if (node.op == "window") {
     result.kind = PhysicalOperator::Kind::kKeyed;
-    const int time_column = ColumnIndex(*input, node.time_column, node);
-    TimeUnitsPerMs(*input->field(time_column)->type(), node.time_column, node);
+    int time_column = -1;  // processing time: rows are timed as they arrive
+    if (!node.processing_time) {
+      time_column = ColumnIndex(*input, node.time_column, node);
+      TimeUnitsPerMs(*input->field(time_column)->type(), node.time_column, node);
+    }
     result.keyed = MakeWindowAggregate(input_schemas.front(), KeyColumns(*input, node), time_column,
                                        ToWindowSpec(node), node.allowed_lateness_ms,
                                        Aggregates(*input, node));
