@@ -424,6 +424,11 @@ class Stream:
         """``collect().to_pandas()``."""
         return self.collect().to_pandas()
 
+    def __arrow_c_stream__(self, requested_schema=None):
+        """The Arrow PyCapsule protocol: ``polars.from_arrow(stream)``, ``duckdb.sql("... from
+        stream")`` or ``pyarrow.table(stream)`` run the pipeline and take its rows without copies."""
+        return self.collect().__arrow_c_stream__(requested_schema)
+
     def _file_sink(self, kind: str, path) -> None:
         path = os.fspath(path)
         directory = os.path.dirname(os.path.abspath(path))

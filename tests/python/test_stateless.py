@@ -116,6 +116,9 @@ def test_results_cross_to_other_engines_without_copies():
     result = ms.Pipeline(parallelism=2).from_records([{"x": i} for i in range(10)]).collect()
     assert pl.from_arrow(result)["x"].sum() == 45
     assert duckdb.sql("select sum(x) as s from result").fetchall()[0][0] == 45
+    stream = ms.Pipeline(parallelism=2).from_records([{"x": i} for i in range(10)]).filter(col("x") > 4)
+    assert pa.table(stream).num_rows == 5  # a Stream speaks the Arrow PyCapsule protocol itself
+    assert pl.DataFrame(stream)["x"].to_list() == [5, 6, 7, 8, 9]
 
 
 def test_empty_input():
