@@ -8,7 +8,9 @@ BUILD := build/dev
 DEB_PACKAGES := librocksdb-dev librdkafka-dev libtbb-dev libsimdjson-dev libgtest-dev \
                 ninja-build ccache pkg-config g++ kcat
 NATIVE_SOURCES := $(shell find cpp bindings tests/cpp cmake -name '*.cpp' -o -name '*.h' -o -name 'CMakeLists.txt' -o -name '*.cmake') CMakeLists.txt
-export CCACHE_DIR ?= $(CURDIR)/build/ccache
+# ccache keeps its default cache (~/.cache/ccache), shared by every clone on the machine;
+# paths below the checkout are hashed relative to it, so a fresh clone reuses the objects.
+export CCACHE_BASEDIR := $(CURDIR)
 
 .PHONY: setup demo test test-cpp test-python bench clean
 setup: $(BUILD)/.built
