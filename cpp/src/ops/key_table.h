@@ -68,6 +68,7 @@ class KeyTable {
   // Slots ever made (slot ids are below this): for per-slot side tables.
   size_t slot_capacity() const { return slot_count_; }
   void PrefetchSlot(uint32_t slot) const { __builtin_prefetch(&info(slot)); }
+  bool in_use(uint32_t slot) const { return slot < slot_count_ && info(slot).in_use; }
   template <typename T>
   T& payload(uint32_t slot) {
     static_assert(std::is_trivially_copyable_v<T>);

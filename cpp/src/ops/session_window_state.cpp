@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <map>
 #include <queue>
+#include <unordered_set>
 
 #include "core/error.h"
 #include "ops/aggregation_plan.h"
@@ -26,12 +27,18 @@ namespace {
 constexpr uint32_t kNone = 0xffffffffu;
 constexpr int64_t kNoTimer = INT64_MAX;
 
+// A key's sessions and timer: a KeyTable payload (all zero bytes for a new key), so a row's key
+// and its sessions are one cache line.
 struct KeySessions {
-  std::vector<Session> sessions;
-  int64_t timer_ms = kNoTimer;  // deadline of this key's live heap entry
-  uint32_t touched = 0;         // batch number of the last row
-  uint32_t checked = 0;         // batch number in which the backend was last asked for it
+  SessionList sessions;
+  uint64_t timer_code;  // kNoTimer - deadline of this key's live heap entry: 0 is "none"
+
+  int64_t timer_ms() const { return static_cast<int64_t>(static_cast<uint64_t>(kNoTimer) - timer_code); }
+  void set_timer_ms(int64_t deadline_ms) {
+    timer_code = static_cast<uint64_t>(kNoTimer) - static_cast<uint64_t>(deadline_ms);
+  }
 };
+static_assert(sizeof(KeySessions) <= 48, "a key slot and its sessions fill one cache line");
 
 class SessionWindowState final : public KeyedOperatorState {
  public:
@@ -43,7 +50,7 @@ class SessionWindowState final : public KeyedOperatorState {
         metrics_(context_.metrics != nullptr ? context_.metrics : &own_metrics_),
         acc_cf_(backend_.ColumnFamily("session_acc")),
         timer_cf_(backend_.ColumnFamily("session_timer")),
-        keys_(*plan.input_schema, plan.key_columns),
+        keys_(*plan.input_schema, plan.key_columns, sizeof(KeySessions)),
         groups_(layout_),
         results_(plan.output_schema, keys_, layout_, plan.event_time.get(),
                  plan.allowed_lateness_ms > 0),
@@ -52,6 +59,9 @@ class SessionWindowState final : public KeyedOperatorState {
 
   ~SessionWindowState() override {
     metrics_->state_entries -= live_sessions_ + spilled_sessions_;
+    for (uint32_t slot = 0; slot < keys_.slot_capacity(); ++slot) {
+      keys_.payload<KeySessions>(slot).sessions.Clear();  // the heap part of long lists
+    }
   }
 
   void OnBatch(const BatchPtr& rows, const std::vector<uint16_t>& key_groups,
@@ -67,14 +77,15 @@ class SessionWindowState final : public KeyedOperatorState {
       plan_.event_time->ToMs(*rows, &times_);
     }
     keys_.Lookup(*rows, key_groups, &slots_);
-    if (keys_of_slot_.size() < keys_.slot_capacity()) keys_of_slot_.resize(keys_.slot_capacity());
     inputs_ = AggregateInputs(plan_, *rows);
     group_of_row_.assign(n, kNoGroup);
     late_rows_.clear();
-    dirty_slots_.clear();
+    checked_.clear();
     const int64_t watermark_ms = watermark_ms_;
     int64_t pending_from = 0;
+    constexpr int64_t kAhead = 8;
     for (int64_t i = 0; i < n; ++i) {
+      if (i + kAhead < n) keys_.PrefetchSlot(slots_[i + kAhead]);
       const uint32_t slot = slots_[i];
       KeySessions& key = SessionsOf(slot);
       absorbed_.clear();
@@ -82,7 +93,7 @@ class SessionWindowState final : public KeyedOperatorState {
       Session& session = key.sessions[index];
       if (session.group == kNone) {
         if (SaturatingAdd(session.end_ms, lateness_ms_) <= watermark_ms) {
-          key.sessions.erase(key.sessions.begin() + static_cast<ptrdiff_t>(index));
+          key.sessions.Erase(index, index + 1);
           late_rows_.push_back(i);
           continue;
         }
@@ -95,12 +106,10 @@ class SessionWindowState final : public KeyedOperatorState {
         --live_sessions_;
         --metrics_->state_entries;
       }
-      if (key.touched != batch_number_) dirty_slots_.push_back(slot);
-      key.touched = batch_number_;
       const uint32_t group = session.group;
       if (session.end_ms > watermark_ms) {
-        ++groups_.header(group)->rows;
         group_of_row_[i] = group;
+        Reschedule(slot);
         continue;
       }
       // The session has fired already (allowed lateness): apply what came before, then this
@@ -108,17 +117,16 @@ class SessionWindowState final : public KeyedOperatorState {
       const Session fired = session;
       FlushPending(pending_from, i);
       group_of_row_[i] = group;
-      UpdateRange(i, i + 1);
+      FlushPending(i, i + 1);
       group_of_row_[i] = kNoGroup;
       GroupHeader* header = groups_.header(group);
-      ++header->rows;
       bool is_update = header->emitted != 0;
       header->emitted = 1;
       results_.AppendSlot(slot, fired.start_ms, fired.end_ms, groups_.row(group), is_update);
+      Reschedule(slot);
       pending_from = i + 1;
     }
     FlushPending(pending_from, n);
-    for (uint32_t slot : dirty_slots_) Reschedule(slot);
     next_seq_ += n;
     results_.Flush(out);
     EmitLateRows(rows, late_rows_, out, metrics_);
@@ -142,11 +150,8 @@ class SessionWindowState final : public KeyedOperatorState {
 
  private:
   KeySessions& SessionsOf(uint32_t slot) {
-    KeySessions& key = keys_of_slot_[slot];
-    if (key.sessions.empty() && spilled_keys_ > 0 && key.checked != batch_number_) {
-      key.checked = batch_number_;
-      LoadKey(slot);
-    }
+    KeySessions& key = keys_.payload<KeySessions>(slot);
+    if (key.sessions.empty() && spilled_keys_ > 0 && checked_.insert(slot).second) LoadKey(slot);
     return key;
   }
 
@@ -182,6 +187,17 @@ class SessionWindowState final : public KeyedOperatorState {
         if (group_of_row_[i] != kNoGroup) group_of_row_[i] = Resolve(group_of_row_[i]);
       }
     }
+    // The rows of the groups, fetched ahead: the aggregates then find them in cache.
+    constexpr int64_t kAhead = 8;
+    for (int64_t i = begin; i < end; ++i) {
+      if (i + kAhead < end && group_of_row_[i + kAhead] != kNoGroup) {
+        __builtin_prefetch(groups_.row(group_of_row_[i + kAhead]));
+      }
+      if (group_of_row_[i] == kNoGroup) continue;
+      GroupHeader* header = groups_.header(group_of_row_[i]);
+      ++header->rows;
+      header->touched = batch_number_;
+    }
     UpdateRange(begin, end);
     for (uint32_t gone : pending_merges_) {
       layout_.Merge(groups_.row(Resolve(gone)), groups_.row(gone), &heap_bytes_);
@@ -205,14 +221,14 @@ class SessionWindowState final : public KeyedOperatorState {
   }
 
   void Reschedule(uint32_t slot) {
-    KeySessions& key = keys_of_slot_[slot];
+    KeySessions& key = keys_.payload<KeySessions>(slot);
     if (key.sessions.empty()) {
-      key.timer_ms = kNoTimer;
+      key.set_timer_ms(kNoTimer);
       return;
     }
     int64_t deadline = KeyDeadline(key);
-    if (deadline < key.timer_ms) {
-      key.timer_ms = deadline;
+    if (deadline < key.timer_ms()) {
+      key.set_timer_ms(deadline);
       timers_.push({deadline, slot});
     }
   }
@@ -223,50 +239,64 @@ class SessionWindowState final : public KeyedOperatorState {
     watermark_ms_ = watermark_ms;
     due_.clear();
     LoadDueKeys();  // into due_
+    popped_.clear();
     while (!timers_.empty() && timers_.top().first <= watermark_ms) {
-      auto [deadline, slot] = timers_.top();
+      popped_.push_back(timers_.top());
       timers_.pop();
-      KeySessions& key = keys_of_slot_[slot];
-      if (key.timer_ms != deadline) continue;  // stale
-      key.timer_ms = kNoTimer;
+    }
+    constexpr size_t kAhead = 8;
+    for (size_t i = 0; i < popped_.size(); ++i) {
+      if (i + kAhead < popped_.size()) keys_.PrefetchSlot(popped_[i + kAhead].second);
+      auto [deadline, slot] = popped_[i];
+      KeySessions& key = keys_.payload<KeySessions>(slot);
+      if (key.timer_ms() != deadline) continue;  // stale
+      key.set_timer_ms(kNoTimer);
       due_.push_back(slot);
     }
     // Fire the sessions that ended since the last watermark, by end then first row.
-    struct Firing {
-      int64_t end_ms, first_seq, start_ms;
-      uint32_t slot, group;
-    };
-    std::vector<Firing> firings;
+    firings_.clear();
     for (uint32_t slot : due_) {
-      for (const Session& s : keys_of_slot_[slot].sessions) {
+      for (const Session& s : keys_.payload<KeySessions>(slot).sessions) {
         if (s.end_ms > previous_ms && s.end_ms <= watermark_ms) {
-          firings.push_back({s.end_ms, groups_.header(s.group)->first_seq, s.start_ms, slot, s.group});
+          firings_.push_back({s.end_ms, 0, s.start_ms, slot, s.group});
         }
       }
     }
-    std::sort(firings.begin(), firings.end(), [](const Firing& a, const Firing& b) {
+    for (size_t i = 0; i < firings_.size(); ++i) {
+      if (i + kAhead < firings_.size()) __builtin_prefetch(groups_.row(firings_[i + kAhead].group));
+      firings_[i].first_seq = groups_.header(firings_[i].group)->first_seq;
+    }
+    std::sort(firings_.begin(), firings_.end(), [](const Firing& a, const Firing& b) {
       return a.end_ms != b.end_ms ? a.end_ms < b.end_ms : a.first_seq < b.first_seq;
     });
-    for (const Firing& f : firings) {
+    for (size_t i = 0; i < firings_.size(); ++i) {
+      if (i + kAhead < firings_.size()) {
+        __builtin_prefetch(groups_.row(firings_[i + kAhead].group));
+        keys_.PrefetchSlot(firings_[i + kAhead].slot);
+      }
+      const Firing& f = firings_[i];
       GroupHeader* header = groups_.header(f.group);
       results_.AppendSlot(f.slot, f.start_ms, f.end_ms, groups_.row(f.group), header->emitted != 0);
       header->emitted = 1;
     }
     // Drop the sessions past their lateness.
-    for (uint32_t slot : due_) {
-      auto& sessions = keys_of_slot_[slot].sessions;
-      auto keep = sessions.begin();
-      for (auto it = sessions.begin(); it != sessions.end(); ++it) {
-        if (SaturatingAdd(it->end_ms, lateness_ms_) <= watermark_ms) {
-          groups_.Free(it->group, &heap_bytes_);
+    for (size_t i = 0; i < due_.size(); ++i) {
+      if (i + kAhead < due_.size()) keys_.PrefetchSlot(due_[i + kAhead]);
+      const uint32_t slot = due_[i];
+      SessionList& sessions = keys_.payload<KeySessions>(slot).sessions;
+      size_t kept = 0;
+      for (size_t j = 0; j < sessions.size(); ++j) {
+        Session s = sessions[j];
+        if (SaturatingAdd(s.end_ms, lateness_ms_) <= watermark_ms) {
+          groups_.Free(s.group, &heap_bytes_);
           keys_.Release(slot);
           --live_sessions_;
           --metrics_->state_entries;
         } else {
-          *keep++ = *it;
+          sessions[kept++] = s;
         }
       }
-      sessions.erase(keep, sessions.end());
+      sessions.Erase(kept, sessions.size());
       Reschedule(slot);
     }
   }
@@ -297,7 +327,7 @@ class SessionWindowState final : public KeyedOperatorState {
     uint32_t count;
     aggregate_detail::ReadBytes(&bytes, &deadline_ms, sizeof(deadline_ms));
     aggregate_detail::ReadBytes(&bytes, &count, sizeof(count));
-    KeySessions& key = keys_of_slot_[slot];
+    KeySessions& key = keys_.payload<KeySessions>(slot);
     for (uint32_t i = 0; i < count; ++i) {
       Session session;
       aggregate_detail::ReadBytes(&bytes, &session.start_ms, sizeof(int64_t));
@@ -309,7 +339,7 @@ class SessionWindowState final : public KeyedOperatorState {
       keys_.Retain(slot);
       ++live_sessions_;
       --spilled_sessions_;
-      key.sessions.push_back(session);
+      key.sessions.Insert(key.sessions.size(), session);
     }
     backend_.Delete(acc_cf_, acc_key);
     backend_.Delete(timer_cf_, TimerKey(keys_.key_group(slot), deadline_ms, acc_key.substr(2)));
@@ -320,7 +350,7 @@ class SessionWindowState final : public KeyedOperatorState {
     auto spilled = spilled_deadlines_.find(deadline_ms);
     MS_CHECK(spilled != spilled_deadlines_.end(), "spilled session deadline not tracked");
     if (--spilled->second == 0) spilled_deadlines_.erase(spilled);
-    key.timer_ms = kNoTimer;
+    key.set_timer_ms(kNoTimer);
     Reschedule(slot);
   }
 
@@ -341,19 +371,16 @@ class SessionWindowState final : public KeyedOperatorState {
     }
     for (const auto& [key_group, key] : due_keys) {
       uint32_t slot = keys_.LookupEncoded(key, key_group);
-      if (keys_of_slot_.size() < keys_.slot_capacity()) keys_of_slot_.resize(keys_.slot_capacity());
       LoadKey(slot);
       // Due now: its timer (made against the new watermark) must not stand in for that.
-      keys_of_slot_[slot].timer_ms = kNoTimer;
+      keys_.payload<KeySessions>(slot).set_timer_ms(kNoTimer);
       due_.push_back(slot);
     }
   }
 
   int64_t HotBytes() const {
     const int64_t per_session = static_cast<int64_t>(layout_.row_bytes()) + sizeof(Session) + 8;
-    return live_sessions_ * per_session +
-           static_cast<int64_t>(keys_of_slot_.size() * sizeof(KeySessions) + keys_.memory_bytes()) +
-           heap_bytes_;
+    return live_sessions_ * per_session + static_cast<int64_t>(keys_.memory_bytes()) + heap_bytes_;
   }
 
   // Writes the least recently touched keys (all their sessions) to the backend until the hot
@@ -361,14 +388,19 @@ class SessionWindowState final : public KeyedOperatorState {
   void MaybeSpill() {
     const int64_t budget = context_.hot_state_bytes;
     if (budget < 0 || HotBytes() <= budget) return;
-    std::vector<std::pair<uint32_t, uint32_t>> by_age;  // (touched, slot)
-    for (uint32_t slot = 0; slot < keys_of_slot_.size(); ++slot) {
-      if (!keys_of_slot_[slot].sessions.empty()) by_age.emplace_back(keys_of_slot_[slot].touched, slot);
+    std::vector<std::pair<uint32_t, uint32_t>> by_age;  // (last batch with a row, slot)
+    for (uint32_t slot = 0; slot < keys_.slot_capacity(); ++slot) {
+      if (!keys_.in_use(slot)) continue;
+      uint32_t touched = 0;
+      for (const Session& s : keys_.payload<KeySessions>(slot).sessions) {
+        touched = std::max(touched, groups_.header(s.group)->touched);
+      }
+      if (!keys_.payload<KeySessions>(slot).sessions.empty()) by_age.emplace_back(touched, slot);
     }
     std::sort(by_age.begin(), by_age.end());
     for (const auto& [touched, slot] : by_age) {
       if (HotBytes() <= budget / 4 * 3) break;
-      KeySessions& key = keys_of_slot_[slot];
+      KeySessions& key = keys_.payload<KeySessions>(slot);
       const int64_t deadline_ms = KeyDeadline(key);
       std::string value;
       aggregate_detail::AppendBytes(&value, &deadline_ms, sizeof(deadline_ms));
@@ -385,8 +417,8 @@ class SessionWindowState final : public KeyedOperatorState {
         --live_sessions_;
         ++spilled_sessions_;
       }
-      key.sessions.clear();
-      key.timer_ms = kNoTimer;
+      key.sessions.Clear();
+      key.set_timer_ms(kNoTimer);
       std::string acc_key = AccKey(slot);
       backend_.Put(acc_cf_, acc_key, value);
       backend_.Put(timer_cf_, TimerKey(keys_.key_group(slot), deadline_ms, acc_key.substr(2)), "");
@@ -420,7 +452,6 @@ class SessionWindowState final : public KeyedOperatorState {
   const int64_t gap_ms_;
   const int64_t lateness_ms_;
 
-  std::vector<KeySessions> keys_of_slot_;
   std::priority_queue<std::pair<int64_t, uint32_t>, std::vector<std::pair<int64_t, uint32_t>>,
                       std::greater<>>
       timers_;
@@ -439,7 +470,14 @@ class SessionWindowState final : public KeyedOperatorState {
   bool backend_dirty_ = false;
 
   std::vector<int64_t> times_;
-  std::vector<uint32_t> slots_, group_of_row_, dirty_slots_, due_;
+  std::vector<uint32_t> slots_, group_of_row_, due_;
+  std::vector<std::pair<int64_t, uint32_t>> popped_;
+  struct Firing {
+    int64_t end_ms, first_seq, start_ms;
+    uint32_t slot, group;
+  };
+  std::vector<Firing> firings_;
+  std::unordered_set<uint32_t> checked_;  // keys asked for in the backend this batch
   std::vector<int64_t> late_rows_;
   std::vector<Session> absorbed_;
   std::vector<const arrow::Array*> inputs_;

@@ -14,7 +14,8 @@ constexpr uint32_t kNone = 0xffffffffu;
 
 // Adds rows; new sessions get increasing group ids; absorbed groups are recorded.
 struct SessionsUnderTest {
-  std::vector<Session> sessions;
+  SessionList sessions{};
+  ~SessionsUnderTest() { sessions.Clear(); }
   std::vector<uint32_t> absorbed_groups;
   uint32_t next_group = 0;
   size_t Add(int64_t t, int64_t gap) {
@@ -49,6 +50,24 @@ TEST(SessionMerge, ExtendsBridgesAndOpens) {
   EXPECT_EQ(s.sessions[1].group, 2u);
   s.Add(20, 10);                                // before everything
   EXPECT_EQ(s.sessions[0].start_ms, 20);
+}
+
+TEST(SessionList, InsertsAndErasesInOrder) {
+  SessionList list{};
+  EXPECT_TRUE(list.empty());
+  for (int i = 0; i < 20; ++i) list.Insert(list.size(), Session{i * 10, i * 10 + 5, static_cast<uint32_t>(i)});
+  list.Insert(0, Session{-10, -5, 99});
+  ASSERT_EQ(list.size(), 21u);
+  EXPECT_EQ(list[0].group, 99u);
+  EXPECT_EQ(list[20].group, 19u);
+  list.Erase(1, 20);
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[1].group, 19u);
+  list.Erase(0, 1);
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0].start_ms, 190);  // back inline
+  list.Clear();
+  EXPECT_TRUE(list.empty());
 }
 
 TEST(SessionMerge, OutOfOrderRowsGiveTheGapSplitRuns) {
