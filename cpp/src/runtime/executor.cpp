@@ -138,9 +138,9 @@ class KeyedActor final : public InputActor {
  public:
   KeyedActor(Scheduler* scheduler, const KeyedOperator& op, SubtaskContext context, uint64_t origin)
       : InputActor(scheduler),
+        ports(op.num_ports()),
         metrics_(context.metrics),
         state_(op.CreateState(std::move(context))),
-        ports(op.num_ports()),
         emitter_(&ports, origin, metrics_) {}
   void Start() { tracker_ = std::make_unique<WatermarkTracker>(num_inputs_); }
   std::vector<ChainList> ports;
