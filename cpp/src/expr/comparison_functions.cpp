@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include <arrow/util/bit_util.h>
+#include <arrow/util/bitmap_ops.h>
 
 #include "core/error.h"
 #include "expr/function_registry.h"
@@ -44,58 +45,70 @@ template <typename L, typename R>
 using CommonOf = std::conditional_t<std::is_same_v<L, double> || std::is_same_v<R, double>, double, int64_t>;
 
 // Writes one bit per row, a byte of 8 rows at a time (measured faster than whole 64-bit words
-// with gcc 12 at -O3 for x86-64: 23 vs 40 us per 64 K rows).
+// with gcc 12 for x86-64: 23 vs 40 us per 64 K rows; 13 us when compiled for AVX-512).
 template <typename Predicate>
-void PackBits(uint8_t* bitmap, int64_t num_rows, Predicate predicate) {
-  int64_t full_bytes = num_rows / 8;
+void PackBitsLoop(uint8_t* bitmap, int64_t full_bytes, Predicate predicate) {
   for (int64_t byte_index = 0; byte_index < full_bytes; ++byte_index) {
     int64_t base = byte_index * 8;
     uint8_t byte = 0;
     for (int j = 0; j < 8; ++j) byte |= static_cast<uint8_t>(predicate(base + j)) << j;
     bitmap[byte_index] = byte;
   }
+}
+template <typename Predicate>
+MS_TARGET_AVX512 void PackBitsLoopAvx512(uint8_t* bitmap, int64_t full_bytes, Predicate predicate) {
+  for (int64_t byte_index = 0; byte_index < full_bytes; ++byte_index) {
+    int64_t base = byte_index * 8;
+    uint8_t byte = 0;
+    for (int j = 0; j < 8; ++j) byte |= static_cast<uint8_t>(predicate(base + j)) << j;
+    bitmap[byte_index] = byte;
+  }
+}
+
+template <typename Predicate>
+void PackBits(uint8_t* bitmap, int64_t num_rows, Predicate predicate) {
+  int64_t full_bytes = num_rows / 8;
+  if (HasAvx512()) {
+    PackBitsLoopAvx512(bitmap, full_bytes, predicate);
+  } else {
+    PackBitsLoop(bitmap, full_bytes, predicate);
+  }
   for (int64_t i = full_bytes * 8; i < num_rows; ++i) {
     arrow::bit_util::SetBitTo(bitmap, i, predicate(i));
   }
 }
 
+// The comparison as a bitmap (bit i: row i compares true), without validity.
 template <typename Cmp>
-arrow::Datum CompareKernel(const std::vector<arrow::Datum>& args, int64_t num_rows, Cmp cmp) {
-  if (AnyNullScalar(args)) return arrow::MakeNullScalar(arrow::boolean());
+std::shared_ptr<arrow::Buffer> CompareBits(const std::vector<arrow::Datum>& args, int64_t num_rows, Cmp cmp) {
   auto bits = AllocateBitmap(num_rows);
   uint8_t* bitmap = bits->mutable_data();
   DispatchNumeric(args[0], args[1], [&](auto l, auto r) {
     using T = CommonOf<decltype(l[0]), decltype(r[0])>;
-    PackBits(bitmap, num_rows, [&](int64_t i) { return cmp(static_cast<T>(l[i]), static_cast<T>(r[i])); });
+    // captured by value: the closure then lives in registers, not behind a pointer the bitmap
+    // stores might alias (which kept gcc from vectorising)
+    PackBits(bitmap, num_rows, [l, r, cmp](int64_t i) { return cmp(static_cast<T>(l[i]), static_cast<T>(r[i])); });
   });
-  return MakeArray(arrow::boolean(), num_rows, CombinedValidity(args, num_rows), std::move(bits));
+  return bits;
 }
 
-// The fused filter: row numbers where the comparison is true, written without branches
-// (every row is written, the cursor only advances on a match).
+template <typename Cmp>
+arrow::Datum CompareKernel(const std::vector<arrow::Datum>& args, int64_t num_rows, Cmp cmp) {
+  if (AnyNullScalar(args)) return arrow::MakeNullScalar(arrow::boolean());
+  return MakeArray(arrow::boolean(), num_rows, CombinedValidity(args, num_rows), CompareBits(args, num_rows, cmp));
+}
+
+// The fused filter: the comparison's bits ANDed with validity and expanded straight into row
+// numbers, without building a bool array (measured against a branch-free per-row select:
+// 33 -> ~20 us per 64 K rows with AVX-512).
 template <typename Cmp>
 RowSelection CompareSelect(const std::vector<arrow::Datum>& args, int64_t num_rows, Cmp cmp) {
   if (AnyNullScalar(args)) return RowSelection{nullptr, 0};
-  auto indices = AllocateSelection(num_rows);
-  int32_t* out = indices->mutable_data_as<int32_t>();
-  int64_t count = 0;
-  std::shared_ptr<arrow::Buffer> validity = CombinedValidity(args, num_rows);
-  DispatchNumeric(args[0], args[1], [&](auto l, auto r) {
-    using T = CommonOf<decltype(l[0]), decltype(r[0])>;
-    if (!validity) {
-      for (int64_t i = 0; i < num_rows; ++i) {
-        out[count] = static_cast<int32_t>(i);
-        count += cmp(static_cast<T>(l[i]), static_cast<T>(r[i]));
-      }
-    } else {
-      const uint8_t* valid = validity->data();
-      for (int64_t i = 0; i < num_rows; ++i) {
-        out[count] = static_cast<int32_t>(i);
-        count += cmp(static_cast<T>(l[i]), static_cast<T>(r[i])) & arrow::bit_util::GetBit(valid, i);
-      }
-    }
-  });
-  return RowSelection{std::move(indices), count};
+  std::shared_ptr<arrow::Buffer> bits = CompareBits(args, num_rows, cmp);
+  if (std::shared_ptr<arrow::Buffer> validity = CombinedValidity(args, num_rows)) {
+    arrow::internal::BitmapAnd(bits->data(), 0, validity->data(), 0, num_rows, 0, bits->mutable_data());
+  }
+  return SelectionFromBitmap(bits->data(), num_rows);
 }
 
 ResolvedCall NullBoolResult() {

@@ -1,5 +1,6 @@
 #include "expr/kernel_support.h"
 
+#include <cstdlib>
 #include <cstring>
 
 #include <arrow/compute/initialize.h>
@@ -18,6 +19,19 @@ void EnsureComputeInitialized() {
 }
 
 arrow::MemoryPool* Pool() { return arrow::default_memory_pool(); }
+
+bool HasAvx512() {
+#if MS_HAVE_AVX512_BUILD
+  // MILLSTREAM_DISABLE_AVX512=1 forces the portable loops (to test them on an AVX-512 machine).
+  static const bool supported = std::getenv("MILLSTREAM_DISABLE_AVX512") == nullptr &&
+                                __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                                __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+                                __builtin_cpu_supports("popcnt");
+  return supported;
+#else
+  return false;
+#endif
+}
 
 std::shared_ptr<arrow::Buffer> AllocateBytes(int64_t bytes) {
   return CheckArrow(arrow::AllocateBuffer(bytes, Pool()), "allocating an expression result");

@@ -20,6 +20,19 @@ void EnsureComputeInitialized();
 
 arrow::MemoryPool* Pool();
 
+// The build targets plain x86-64 (SSE2). The hottest loops are also compiled for AVX-512
+// (F, BW, VL, DQ: 64-bit multiplies, mask registers, compress) and picked at run time:
+//   if (HasAvx512()) LoopAvx512(...); else Loop(...);
+// where both are instantiations of one template body, one marked MS_TARGET_AVX512.
+bool HasAvx512();
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define MS_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,popcnt")))
+#define MS_HAVE_AVX512_BUILD 1
+#else
+#define MS_TARGET_AVX512
+#define MS_HAVE_AVX512_BUILD 0
+#endif
+
 // An uninitialised buffer of `bytes` bytes (padded by Arrow); throws on out-of-memory.
 std::shared_ptr<arrow::Buffer> AllocateBytes(int64_t bytes);
 

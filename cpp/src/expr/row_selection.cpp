@@ -1,5 +1,9 @@
 #include "expr/row_selection.h"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 #include <bit>
 #include <cstring>
 
@@ -74,9 +78,64 @@ std::vector<std::shared_ptr<arrow::Buffer>> GatherStrings(const arrow::ArrayData
 
 }  // namespace
 
-std::shared_ptr<arrow::ResizableBuffer> AllocateSelection(int64_t capacity) {
-  MS_CHECK(capacity <= INT32_MAX, "a batch has at most 2^31 - 1 rows");
-  return CheckArrow(arrow::AllocateResizableBuffer(capacity * 4, Pool()), "allocating a selection");
+namespace {
+
+// Appends the positions of the set bits; returns how many. Writes up to 16 entries past the
+// count (the caller allocates the room).
+int64_t ExpandBits(const uint8_t* bitmap, int64_t length, int32_t* out) {
+  int64_t written = 0;
+  int64_t full_words = length / 64;
+  for (int64_t w = 0; w < full_words; ++w) {
+    uint64_t word;
+    std::memcpy(&word, bitmap + w * 8, 8);
+    while (word != 0) {
+      out[written++] = static_cast<int32_t>(w * 64 + std::countr_zero(word));
+      word &= word - 1;
+    }
+  }
+  for (int64_t i = full_words * 64; i < length; ++i) {
+    if (arrow::bit_util::GetBit(bitmap, i)) out[written++] = static_cast<int32_t>(i);
+  }
+  return written;
+}
+
+#if MS_HAVE_AVX512_BUILD
+// 16 rows at a time: compress the row numbers of the set bits and store all 16 lanes
+// (compress into a register, then a plain store: compress-to-memory is slow on AMD Zen 4).
+MS_TARGET_AVX512 int64_t ExpandBitsAvx512(const uint8_t* bitmap, int64_t length, int32_t* out) {
+  int64_t written = 0;
+  __m512i rows = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512i step = _mm512_set1_epi32(16);
+  int64_t full_blocks = length / 16;
+  for (int64_t block = 0; block < full_blocks; ++block) {
+    uint16_t mask;
+    std::memcpy(&mask, bitmap + block * 2, 2);
+    _mm512_storeu_si512(out + written, _mm512_maskz_compress_epi32(mask, rows));
+    written += __builtin_popcount(mask);
+    rows = _mm512_add_epi32(rows, step);
+  }
+  for (int64_t i = full_blocks * 16; i < length; ++i) {
+    if (arrow::bit_util::GetBit(bitmap, i)) out[written++] = static_cast<int32_t>(i);
+  }
+  return written;
+}
+#endif
+
+}  // namespace
+
+RowSelection SelectionFromBitmap(const uint8_t* bitmap, int64_t length) {
+  MS_CHECK(length <= INT32_MAX - 16, "a batch has fewer than 2^31 - 16 rows");
+  int64_t count = arrow::internal::CountSetBits(bitmap, 0, length);
+  if (count == 0 || count == length) return RowSelection{nullptr, count};
+  auto indices = CheckArrow(arrow::AllocateResizableBuffer((count + 16) * 4, Pool()), "allocating a selection");
+  int32_t* out = indices->mutable_data_as<int32_t>();
+#if MS_HAVE_AVX512_BUILD
+  int64_t written = HasAvx512() ? ExpandBitsAvx512(bitmap, length, out) : ExpandBits(bitmap, length, out);
+#else
+  int64_t written = ExpandBits(bitmap, length, out);
+#endif
+  MS_CHECK(written == count, "selection count");
+  return RowSelection{std::move(indices), count};
 }
 
 RowSelection SelectionFromMask(const arrow::Array& mask) {
@@ -95,26 +154,7 @@ RowSelection SelectionFromMask(const arrow::Array& mask) {
     bits = CheckArrow(arrow::internal::CopyBitmap(Pool(), data.buffers[1]->data(), data.offset, length),
                       "copying a filter mask");
   }
-  int64_t count = arrow::internal::CountSetBits(bits->data(), 0, length);
-  if (count == 0 || count == length) return RowSelection{nullptr, count};
-  auto indices = AllocateSelection(count);
-  int32_t* out = indices->mutable_data_as<int32_t>();
-  int64_t written = 0;
-  const uint8_t* bitmap = bits->data();
-  int64_t full_words = length / 64;
-  for (int64_t w = 0; w < full_words; ++w) {
-    uint64_t word;
-    std::memcpy(&word, bitmap + w * 8, 8);
-    while (word != 0) {
-      out[written++] = static_cast<int32_t>(w * 64 + std::countr_zero(word));
-      word &= word - 1;
-    }
-  }
-  for (int64_t i = full_words * 64; i < length; ++i) {
-    if (arrow::bit_util::GetBit(bitmap, i)) out[written++] = static_cast<int32_t>(i);
-  }
-  MS_CHECK(written == count, "selection count");
-  return RowSelection{std::move(indices), count};
+  return SelectionFromBitmap(bits->data(), length);
 }
 
 std::shared_ptr<arrow::Array> TakeSelected(const arrow::Array& column, const RowSelection& selection) {

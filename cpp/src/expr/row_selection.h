@@ -15,7 +15,7 @@ namespace millstream::expr {
 
 struct RowSelection {
   std::shared_ptr<arrow::Buffer> indices;  // int32 row numbers, ascending; may be null if count == 0
-  int64_t count = 0;                       // number of selected rows
+  int64_t count = 0;                       // number of selected rows (== rows of the batch: all)
 
   const int32_t* data() const {
     return indices ? reinterpret_cast<const int32_t*>(indices->data()) : nullptr;
@@ -25,8 +25,8 @@ struct RowSelection {
 // Rows whose value is true and valid (null counts as false). `mask` must be a bool array.
 RowSelection SelectionFromMask(const arrow::Array& mask);
 
-// A selection buffer for up to `capacity` rows, to be filled by a select kernel.
-std::shared_ptr<arrow::ResizableBuffer> AllocateSelection(int64_t capacity);
+// Rows whose bit is set in `bitmap` (bits 0 .. length-1).
+RowSelection SelectionFromBitmap(const uint8_t* bitmap, int64_t length);
 
 // The selected rows of one column: hand-written gathers for fixed-width, bool and string/binary
 // columns, Arrow's Take for the rest.
