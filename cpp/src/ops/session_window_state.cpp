@@ -4,8 +4,8 @@
 // after the pass. A row that lands in an already fired session (allowed lateness) is applied
 // on its own and the session emitted again at once.
 //
-// Timers: a min-heap of (deadline, key slot) with one live entry per key (its earliest session
-// end, or end + lateness once fired); entries made stale by later changes are skipped.
+// Timers: (deadline, key slot) in time buckets, with one live entry per key (its earliest
+// session end, or end + lateness once fired); entries made stale by later changes are skipped.
 // Beyond the hot-state budget whole keys go to the backend ("session_acc" [key_group][key],
 // "session_timer" [key_group][deadline][key]) and come back on their next row or deadline.
 #include <algorithm>
@@ -17,6 +17,7 @@
 #include "ops/aggregation_plan.h"
 #include "ops/key_table.h"
 #include "ops/session_merge.h"
+#include "ops/timer_buckets.h"
 #include "ops/window_result.h"
 #include "state/state_backend.h"
 
@@ -55,7 +56,8 @@ class SessionWindowState final : public KeyedOperatorState {
         results_(plan.output_schema, keys_, layout_, plan.event_time.get(),
                  plan.allowed_lateness_ms > 0),
         gap_ms_(plan.window.gap_ms),
-        lateness_ms_(plan.allowed_lateness_ms) {}
+        lateness_ms_(plan.allowed_lateness_ms),
+        timers_(std::max<int64_t>(1, plan.window.gap_ms / 4)) {}
 
   ~SessionWindowState() override {
     metrics_->state_entries -= live_sessions_ + spilled_sessions_;
@@ -229,7 +231,7 @@ class SessionWindowState final : public KeyedOperatorState {
     int64_t deadline = KeyDeadline(key);
     if (deadline < key.timer_ms()) {
       key.set_timer_ms(deadline);
-      timers_.push({deadline, slot});
+      timers_.Push(deadline, slot);
     }
   }
 
@@ -240,10 +242,7 @@ class SessionWindowState final : public KeyedOperatorState {
     due_.clear();
     LoadDueKeys();  // into due_
     popped_.clear();
-    while (!timers_.empty() && timers_.top().first <= watermark_ms) {
-      popped_.push_back(timers_.top());
-      timers_.pop();
-    }
+    timers_.PopDue(watermark_ms, &popped_);
     constexpr size_t kAhead = 8;
     for (size_t i = 0; i < popped_.size(); ++i) {
       if (i + kAhead < popped_.size()) keys_.PrefetchSlot(popped_[i + kAhead].second);
@@ -452,9 +451,7 @@ class SessionWindowState final : public KeyedOperatorState {
   const int64_t gap_ms_;
   const int64_t lateness_ms_;
 
-  std::priority_queue<std::pair<int64_t, uint32_t>, std::vector<std::pair<int64_t, uint32_t>>,
-                      std::greater<>>
-      timers_;
+  TimerBuckets timers_;
   std::vector<uint32_t> forward_;  // per group: the session it was merged into (this batch)
   std::vector<uint32_t> pending_merges_;
   std::map<int64_t, int64_t> spilled_deadlines_;  // keys in the backend by deadline
