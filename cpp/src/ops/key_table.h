@@ -67,7 +67,10 @@ class KeyTable {
   size_t live_slots() const { return live_; }
   // Slots ever made (slot ids are below this): for per-slot side tables.
   size_t slot_capacity() const { return slot_count_; }
-  void PrefetchSlot(uint32_t slot) const { __builtin_prefetch(&info(slot)); }
+  void PrefetchSlot(uint32_t slot) const {
+    __builtin_prefetch(&info(slot));
+    if (stride_ > 64) __builtin_prefetch(reinterpret_cast<const uint8_t*>(&info(slot)) + 64);
+  }
   bool in_use(uint32_t slot) const { return slot < slot_count_ && info(slot).in_use; }
   template <typename T>
   T& payload(uint32_t slot) {

@@ -46,17 +46,30 @@ struct PaneGroups {
   bool sorted = true;
 };
 
-// The hot groups of one key slot (a KeyTable payload, zeroed for a new key): the first few
-// inline, in the cache line of the key (with tumbling windows a key rarely has more live at
-// once), any more in the group table.
-struct SlotGroups {
-  static constexpr int kInline = 3;
-  int64_t pane_end[kInline];
-  int64_t table_newest;              // no pane in the table ends later (an upper bound)
-  uint32_t group_plus_one[kInline];  // 0: none
-  uint32_t in_table;
+// The hot groups of one key slot (a KeyTable payload, zeroed for a new key): the newest few
+// inline, next to the key (rows go to the newest panes), any older ones in the group table.
+// Tumbling windows keep 3 inline (key and groups in one cache line); sliding windows keep as
+// many as a key has live panes, up to 8 (two lines), so that the table is rarely used.
+// Layout: [table_newest i64][pane_end i64 x n][group + 1 u32 x n][in_table u32].
+class SlotGroups {
+ public:
+  static size_t Bytes(int inline_count) { return 12 + 12 * static_cast<size_t>(inline_count); }
+  SlotGroups(uint8_t* bytes, int inline_count) : bytes_(bytes), n_(inline_count) {}
+  int size() const { return n_; }
+  // No pane in the table ends later (an upper bound).
+  int64_t& table_newest() { return *reinterpret_cast<int64_t*>(bytes_); }
+  int64_t& pane_end(int i) { return reinterpret_cast<int64_t*>(bytes_ + 8)[i]; }
+  uint32_t& group_plus_one(int i) { return reinterpret_cast<uint32_t*>(bytes_ + 8 + 8 * n_)[i]; }  // 0: none
+  uint32_t& in_table() { return *reinterpret_cast<uint32_t*>(bytes_ + 8 + 12 * n_); }
+
+ private:
+  uint8_t* bytes_;
+  int n_;
 };
-static_assert(sizeof(SlotGroups) <= 48, "a key slot and its groups fill one cache line");
+
+struct SlotGroupsBytes {  // the payload type: raw bytes behind SlotGroups
+  uint8_t first;
+};
 
 // What the operator keeps per hot group besides its accumulator row (read when writing it back).
 struct GroupMeta {
@@ -83,7 +96,10 @@ class SliceWindowState final : public KeyedOperatorState {
         metrics_(context_.metrics != nullptr ? context_.metrics : &own_metrics_),
         acc_cf_(backend_.ColumnFamily("window_acc")),
         timer_cf_(backend_.ColumnFamily("window_timer")),
-        keys_(*plan.input_schema, plan.key_columns, sizeof(SlotGroups)),
+        inline_groups_(slices_.panes_per_window() == 1
+                           ? 3
+                           : static_cast<int>(std::min<int64_t>(8, slices_.panes_per_window() + 3))),
+        keys_(*plan.input_schema, plan.key_columns, SlotGroups::Bytes(inline_groups_)),
         groups_(layout_),
         results_(plan.output_schema, keys_, layout_, plan.event_time.get(),
                  plan.allowed_lateness_ms > 0),
@@ -113,7 +129,7 @@ class SliceWindowState final : public KeyedOperatorState {
     const int64_t lateness_ms = plan_.allowed_lateness_ms;
     constexpr int64_t kAhead = 8;
     for (int64_t i = 0; i < n; ++i) {
-      if (i + kAhead < n) __builtin_prefetch(&keys_.payload<SlotGroups>(slots_[i + kAhead]));
+      if (i + kAhead < n) keys_.PrefetchSlot(slots_[i + kAhead]);
       const int64_t pane_end = slices_.PaneEnd(times_[i]);
       const int64_t last_end = tumbling_ ? pane_end : slices_.LastWindowEnd(pane_end);
       group_of_row_[i] = kNoGroup;
@@ -172,11 +188,11 @@ class SliceWindowState final : public KeyedOperatorState {
   // ---- groups ---------------------------------------------------------------------------
 
   uint32_t FindGroup(uint32_t slot, int64_t pane_end) {
-    const SlotGroups& mine = keys_.payload<SlotGroups>(slot);
-    for (int i = 0; i < SlotGroups::kInline; ++i) {
-      if (mine.group_plus_one[i] != 0 && mine.pane_end[i] == pane_end) return mine.group_plus_one[i] - 1;
+    SlotGroups mine = GroupsOf(slot);
+    for (int i = 0; i < mine.size(); ++i) {
+      if (mine.group_plus_one(i) != 0 && mine.pane_end(i) == pane_end) return mine.group_plus_one(i) - 1;
     }
-    if (mine.in_table == 0 || pane_end > mine.table_newest) return kNone;
+    if (mine.in_table() == 0 || pane_end > mine.table_newest()) return kNone;
     GroupEntry* entry = table_.Find(HashGroup(slot, pane_end), [&](const GroupEntry& e) {
       return e.slot == slot && e.pane_end == pane_end;
     });
@@ -188,24 +204,24 @@ class SliceWindowState final : public KeyedOperatorState {
     uint32_t found = FindGroup(slot, pane_end);
     if (found != kNone) return found;
     uint32_t group = groups_.Allocate();
-    SlotGroups& mine = keys_.payload<SlotGroups>(slot);
+    SlotGroups mine = GroupsOf(slot);
     // A free inline place, else the oldest inline pane moves to the table when this one is
     // newer (rows go to the newest panes), else this one goes there.
     int place = -1;
-    for (int i = 0; i < SlotGroups::kInline; ++i) {
-      if (mine.group_plus_one[i] == 0) {
+    for (int i = 0; i < mine.size(); ++i) {
+      if (mine.group_plus_one(i) == 0) {
         place = i;
         break;
       }
-      if (place < 0 || mine.pane_end[i] < mine.pane_end[place]) place = i;
+      if (place < 0 || mine.pane_end(i) < mine.pane_end(place)) place = i;
     }
-    if (mine.group_plus_one[place] != 0 && mine.pane_end[place] < pane_end) {
-      InsertIntoTable(&mine, slot, mine.pane_end[place], mine.group_plus_one[place] - 1);
-      mine.group_plus_one[place] = 0;
+    if (mine.group_plus_one(place) != 0 && mine.pane_end(place) < pane_end) {
+      InsertIntoTable(&mine, slot, mine.pane_end(place), mine.group_plus_one(place) - 1);
+      mine.group_plus_one(place) = 0;
     }
-    if (mine.group_plus_one[place] == 0) {
-      mine.group_plus_one[place] = group + 1;
-      mine.pane_end[place] = pane_end;
+    if (mine.group_plus_one(place) == 0) {
+      mine.group_plus_one(place) = group + 1;
+      mine.pane_end(place) = pane_end;
     } else {
       InsertIntoTable(&mine, slot, pane_end, group);
     }
@@ -224,8 +240,12 @@ class SliceWindowState final : public KeyedOperatorState {
     return group;
   }
 
+  SlotGroups GroupsOf(uint32_t slot) {
+    return SlotGroups(&keys_.payload<SlotGroupsBytes>(slot).first, inline_groups_);
+  }
+
   void InsertIntoTable(SlotGroups* mine, uint32_t slot, int64_t pane_end, uint32_t group) {
-    mine->table_newest = mine->in_table++ == 0 ? pane_end : std::max(mine->table_newest, pane_end);
+    mine->table_newest() = mine->in_table()++ == 0 ? pane_end : std::max(mine->table_newest(), pane_end);
     auto [entry, inserted] = table_.FindOrInsert(
         HashGroup(slot, pane_end),
         [&](const GroupEntry& e) { return e.slot == slot && e.pane_end == pane_end; },
@@ -242,11 +262,11 @@ class SliceWindowState final : public KeyedOperatorState {
 
   // Drops a hot group (its place in the pane is the caller's business).
   void FreeGroup(uint32_t group, uint32_t slot, int64_t pane_end) {
-    SlotGroups& mine = keys_.payload<SlotGroups>(slot);
+    SlotGroups mine = GroupsOf(slot);
     bool inline_group = false;
-    for (int i = 0; i < SlotGroups::kInline; ++i) {
-      if (mine.group_plus_one[i] == group + 1) {
-        mine.group_plus_one[i] = 0;
+    for (int i = 0; i < mine.size(); ++i) {
+      if (mine.group_plus_one(i) == group + 1) {
+        mine.group_plus_one(i) = 0;
         inline_group = true;
       }
     }
@@ -256,7 +276,7 @@ class SliceWindowState final : public KeyedOperatorState {
       });
       MS_CHECK(entry != nullptr, "live group missing from the group table");
       table_.Erase(entry, [](const GroupEntry& e) { return HashGroup(e.slot, e.pane_end); });
-      --mine.in_table;
+      --mine.in_table();
     }
     keys_.Release(slot);
     groups_.Free(group, &heap_bytes_);
@@ -621,6 +641,7 @@ class SliceWindowState final : public KeyedOperatorState {
   OperatorMetrics own_metrics_{"window"};
   OperatorMetrics* metrics_;
   int acc_cf_, timer_cf_;
+  const int inline_groups_;  // groups per key kept next to it (SlotGroups)
   KeyTable keys_;
   GroupRows groups_;
   ResultBuilder results_;
