@@ -5,6 +5,7 @@
 // ("window_acc" [key_group][key][pane end], "window_timer" [key_group][pane end][key]) and
 // read back when their key sees a row again, when their window fires, or when they expire.
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <set>
 
@@ -438,6 +439,10 @@ class SliceWindowState final : public KeyedOperatorState {
         if (index == kNone) {
           index = static_cast<uint32_t>(window_slots_.size());
           window_slots_.push_back(part.slot);
+          if (!layout_.owns_heap()) {  // plain bytes: the first part is copied, not merged
+            std::memcpy(Scratch(index), PartRow(part), layout_.row_bytes());
+            continue;
+          }
           layout_.Init(Scratch(index));
         }
         layout_.Merge(Scratch(index), PartRow(part), &heap_bytes_);
