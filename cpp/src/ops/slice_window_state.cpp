@@ -3,7 +3,8 @@
 // time order. Hot groups (key slot, pane end) live in an open-addressing table; beyond the
 // hot-state budget the least recently touched ones are written to the state backend
 // ("window_acc" [key_group][key][pane end], "window_timer" [key_group][pane end][key]) and
-// read back when their key sees a row again, when their window fires, or when they expire.
+// read back when their key sees a row again, when their window fires, or when they expire
+// (ops/spilled_panes.h).
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -13,6 +14,7 @@
 #include "ops/aggregation_plan.h"
 #include "ops/key_table.h"
 #include "ops/probe_table.h"
+#include "ops/spilled_panes.h"
 #include "ops/window_result.h"
 #include "state/state_backend.h"
 
@@ -79,13 +81,6 @@ struct GroupMeta {
   uint32_t position;  // index in its PaneGroups
 };
 
-// The groups of one pane end in the backend, counted per key group so that reading them back
-// scans only the key groups that have some.
-struct SpilledPane {
-  int64_t groups = 0;
-  std::map<uint16_t, int64_t> key_groups;
-};
-
 class SliceWindowState final : public KeyedOperatorState {
  public:
   SliceWindowState(const AggregationPlan& plan, SubtaskContext context)
@@ -95,8 +90,7 @@ class SliceWindowState final : public KeyedOperatorState {
         context_(std::move(context)),
         backend_(*context_.state),
         metrics_(context_.metrics != nullptr ? context_.metrics : &own_metrics_),
-        acc_cf_(backend_.ColumnFamily("window_acc")),
-        timer_cf_(backend_.ColumnFamily("window_timer")),
+        spilled_(backend_),
         inline_groups_(slices_.panes_per_window() == 1
                            ? 3
                            : static_cast<int>(std::min<int64_t>(8, slices_.panes_per_window() + 3))),
@@ -107,7 +101,7 @@ class SliceWindowState final : public KeyedOperatorState {
         tumbling_(slices_.panes_per_window() == 1) {}
 
   ~SliceWindowState() override {
-    metrics_->state_entries -= static_cast<int64_t>(groups_.live()) + spilled_total_;
+    metrics_->state_entries -= static_cast<int64_t>(groups_.live()) + spilled_.total();
   }
 
   void OnBatch(const BatchPtr& rows, const std::vector<uint16_t>& key_groups,
@@ -373,10 +367,9 @@ class SliceWindowState final : public KeyedOperatorState {
       }
       sorted = pane->second.sorted;
     }
-    auto spilled = spilled_.find(pane_end);
-    if (spilled != spilled_.end()) {
+    if (spilled_.Has(pane_end)) {
       parked_count_ = 0;
-      ForEachSpilled(pane_end, [&](uint16_t key_group, std::string_view key, std::string_view value) {
+      spilled_.ForEach(pane_end, [&](uint16_t key_group, std::string_view key, std::string_view value) {
         uint8_t* row = Parked(parked_count_);
         layout_.Init(row);
         layout_.Deserialize(value, row, &heap_bytes_);
@@ -481,92 +474,28 @@ class SliceWindowState final : public KeyedOperatorState {
       metrics_->state_entries -= freed;
       panes_.erase(panes_.begin());
     }
-    while (!spilled_.empty() && expired(spilled_.begin()->first)) {
-      const int64_t pane_end = spilled_.begin()->first;
-      int64_t dropped = 0;
-      ForEachSpilledKey(pane_end, [&](uint16_t key_group, std::string_view key) {
-        backend_.Delete(acc_cf_, AccKey(key_group, key, pane_end));
-        backend_.Delete(timer_cf_, TimerKey(key_group, pane_end, key));
-        ++dropped;
-      });
-      MS_CHECK(dropped == spilled_.begin()->second.groups, "spilled window count out of step");
-      metrics_->state_entries -= dropped;
-      spilled_total_ -= dropped;
-      backend_dirty_ = true;
-      spilled_.erase(spilled_.begin());
+    while (!spilled_.empty() && expired(spilled_.earliest())) {
+      metrics_->state_entries -= spilled_.Drop(spilled_.earliest());
     }
   }
 
   // ---- the state backend ------------------------------------------------------------------
 
-  static std::string AccKey(uint16_t key_group, std::string_view key, int64_t pane_end) {
-    std::string bytes;
-    AppendKeyGroup(key_group, &bytes);
-    bytes.append(key);
-    state_keys::AppendTime(&bytes, pane_end);
-    return bytes;
-  }
-
-  static std::string TimerKey(uint16_t key_group, int64_t pane_end, std::string_view key) {
-    std::string bytes;
-    AppendKeyGroup(key_group, &bytes);
-    state_keys::AppendTime(&bytes, pane_end);
-    bytes.append(key);
-    return bytes;
-  }
-
   bool InBackend(uint32_t slot, int64_t pane_end) {
-    if (spilled_.count(pane_end) == 0) return false;
+    if (!spilled_.Has(pane_end)) return false;
     key_scratch_.clear();
     keys_.AppendEncoded(slot, &key_scratch_);
-    return backend_.Get(acc_cf_, AccKey(keys_.key_group(slot), key_scratch_, pane_end),
-                        &value_scratch_);
+    return spilled_.Get(keys_.key_group(slot), key_scratch_, pane_end, &value_scratch_);
   }
 
   // Reads the group (slot, pane_end) back from the backend into `group`, if it is there.
   bool LoadSpilled(uint32_t slot, int64_t pane_end, uint32_t group) {
-    auto spilled = spilled_.find(pane_end);
-    if (spilled == spilled_.end()) return false;
+    if (!spilled_.Has(pane_end)) return false;
     key_scratch_.clear();
     keys_.AppendEncoded(slot, &key_scratch_);
-    const uint16_t key_group = keys_.key_group(slot);
-    std::string acc_key = AccKey(key_group, key_scratch_, pane_end);
-    if (!backend_.Get(acc_cf_, acc_key, &value_scratch_)) return false;
+    if (!spilled_.Take(keys_.key_group(slot), key_scratch_, pane_end, &value_scratch_)) return false;
     layout_.Deserialize(value_scratch_, groups_.row(group), &heap_bytes_);
-    backend_.Delete(acc_cf_, acc_key);
-    backend_.Delete(timer_cf_, TimerKey(key_group, pane_end, key_scratch_));
-    backend_dirty_ = true;
-    --spilled_total_;
-    if (--spilled->second.key_groups[key_group] == 0) spilled->second.key_groups.erase(key_group);
-    if (--spilled->second.groups == 0) spilled_.erase(spilled);
     return true;
-  }
-
-  // Calls f(key_group, key bytes) for every group of `pane_end` in the backend.
-  template <typename F>
-  void ForEachSpilledKey(int64_t pane_end, F&& f) {
-    auto spilled = spilled_.find(pane_end);
-    if (spilled == spilled_.end()) return;
-    std::vector<std::pair<uint16_t, std::string>> keys;
-    for (const auto& [key_group, count] : spilled->second.key_groups) {
-      std::string begin = TimerKey(key_group, pane_end, "");
-      std::string end = TimerKey(key_group, pane_end + 1, "");
-      for (auto it = backend_.Scan(timer_cf_, begin, end); it->Valid(); it->Next()) {
-        keys.emplace_back(key_group, it->key().substr(begin.size()));
-      }
-    }
-    for (const auto& [key_group, key] : keys) f(key_group, key);
-  }
-
-  // Calls f(key_group, key bytes, accumulator bytes) for every group of `pane_end` in the
-  // backend.
-  template <typename F>
-  void ForEachSpilled(int64_t pane_end, F&& f) {
-    ForEachSpilledKey(pane_end, [&](uint16_t key_group, std::string_view key) {
-      bool found = backend_.Get(acc_cf_, AccKey(key_group, key, pane_end), &value_scratch_);
-      MS_CHECK(found, "window timer without its accumulator");
-      f(key_group, key, value_scratch_);
-    });
   }
 
   int64_t HotBytes() const {
@@ -595,12 +524,7 @@ class SliceWindowState final : public KeyedOperatorState {
       keys_.AppendEncoded(slot, &key_scratch_);
       value_scratch_.clear();
       layout_.Serialize(groups_.row(group), &value_scratch_);
-      backend_.Put(acc_cf_, AccKey(key_group, key_scratch_, pane_end), value_scratch_);
-      backend_.Put(timer_cf_, TimerKey(key_group, pane_end, key_scratch_), "");
-      SpilledPane& spilled = spilled_[pane_end];
-      ++spilled.groups;
-      ++spilled.key_groups[key_group];
-      ++spilled_total_;
+      spilled_.Put(key_group, key_scratch_, pane_end, value_scratch_);
       touched_panes.insert(pane_end);
       panes_[pane_end].members[meta_[group].position].group = kNone;
       FreeGroup(group, slot, pane_end);
@@ -617,17 +541,13 @@ class SliceWindowState final : public KeyedOperatorState {
       pane.members.resize(kept);
       if (kept == 0) panes_.erase(pane_end);
     }
-    backend_dirty_ = true;
   }
 
   void FinishStep() {
     keys_.Sweep(IdleKeysToKeep(keys_, context_.hot_state_bytes));
     MaybeSpill();
     keys_.Sweep(IdleKeysToKeep(keys_, context_.hot_state_bytes));
-    if (backend_dirty_) {
-      backend_.Commit();
-      backend_dirty_ = false;
-    }
+    if (spilled_.TakeDirty()) backend_.Commit();
   }
 
   uint8_t* Scratch(size_t index) { return Rows(&scratch_rows_, index); }
@@ -645,7 +565,7 @@ class SliceWindowState final : public KeyedOperatorState {
   StateBackend& backend_;
   OperatorMetrics own_metrics_{"window"};
   OperatorMetrics* metrics_;
-  int acc_cf_, timer_cf_;
+  SpilledPanes spilled_;
   const int inline_groups_;  // groups per key kept next to it (SlotGroups)
   KeyTable keys_;
   GroupRows groups_;
@@ -655,15 +575,12 @@ class SliceWindowState final : public KeyedOperatorState {
 
   std::vector<GroupMeta> meta_;           // per group
   std::map<int64_t, PaneGroups> panes_;   // hot groups by pane end
-  std::map<int64_t, SpilledPane> spilled_;  // groups in the backend by pane end
-  int64_t spilled_total_ = 0;
 
   int64_t watermark_ms_ = kMinWatermarkMs;
   int64_t fired_to_ms_ = kMinWatermarkMs;  // windows ending at or before have fired
   int64_t next_seq_ = 0;
   int64_t heap_bytes_ = 0;
   uint32_t batch_number_ = 0;
-  bool backend_dirty_ = false;
 
   // Per-batch and per-firing scratch.
   std::vector<int64_t> times_;
