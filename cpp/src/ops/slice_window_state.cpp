@@ -427,6 +427,10 @@ class SliceWindowState final : public KeyedOperatorState {
           if (ahead.group != kNone) __builtin_prefetch(groups_.row(ahead.group));
           __builtin_prefetch(&slot_window_[ahead.slot]);
         }
+        if (i + kAhead / 2 < parts_.size()) {  // its window row, once the index is in cache
+          uint32_t ahead_index = slot_window_[parts_[i + kAhead / 2].slot];
+          if (ahead_index != kNone) __builtin_prefetch(Scratch(ahead_index));
+        }
         const Part& part = parts_[i];
         uint32_t& index = slot_window_[part.slot];
         if (index == kNone) {
