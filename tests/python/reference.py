@@ -96,7 +96,7 @@ def session_reference(rows, gap):
         start = prev = times[0]
         count = 1
         for ts in times[1:]:
-            if ts < prev + gap:
+            if ts <= prev + gap:  # sessions that touch merge (as in Flink)
                 count += 1
             else:
                 out[(key, start, prev + gap)] = count
