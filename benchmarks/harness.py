@@ -16,6 +16,7 @@ import json
 import math
 import os
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -212,6 +213,7 @@ class Measurement:
     rss_before_bytes: int | None = None        # when the query started: the input held in memory
     process_peak_rss_bytes: int | None = None  # whole child process, loading included
     error: str | None = None
+    crashed: bool = False          # the worker died (signal, exit, limit) instead of reporting an error
     other_cores: float = math.nan  # CPU used by other processes during the timed run, in cores
     check: str = ""  # filled by verify(): reference / ok / MISMATCH ...
 
@@ -250,9 +252,19 @@ def run_measurement(script: str, spec: dict, *, timeout_s: float, rss_limit_byte
     for line in reversed(out_text.splitlines()):
         if line.startswith(RESULT_PREFIX):
             return json.loads(line[len(RESULT_PREFIX):])
-    reason = killed_because or f"worker exited with code {child.returncode}"
+    reason = killed_because or _exit_reason(child.returncode)
     tail = " | ".join(err_text.strip().splitlines()[-3:])
-    return {"error": f"{reason}{': ' + tail if tail else ''}"}
+    return {"error": f"{reason}{': ' + tail if tail else ''}", "crashed": True}
+
+
+def _exit_reason(returncode: int) -> str:
+    if returncode < 0:
+        try:
+            name = signal.Signals(-returncode).name
+        except ValueError:
+            name = f"signal {-returncode}"
+        return f"worker killed by {name} (not by this harness: it uses SIGKILL and says why)"
+    return f"worker exited with code {returncode} without a result"
 
 
 def _watch(child: subprocess.Popen, timeout_s: float, rss_limit_bytes: int) -> str | None:
@@ -269,7 +281,7 @@ def _watch(child: subprocess.Popen, timeout_s: float, rss_limit_bytes: int) -> s
         if rss_bytes > rss_limit_bytes:
             reason = f"killed: RSS {rss_bytes / 2**30:.1f} GiB over the limit {rss_limit_bytes / 2**30:.1f} GiB"
         elif time.monotonic() > deadline:
-            reason = f"killed: timeout after {timeout_s:.0f} s"
+            reason = f"killed: timeout after {timeout_s:g} s"
         if reason:
             child.kill()
             child.wait()
@@ -287,14 +299,12 @@ def measure(script: str, spec: dict, input_rows: int, *, timeout_s: float,
     result = Measurement(case=spec["case"], engine=spec["engine"], parallelism=int(spec["parallelism"]),
                          input_rows=input_rows)
     for name in ("seconds", "cpu_seconds", "other_cores", "output_rows", "checksum", "peak_rss_bytes",
-                 "rss_before_bytes", "process_peak_rss_bytes", "error"):
+                 "rss_before_bytes", "process_peak_rss_bytes", "error", "crashed"):
         if name in outcome:
             setattr(result, name, outcome[name])
     label = f"{progress} {result.case} {result.engine} P={result.parallelism}".strip()
-    if result.engine.startswith("millstream") and not result.ok:
-        print(f"{label}: millstream: not available: {result.error}", flush=True)
-    elif not result.ok:
-        print(f"{label}: FAILED: {result.error}", flush=True)
+    if not result.ok:
+        print(f"{label}: {_failure(result)}: {result.error}", flush=True)
     else:
         print(f"{label}: {result.seconds:.2f} s, {_si(result.rows_per_second)} rows/s, "
               f"peak RSS {_mib(result.peak_rss_bytes)} MiB, others used {result.other_cores:.2f} cores "
@@ -383,8 +393,7 @@ def print_table(measurements: list[Measurement], millstream_engines: list[str], 
                           f"{m.other_cores:.2f}", m.check])
         else:
             lines.append([m.case, m.engine, str(m.parallelism), "-", "-", "-", "-"] + ratios +
-                         ["", "", "", "",
-                          "not available" if m.engine.startswith("millstream") else "FAILED"])
+                         ["", "", "", "", _failure(m).replace("millstream: ", "")])
     widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h)
               for i, h in enumerate(headers)]
     print("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths)) + " |", file=file)
@@ -393,9 +402,16 @@ def print_table(measurements: list[Measurement], millstream_engines: list[str], 
         print("| " + " | ".join(cell.ljust(w) for cell, w in zip(line, widths)) + " |", file=file)
     failures = [m for m in measurements if not m.ok]
     for m in failures:
-        prefix = "millstream: not available" if m.engine.startswith("millstream") else "FAILED"
-        print(f"  {m.case} {m.engine} P={m.parallelism}: {prefix}: {m.error}", file=file)
+        print(f"  {m.case} {m.engine} P={m.parallelism}: {_failure(m)}: {m.error}", file=file)
     file.flush()
+
+
+def _failure(m: Measurement) -> str:
+    """How a failed measurement is labelled: an error raised by millstream while its API is being
+    built is "not available"; a dead worker or a peer's error is a failure."""
+    if m.engine.startswith("millstream") and not m.crashed:
+        return "millstream: not available"
+    return "FAILED"
 
 
 def print_mismatches(mismatches: list[str], file=sys.stdout) -> None:

@@ -79,6 +79,7 @@ def _in_memory_query(engine: str, parallelism: int, path: str, ms):
 
         connection = duckdb.connect()
         connection.execute(f"SET threads = {parallelism}")
+        connection.execute("SET enable_progress_bar = false")
         connection.register("sales_arrow", table)
         connection.execute("CREATE TABLE sales AS SELECT * FROM sales_arrow")  # DuckDB's native storage
         connection.unregister("sales_arrow")
@@ -117,6 +118,7 @@ def _file_query(engine: str, case: str, parallelism: int, path: str, ms):
 
         connection = duckdb.connect()
         connection.execute(f"SET threads = {parallelism}")
+        connection.execute("SET enable_progress_bar = false")
         if case == "jsonl":
             source = f"read_json('{path}', format = 'newline_delimited', columns = {DUCKDB_COLUMNS})"
         else:

@@ -136,6 +136,7 @@ def _duckdb_query(case: str, table, parallelism: int):
 
     connection = duckdb.connect()
     connection.execute(f"SET threads = {parallelism}")
+    connection.execute("SET enable_progress_bar = false")
     connection.register("events_arrow", table)
     connection.execute("CREATE TABLE events AS SELECT * FROM events_arrow")  # DuckDB's native storage
     connection.unregister("events_arrow")
