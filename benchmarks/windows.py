@@ -10,7 +10,8 @@ Cases (input rows count for rows/s):
   sliding_top1  10 s windows every 2 s, count per key, then the key with the highest count per
                 window (ties: the smallest key) — the shape of Nexmark q5.
   session       sessions per key with a 10 s gap, count per session — the shape of Nexmark q11.
-                A new session starts when a key's next row is >= 10 s after its previous one.
+                A new session starts when a key's next row is > 10 s after its previous one
+                (sessions that touch merge, as in Flink).
   running       count and sum(value) per key_big over all time (10 M keys). millstream emits a
                 changelog (an update per key per batch); its last value per key is compared.
 
@@ -59,7 +60,7 @@ DUCKDB_SQL = {
     "session": f"""
         WITH flagged AS (
             SELECT key, ts,
-                   CASE WHEN ts - lag(ts) OVER by_key < {GAP_MS} THEN 0 ELSE 1 END AS starts_session
+                   CASE WHEN ts - lag(ts) OVER by_key <= {GAP_MS} THEN 0 ELSE 1 END AS starts_session
             FROM events WINDOW by_key AS (PARTITION BY key ORDER BY ts)),
         numbered AS (
             SELECT key, ts, sum(starts_session) OVER (PARTITION BY key ORDER BY ts
@@ -162,7 +163,7 @@ def _polars_query(case: str, table):
                 .group_by("sliding_end").agg(key=pl.col("key").min(), n=pl.col("n").first()))
     elif case == "session":
         starts_session = ((pl.col("key") != pl.col("key").shift(1)) |
-                          (pl.col("ts") - pl.col("ts").shift(1) >= GAP_MS)).fill_null(True)
+                          (pl.col("ts") - pl.col("ts").shift(1) > GAP_MS)).fill_null(True)
         plan = (frame.lazy().select("key", "ts").sort("key", "ts")
                 .with_columns(session_id=starts_session.cum_sum())
                 .group_by("session_id")
