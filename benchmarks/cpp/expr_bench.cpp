@@ -6,7 +6,7 @@
 // Build (after building millstream_engine in build/expr) and run, from the repository root:
 //   PA=$(.venv/bin/python -c 'import pyarrow as p; print(p.get_library_dirs()[0])') && g++ -O3 -std=c++20 -D_GLIBCXX_USE_CXX11_ABI=1 -Icpp/src -I$PA/include benchmarks/cpp/expr_bench.cpp build/expr/cpp/libmillstream_engine.a $PA/libarrow_compute.so.2600 $PA/libarrow.so.2600 -lsimdjson -Wl,-rpath,$PA -o build/expr/expr_bench && build/expr/expr_bench
 //
-// Measured 2025-11-26 on the shared 2-core AMD EPYC (Zen 4, AVX-512) VM, gcc 12, pyarrow 26.0.1,
+// Measured 2026-11-26 on the shared 2-core AMD EPYC (Zen 4, AVX-512) VM, gcc 12, pyarrow 26.0.1,
 // polars 2.1.0 with POLARS_MAX_THREADS=1, load average 4-7 from other builds (so CPU time is the
 // figure to compare; wall time was 1-2x it):
 //   per 64 K rows (best of 300): int64 a+a: Arrow 31 us, ours 11; a<500 -> bool: 28 vs 12;

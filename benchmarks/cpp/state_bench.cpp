@@ -7,7 +7,7 @@
 // Optional arguments: the number of state entries (default 2000000), and one part to run:
 // keys | memory | rocksdb.
 //
-// Measured 2025-11-26 on the 2-core AMD EPYC VM (no AVX2), 1 M entries, while other jobs kept
+// Measured 2026-11-26 on the 2-core AMD EPYC VM (AVX2 and AVX-512; the hash code uses neither), 1 M entries, while other jobs kept
 // the load average at 7 (so wall rates are ~2-3x below an idle machine; "cpu" is this thread):
 //   ComputeKeyGroups one int64, M=128      240-400 M rows/s wall   520-570 M/s cpu
 //   ComputeKeyGroups one string (~14 B)     50-108 M rows/s wall   108-124 M/s cpu
