@@ -3,10 +3,14 @@ and CPU time: the script profiled with `perf record -g` in RESULTS.md.
 
     .venv/bin/python benchmarks/in_memory_profile.py 1 2
 """
-import sys, time
+import os
+import sys
+import time
+
 import pyarrow.parquet as pq, millstream as ms
 from millstream import col
-t = pq.read_table("/work/main/benchmarks/data/stateless_20000000.parquet")
+# the input stateless.py generates (run it once first)
+t = pq.read_table(os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "stateless_20000000.parquet"))
 print(t.schema, t.column(0).num_chunks)
 for P in [int(x) for x in sys.argv[1:]]:
     for _ in range(2):
