@@ -49,4 +49,14 @@ int64_t TimestampUnitsPerMs(arrow::TimeUnit::type unit) {
   return 1;
 }
 
+int64_t TimestampUnitsPerSecond(arrow::TimeUnit::type unit) {
+  switch (unit) {
+    case arrow::TimeUnit::SECOND: return 1;
+    case arrow::TimeUnit::MILLI: return 1000;
+    case arrow::TimeUnit::MICRO: return 1000000;
+    case arrow::TimeUnit::NANO: return 1000000000;
+  }
+  return 1;
+}
+
 }  // namespace millstream

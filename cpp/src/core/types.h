@@ -18,4 +18,7 @@ bool IsTimestamp(const arrow::DataType& type);
 // multiplier): returns units per millisecond for us/ns (1000, 1e6), and 1 for ms; seconds: -1000.
 int64_t TimestampUnitsPerMs(arrow::TimeUnit::type unit);
 
+// Values of this timestamp unit in one second: 1, 1000, 1000000 or 1000000000.
+int64_t TimestampUnitsPerSecond(arrow::TimeUnit::type unit);
+
 }  // namespace millstream

@@ -48,16 +48,6 @@ arrow::TimeUnit::type ParseUnitOption(const CallSite& call) {
   call.FailOption("unknown unit \"" + unit + "\" (use \"s\", \"ms\", \"us\" or \"ns\")");
 }
 
-int64_t UnitsPerSecond(arrow::TimeUnit::type unit) {
-  switch (unit) {
-    case arrow::TimeUnit::SECOND: return 1;
-    case arrow::TimeUnit::MILLI: return 1000;
-    case arrow::TimeUnit::MICRO: return 1000000;
-    case arrow::TimeUnit::NANO: return 1000000000;
-  }
-  return 1;
-}
-
 ResolvedCall ResolveTruncate(const CallSite& call) {
   const arrow::TimestampType& type = ExpectTimestamp(call);
   int64_t every_ms = call.IntOption("every_ms");
@@ -95,8 +85,8 @@ Resolver ResolvePart(std::string arrow_function) {
 ResolvedCall ResolveEpoch(const CallSite& call) {
   const arrow::TimestampType& type = ExpectTimestamp(call);
   arrow::TimeUnit::type target = ParseUnitOption(call);
-  int64_t from_per_second = UnitsPerSecond(type.unit());
-  int64_t to_per_second = UnitsPerSecond(target);
+  int64_t from_per_second = TimestampUnitsPerSecond(type.unit());
+  int64_t to_per_second = TimestampUnitsPerSecond(target);
   ResolvedCall resolved;
   resolved.output_type = arrow::int64();
   resolved.kernel = [from_per_second, to_per_second](const std::vector<arrow::Datum>& args, int64_t) {

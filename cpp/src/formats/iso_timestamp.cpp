@@ -2,6 +2,8 @@
 
 #include <array>
 
+#include "core/types.h"
+
 namespace millstream {
 
 namespace {
@@ -56,16 +58,6 @@ bool ReadDigits(std::string_view text, size_t* pos, int count, unsigned* value) 
   *pos += count;
   *value = result;
   return true;
-}
-
-int64_t UnitsPerSecond(arrow::TimeUnit::type unit) {
-  switch (unit) {
-    case arrow::TimeUnit::SECOND: return 1;
-    case arrow::TimeUnit::MILLI: return 1000;
-    case arrow::TimeUnit::MICRO: return 1000000;
-    case arrow::TimeUnit::NANO: return 1000000000;
-  }
-  return 1;
 }
 
 int DigitsOfUnit(arrow::TimeUnit::type unit) {
@@ -138,7 +130,7 @@ bool ParseIsoTimestamp(std::string_view text, arrow::TimeUnit::type unit, int64_
   const int64_t seconds = DaysFromCivil(year, month, day) * kSecondsPerDay + hour * 3600 +
                           minute * 60 + second - offset_seconds;
   int64_t scaled = 0;
-  if (__builtin_mul_overflow(seconds, UnitsPerSecond(unit), &scaled) ||
+  if (__builtin_mul_overflow(seconds, TimestampUnitsPerSecond(unit), &scaled) ||
       __builtin_add_overflow(scaled, fraction_units, value)) {
     return false;
   }
@@ -147,7 +139,7 @@ bool ParseIsoTimestamp(std::string_view text, arrow::TimeUnit::type unit, int64_
 
 void AppendIsoTimestamp(int64_t value, arrow::TimeUnit::type unit, bool utc_suffix,
                         std::string* out) {
-  const int64_t per_second = UnitsPerSecond(unit);
+  const int64_t per_second = TimestampUnitsPerSecond(unit);
   int64_t seconds = value / per_second;
   int64_t fraction = value % per_second;
   if (fraction < 0) {  // floor division: -1 ms is 23:59:59.999 of the day before
