@@ -144,8 +144,28 @@ def limit_arrow_threads(parallelism: int) -> None:
     pa.set_io_thread_count(max(1, parallelism))
 
 
+def _name_who_terminates_us() -> None:
+    """On SIGTERM, write the sender's pid and command line to stderr before exiting: a worker
+    killed by someone else's clean-up (pkill -f ...) must not look like a millstream crash."""
+    import threading
+
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # before any thread starts: all inherit it
+
+    def wait_for_sigterm():
+        info = signal.sigwaitinfo({signal.SIGTERM})
+        try:
+            with open(f"/proc/{info.si_pid}/cmdline", "rb") as cmdline:
+                sender = cmdline.read().replace(b"\0", b" ").decode(errors="replace").strip()
+        except OSError:
+            sender = "gone"
+        print(f"SIGTERM from pid {info.si_pid}: {sender[:300]}", file=sys.stderr, flush=True)
+        os._exit(128 + signal.SIGTERM)
+    threading.Thread(target=wait_for_sigterm, daemon=True).start()
+
+
 def worker_main(run_one: Callable[[dict], dict]) -> None:
     """Entry point of a child: `script --worker '<spec json>'`. Never raises: errors are reported."""
+    _name_who_terminates_us()
     spec = json.loads(sys.argv[sys.argv.index("--worker") + 1])
     try:
         outcome = run_one(spec)
