@@ -102,6 +102,7 @@ class Timing:
     other_cores: float      # CPU that other processes used meanwhile, in cores: noise on a shared machine
     result: Any
     peak_rss_bytes: int | None = None  # highest RSS while the query ran (input held + working memory)
+    first_seconds: float = math.nan    # wall clock of the first run: includes first-touch page faults
 
 
 def time_query(query: Callable[[], Any], repeat: int = 1, quiet_wait_s: float = 0.0) -> Timing:
@@ -110,7 +111,7 @@ def time_query(query: Callable[[], Any], repeat: int = 1, quiet_wait_s: float = 
 
     The previous result is dropped before the next run, so peak RSS holds one result, not several.
     """
-    best, result = Timing(math.inf, math.nan, math.nan, None), None
+    best, result, first_seconds = Timing(math.inf, math.nan, math.nan, None), None, math.nan
     peak_was_reset = reset_peak_rss()
     for _ in range(max(1, repeat)):
         best.result = result = None
@@ -122,17 +123,20 @@ def time_query(query: Callable[[], Any], repeat: int = 1, quiet_wait_s: float = 
         wall_seconds = time.perf_counter() - wall_start
         used_cpu_seconds = cpu_seconds() - cpu_start
         machine_seconds = busy_cpu_seconds_of_machine() - machine_start
+        if math.isnan(first_seconds):
+            first_seconds = wall_seconds
         if wall_seconds < best.seconds:
             other_cores = max(0.0, machine_seconds - used_cpu_seconds) / wall_seconds if wall_seconds > 0 else math.nan
             best = Timing(wall_seconds, used_cpu_seconds, other_cores, None)
         best.result = result
     best.peak_rss_bytes = peak_rss_bytes() if peak_was_reset else None
+    best.first_seconds = first_seconds
     return best
 
 
 def timing_outcome(timing: Timing) -> dict:
     """The fields of a worker's RESULT that come from the timing."""
-    return {"seconds": timing.seconds, "cpu_seconds": timing.cpu_seconds, "other_cores": timing.other_cores,
+    return {"seconds": timing.seconds, "first_seconds": timing.first_seconds, "cpu_seconds": timing.cpu_seconds, "other_cores": timing.other_cores,
             "peak_rss_bytes": timing.peak_rss_bytes}
 
 
@@ -226,6 +230,7 @@ class Measurement:
     parallelism: int
     input_rows: int
     seconds: float = math.nan
+    first_seconds: float = math.nan  # the first of the --repeat runs (the others reuse warm memory)
     cpu_seconds: float = math.nan
     output_rows: int | None = None
     checksum: dict = field(default_factory=dict)
@@ -318,7 +323,7 @@ def measure(script: str, spec: dict, input_rows: int, *, timeout_s: float,
     outcome = run_measurement(script, spec, timeout_s=timeout_s, rss_limit_bytes=rss_limit_bytes)
     result = Measurement(case=spec["case"], engine=spec["engine"], parallelism=int(spec["parallelism"]),
                          input_rows=input_rows)
-    for name in ("seconds", "cpu_seconds", "other_cores", "output_rows", "checksum", "peak_rss_bytes",
+    for name in ("seconds", "first_seconds", "cpu_seconds", "other_cores", "output_rows", "checksum", "peak_rss_bytes",
                  "rss_before_bytes", "process_peak_rss_bytes", "error", "crashed"):
         if name in outcome:
             setattr(result, name, outcome[name])
@@ -394,7 +399,7 @@ def print_table(measurements: list[Measurement], millstream_engines: list[str], 
     """One row per measurement; for each peer row, millstream's throughput at the same P divided by
     the peer's (column `<engine>/peer`: above 1 means millstream is faster)."""
     ratio_headers = [f"{engine}/peer" for engine in millstream_engines]
-    headers = (["case", "engine", "P", "seconds", "rows/s", "rows/s/core", "cores used"] + ratio_headers +
+    headers = (["case", "engine", "P", "seconds", "1st run s", "rows/s", "rows/s/core", "cores used"] + ratio_headers +
                ["RSS before MiB", "peak RSS MiB", "out rows", "others' cores", "check"])
     lines = []
     for m in measurements:
@@ -407,12 +412,13 @@ def print_table(measurements: list[Measurement], millstream_engines: list[str], 
                 ratios.append("" if math.isnan(ratio) else f"{ratio:.2f}x")
         if m.ok:
             cores_used = m.cpu_seconds / m.seconds if m.seconds > 0 else math.nan
-            lines.append([m.case, m.engine, str(m.parallelism), f"{m.seconds:.2f}", _si(m.rows_per_second),
+            lines.append([m.case, m.engine, str(m.parallelism), f"{m.seconds:.2f}", f"{m.first_seconds:.2f}",
+                          _si(m.rows_per_second),
                           _si(m.rows_per_second_per_core), f"{cores_used:.2f}"] + ratios +
                          [_mib(m.rss_before_bytes), _mib(m.peak_rss_bytes), _int(m.output_rows),
                           f"{m.other_cores:.2f}", m.check])
         else:
-            lines.append([m.case, m.engine, str(m.parallelism), "-", "-", "-", "-"] + ratios +
+            lines.append([m.case, m.engine, str(m.parallelism), "-", "-", "-", "-", "-"] + ratios +
                          ["", "", "", "", _failure(m).replace("millstream: ", "")])
     widths = [max(len(h), *(len(line[i]) for line in lines)) if lines else len(h)
               for i, h in enumerate(headers)]
@@ -506,7 +512,7 @@ def default_rss_limit_bytes() -> int:
     return int(0.7 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
 
 
-def add_common_arguments(parser, cases: tuple[str, ...], engines: tuple[str, ...]) -> None:
+def add_common_arguments(parser, cases: tuple[str, ...], engines: tuple[str, ...], default_repeat: int) -> None:
     """The command-line options both benchmark scripts share."""
     parser.add_argument("--cases", type=_names_of(cases), default=list(cases),
                         help=f"comma-separated, from: {', '.join(cases)}")
@@ -514,7 +520,9 @@ def add_common_arguments(parser, cases: tuple[str, ...], engines: tuple[str, ...
                         help=f"comma-separated, from: {', '.join(engines)}")
     parser.add_argument("--parallelism", type=lambda text: [int(p) for p in text.split(",")],
                         default=[1, 2], help="comma-separated worker counts (default 1,2)")
-    parser.add_argument("--repeat", type=int, default=1, help="runs per measurement; the best is kept")
+    parser.add_argument("--repeat", type=int, default=default_repeat,
+                        help=f"runs per measurement in one process; the best is kept (default {default_repeat}: "
+                             "the first runs pay the VM's first-touch page faults, see README.md)")
     parser.add_argument("--timeout-s", type=float, default=1800.0, help="per measurement")
     parser.add_argument("--rss-limit-gb", type=float, default=default_rss_limit_bytes() / 2**30,
                         help="a measurement whose RSS passes this (GiB) is killed (default: 70%% of RAM)")

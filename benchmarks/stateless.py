@@ -269,7 +269,7 @@ def parse_args():
     parser.add_argument("--rows", type=int, default=20_000_000, help="rows of the in-memory case")
     parser.add_argument("--jsonl-gb", type=float, default=2.0,
                         help="size of the JSONL file in GB (1e9 bytes); the CSV file has the same rows")
-    harness.add_common_arguments(parser, CASES, ENGINES)
+    harness.add_common_arguments(parser, CASES, ENGINES, default_repeat=3)
     return parser.parse_args()
 
 

@@ -241,7 +241,7 @@ def report(measurements: list, args) -> None:
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=50_000_000, help="input rows")
-    harness.add_common_arguments(parser, CASES, ENGINES)
+    harness.add_common_arguments(parser, CASES, ENGINES, default_repeat=2)
     return parser.parse_args()
 
 
