@@ -64,6 +64,7 @@ py::list MetricsToPython(const RunMetrics& metrics) {
     entry["rows_late"] = op.rows_late.load();
     entry["bytes_read"] = op.bytes_read.load();
     entry["state_entries"] = op.state_entries.load();
+    entry["state_entries_peak"] = op.state_entries_peak.load();
     result.append(entry);
   }
   return result;

@@ -41,7 +41,13 @@ def _parse_bytes(value) -> int:
 
 @dataclass
 class RunResult:
-    """What ``Pipeline.run()`` returns: metrics per operator and the run's wall time."""
+    """What ``Pipeline.run()`` returns: metrics per operator and the run's wall time.
+
+    Each operator's metrics are a dict: ``operator`` (its name), ``rows_in``, ``rows_out``,
+    ``rows_skipped`` and ``rows_dead_letter`` (bad input), ``rows_late``, ``bytes_read``,
+    ``state_entries`` (live keyed-state entries: windows, keys) and ``state_entries_peak``
+    (the most there were after an input batch).
+    """
 
     metrics: list = field(default_factory=list)
     seconds: float = 0.0

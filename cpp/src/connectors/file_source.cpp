@@ -27,6 +27,7 @@ struct ByteRange {
   size_t file_index;
   const char* begin;
   const char* end;
+  int64_t block = 0;  // the block it is part of (Source::CreateSplits)
 };
 
 // A point in the concatenation of all files' data.
@@ -93,7 +94,15 @@ class TextFileSplit final : public SourceSplit {
 
   SplitOutput Next() override {
     SplitOutput output;
-    while (columns_.rows() < columns_.capacity() && range_index_ < ranges_.size()) {
+    const int64_t block = range_index_ < ranges_.size() ? ranges_[range_index_].block : 0;
+    if (block != block_) {
+      block_ = block;
+      part_ = 0;
+    }
+    output.position = ChunkPosition(block, part_++);
+    // A chunk ends at its block's end: sinks order chunks by block (ChunkPosition).
+    while (columns_.rows() < columns_.capacity() && range_index_ < ranges_.size() &&
+           ranges_[range_index_].block == block) {
       const ByteRange& range = ranges_[range_index_];
       if (!reader_) {
         const FileData& data = source_->files()[range.file_index];
@@ -127,6 +136,8 @@ class TextFileSplit final : public SourceSplit {
   ColumnBuffers columns_;
   DeadLetterBuilder dead_letters_;
   size_t range_index_ = 0;
+  int64_t block_ = -1;  // of the last chunk
+  uint64_t part_ = 0;   // the next chunk's place in block_
   std::unique_ptr<TextRowReader> reader_;  // of ranges_[range_index_]
   std::optional<BadRows> bad_rows_;
   const char* cursor_ = nullptr;
@@ -165,23 +176,34 @@ std::vector<std::unique_ptr<SourceSplit>> TextFileSource::CreateSplits(
     total_bytes += sizes.back();
   }
   const int64_t split_count = std::max<int64_t>(1, std::min<int64_t>(max_splits, total_bytes));
-  // Boundaries at equal shares of all bytes, each moved to the next line start.
+  // Blocks of about split_block_bytes (at least one per split) dealt round-robin (source.h:
+  // interleaved splits); block boundaries at equal shares of all bytes, each moved to the next
+  // line start.
+  const int64_t block_bytes = std::max<int64_t>(1, options_.split_block_bytes);
+  const int64_t block_count =
+      std::max(split_count, std::min(total_bytes, (total_bytes + block_bytes - 1) / block_bytes));
   std::vector<Position> boundaries;
   boundaries.push_back({0, files_[0].data_begin});
-  for (int64_t k = 1; k < split_count; ++k) {
-    int64_t offset = total_bytes * k / split_count;
+  for (int64_t k = 1; k < block_count; ++k) {
+    int64_t offset = total_bytes * k / block_count;
     size_t file = 0;
     while (file + 1 < files_.size() && offset >= sizes[file]) offset -= sizes[file++];
     boundaries.push_back(Align({file, files_[file].data_begin + offset}));
   }
   boundaries.push_back({files_.size() - 1, files_.back().file->end()});
 
+  std::vector<std::vector<ByteRange>> ranges_of_split(split_count);
+  for (int64_t block = 0; block < block_count; ++block) {
+    // A line longer than a block makes boundaries coincide: such a block adds nothing.
+    for (ByteRange range : RangesBetween(boundaries[block], boundaries[block + 1])) {
+      range.block = block;
+      ranges_of_split[block % split_count].push_back(range);
+    }
+  }
   std::vector<std::unique_ptr<SourceSplit>> splits;
   auto self = shared_from_this();
-  for (int64_t k = 0; k < split_count; ++k) {
-    std::vector<ByteRange> ranges = RangesBetween(boundaries[k], boundaries[k + 1]);
-    // A line longer than a share makes boundaries coincide: no split for nothing.
-    if (ranges.empty() && !(k + 1 == split_count && splits.empty())) continue;
+  for (auto& ranges : ranges_of_split) {
+    if (ranges.empty() && !splits.empty()) continue;  // no split for nothing (but always one)
     splits.push_back(std::make_unique<TextFileSplit>(self, std::move(ranges), metrics));
   }
   return splits;

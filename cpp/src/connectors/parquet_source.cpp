@@ -23,9 +23,11 @@ struct ParquetFile {
 };
 
 // Row groups of one file that a split reads, in order.
-struct RowGroupRun {
+// One row group of one file; its block is its place among all files' row groups.
+struct RowGroupRef {
   size_t file_index;
-  std::vector<int> row_groups;
+  int row_group;
+  int64_t block;
 };
 
 [[noreturn]] void ThrowUnreadable(const std::string& path, const std::string& detail) {
@@ -57,16 +59,17 @@ class ParquetSource;
 
 class ParquetSplit final : public SourceSplit {
  public:
-  ParquetSplit(std::shared_ptr<const ParquetSource> source, std::vector<RowGroupRun> runs,
+  ParquetSplit(std::shared_ptr<const ParquetSource> source, std::vector<RowGroupRef> groups,
                OperatorMetrics* metrics)
-      : source_(std::move(source)), runs_(std::move(runs)), metrics_(metrics) {}
+      : source_(std::move(source)), groups_(std::move(groups)), metrics_(metrics) {}
   SplitOutput Next() override;
 
  private:
   std::shared_ptr<const ParquetSource> source_;
-  std::vector<RowGroupRun> runs_;
+  std::vector<RowGroupRef> groups_;  // read one after the other, each with its own reader
   OperatorMetrics* metrics_;
-  size_t run_index_ = 0;
+  size_t group_index_ = 0;
+  uint64_t part_ = 0;  // the next batch's place in its row group
   std::unique_ptr<parquet::arrow::FileReader> file_reader_;  // outlives batch_reader_
   std::unique_ptr<arrow::RecordBatchReader> batch_reader_;
 };
@@ -86,48 +89,22 @@ class ParquetSource final : public Source, public std::enable_shared_from_this<P
   std::vector<std::unique_ptr<SourceSplit>> CreateSplits(int max_splits,
                                                          OperatorMetrics* metrics) const override {
     MS_CHECK(max_splits >= 1, "at least one split");
-    struct RowGroup {
-      size_t file_index;
-      int index;
-      int64_t rows;
-    };
-    std::vector<RowGroup> groups;
-    int64_t total_rows = 0;
+    std::vector<RowGroupRef> groups;
     for (size_t file = 0; file < files_.size(); ++file) {
       const auto& metadata = *files_[file].metadata;
       for (int group = 0; group < metadata.num_row_groups(); ++group) {
-        const int64_t rows = metadata.RowGroup(group)->num_rows();
-        groups.push_back({file, group, rows});
-        total_rows += rows;
+        groups.push_back({file, group, static_cast<int64_t>(groups.size())});
       }
     }
-    // Contiguous runs of row groups with about equal shares of the rows, in file order: split k
-    // starts at the first group whose middle row lies in the k-th share, and every split gets
-    // at least one group.
+    // Row groups dealt round-robin, in file order (source.h: interleaved splits).
     const int64_t group_count = static_cast<int64_t>(groups.size());
     const int64_t split_count = std::max<int64_t>(1, std::min<int64_t>(max_splits, group_count));
-    std::vector<int64_t> first_group(split_count + 1, group_count);
-    first_group[0] = 0;
-    int64_t next_group = 0;
-    int64_t rows_before = 0;
-    for (int64_t k = 1; k < split_count; ++k) {
-      const int64_t share_start = total_rows * k / split_count;
-      while (next_group < group_count && rows_before + groups[next_group].rows / 2 < share_start) {
-        rows_before += groups[next_group++].rows;
-      }
-      first_group[k] = std::clamp(next_group, first_group[k - 1] + 1, group_count - (split_count - k));
-    }
     std::vector<std::unique_ptr<SourceSplit>> result;
     auto self = shared_from_this();
     for (int64_t k = 0; k < split_count; ++k) {
-      std::vector<RowGroupRun> runs;
-      for (int64_t g = first_group[k]; g < first_group[k + 1]; ++g) {
-        if (runs.empty() || runs.back().file_index != groups[g].file_index) {
-          runs.push_back(RowGroupRun{groups[g].file_index, {}});
-        }
-        runs.back().row_groups.push_back(groups[g].index);
-      }
-      result.push_back(std::make_unique<ParquetSplit>(self, std::move(runs), metrics));
+      std::vector<RowGroupRef> dealt;
+      for (int64_t g = k; g < group_count; g += split_count) dealt.push_back(groups[g]);
+      result.push_back(std::make_unique<ParquetSplit>(self, std::move(dealt), metrics));
     }
     return result;
   }
@@ -141,18 +118,17 @@ class ParquetSource final : public Source, public std::enable_shared_from_this<P
 
 SplitOutput ParquetSplit::Next() {
   SplitOutput output;
-  while (run_index_ < runs_.size()) {
-    const RowGroupRun& run = runs_[run_index_];
-    const ParquetFile& file = source_->files()[run.file_index];
+  while (group_index_ < groups_.size()) {
+    const RowGroupRef& group = groups_[group_index_];
+    const ParquetFile& file = source_->files()[group.file_index];
     if (!batch_reader_) {
       file_reader_ = OpenReader(file, source_->batch_size());
-      auto reader = file_reader_->GetRecordBatchReader(run.row_groups);
+      auto reader = file_reader_->GetRecordBatchReader({group.row_group});
       if (!reader.ok()) ThrowUnreadable(file.path, reader.status().ToString());
       batch_reader_ = std::move(reader).ValueUnsafe();
+      part_ = 0;
       if (metrics_ != nullptr) {
-        for (const int group : run.row_groups) {
-          metrics_->bytes_read += file.metadata->RowGroup(group)->total_compressed_size();
-        }
+        metrics_->bytes_read += file.metadata->RowGroup(group.row_group)->total_compressed_size();
       }
     }
     std::shared_ptr<arrow::RecordBatch> batch;
@@ -168,11 +144,12 @@ SplitOutput ParquetSplit::Next() {
       // The source's schema, without the file's key-value metadata.
       output.rows = arrow::RecordBatch::Make(source_->schema(), batch->num_rows(), batch->columns());
       if (metrics_ != nullptr) metrics_->rows_out += batch->num_rows();
+      output.position = ChunkPosition(group.block, part_++);
       return output;
     }
     batch_reader_.reset();
     file_reader_.reset();
-    ++run_index_;
+    ++group_index_;
   }
   output.end = true;
   return output;

@@ -24,7 +24,14 @@ struct SplitOutput {
   BatchPtr rows;          // may be null or empty when a chunk held only bad rows
   BatchPtr dead_letters;  // rows in DeadLetterSchema(); null when there are none
   bool end = false;       // the split has no more rows (rows/dead_letters may still be set)
+  // Where the chunk stands in the source's order (ChunkPosition): sinks order a source's
+  // batches by it, so that collect() returns the input's order whatever the splits.
+  uint64_t position = 0;
 };
+
+// The position of the `part`-th chunk of block `block` (blocks: see Source::CreateSplits). A
+// chunk never holds rows of two blocks.
+inline uint64_t ChunkPosition(uint64_t block, uint64_t part) { return block << 24 | part; }
 
 class SourceSplit {
  public:
@@ -36,6 +43,10 @@ class SourceSplit {
 struct SourceOptions {
   int64_t batch_size = kDefaultBatchSize;
   OnError on_error = OnError::kRaise;
+  // Text files: the size of the blocks splits take turns at (interleaved splits, below). Small
+  // enough that splits stay close in the input (under a second of a typical event stream),
+  // large enough that starting a block costs nothing measurable.
+  int64_t split_block_bytes = 8 << 20;
 };
 
 class Source {
@@ -44,7 +55,13 @@ class Source {
   virtual SchemaPtr schema() const = 0;
   // A short name for errors and metrics, e.g. "read_jsonl(events/*.jsonl)".
   virtual std::string name() const = 0;
-  // Cuts the input into at most `max_splits` splits (more files may give more splits).
+  // Cuts the input into at most `max_splits` splits. Splits interleave: the input is cut into
+  // blocks (row groups, a batch of rows, a few MB of text) dealt round-robin, split k reading
+  // blocks k, k + n, k + 2n, ... in order. Splits run at about the same pace, so they read the
+  // same stretch of the input at the same time: on input ordered by event time their watermarks,
+  // and the operators' watermark (the minimum), advance together. Contiguous shares would hold
+  // the watermark at the first share's pace and every later share's windows open meanwhile.
+  // With one split the input is read in its order.
   virtual std::vector<std::unique_ptr<SourceSplit>> CreateSplits(int max_splits,
                                                                  OperatorMetrics* metrics) const = 0;
 };

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <limits>
+#include <mutex>
 #include <tuple>
 
 #include <oneapi/tbb/global_control.h>
@@ -23,22 +25,75 @@ namespace millstream {
 namespace {
 
 class RunScheduler;
+class SplitAlignment;
 
 // Drives one source split: reads a chunk, runs the fused chain on it, and yields its thread
-// after each chunk; pauses while too many messages are in flight.
+// after each chunk; pauses while too many messages are in flight, or while it is ahead of the
+// other splits of its source.
 class SourceDriver {
  public:
-  SourceDriver(std::unique_ptr<SourceSplit> split, uint64_t origin, RunScheduler* scheduler)
-      : split_(std::move(split)), origin_(origin), scheduler_(scheduler) {}
+  SourceDriver(std::unique_ptr<SourceSplit> split, uint64_t origin, RunScheduler* scheduler,
+               SplitAlignment* alignment, int index)
+      : split_(std::move(split)), origin_(origin), scheduler_(scheduler), alignment_(alignment),
+        index_(index) {}
   void Step();
+  int index() const { return index_; }
   ChainList rows;          // port 0
   ChainList dead_letters;  // port 1
 
  private:
   std::unique_ptr<SourceSplit> split_;
-  uint64_t origin_;
-  uint64_t sequence_ = 0;
+  uint64_t origin_;  // the source's: sinks order its splits' chunks by their positions
   RunScheduler* scheduler_;
+  SplitAlignment* alignment_;
+  int index_;  // among its source's splits
+};
+
+// Keeps the splits of one source within kMaxLead chunks of each other. The splits take turns at
+// blocks of the same input (source.h), so on input ordered by event time chunks read is event
+// time: a split that raced ahead would not move the operators' watermark (the minimum over the
+// splits) and only fill the windows that stay open meanwhile. Like Flink's watermark alignment,
+// but by progress through the input, which needs no watermark and holds for every source.
+class SplitAlignment {
+ public:
+  static constexpr int64_t kMaxLead = 1;
+  explicit SplitAlignment(int splits) : chunks_(splits, 0), ended_(splits, false) {}
+
+  // True when the split is parked (it is spawned again when the slowest split catches up).
+  bool ParkIfAhead(SourceDriver* driver) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (chunks_[driver->index()] <= SlowestLocked() + kMaxLead) return false;
+    parked_.push_back(driver);
+    return true;
+  }
+  // A split read another chunk, or ended: returns the parked splits that may go on.
+  std::vector<SourceDriver*> Advance(int index, bool ended) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ++chunks_[index];
+    ended_[index] = ended;
+    std::vector<SourceDriver*> woken;
+    const int64_t limit = SlowestLocked() + kMaxLead;
+    std::erase_if(parked_, [&](SourceDriver* driver) {
+      if (chunks_[driver->index()] > limit) return false;
+      woken.push_back(driver);
+      return true;
+    });
+    return woken;
+  }
+
+ private:
+  int64_t SlowestLocked() const {
+    int64_t slowest = std::numeric_limits<int64_t>::max();
+    for (size_t i = 0; i < chunks_.size(); ++i) {
+      if (!ended_[i]) slowest = std::min(slowest, chunks_[i]);
+    }
+    return slowest;
+  }
+
+  std::mutex mutex_;
+  std::vector<int64_t> chunks_;
+  std::vector<bool> ended_;
+  std::vector<SourceDriver*> parked_;
 };
 
 class RunScheduler final : public Scheduler {
@@ -89,12 +144,15 @@ class RunScheduler final : public Scheduler {
 void SourceDriver::Step() {
   if (scheduler_->cancelled()) throw Cancelled();
   if (scheduler_->ParkIfBusy(this)) return;
+  if (alignment_->ParkIfAhead(this)) return;
   SplitOutput output = split_->Next();
   if (output.dead_letters && output.dead_letters->num_rows() > 0) {
-    PushAll(dead_letters, output.dead_letters, origin_, sequence_);
+    PushAll(dead_letters, output.dead_letters, origin_, output.position);
   }
-  if (output.rows && output.rows->num_rows() > 0) PushAll(rows, output.rows, origin_, sequence_);
-  ++sequence_;
+  if (output.rows && output.rows->num_rows() > 0) PushAll(rows, output.rows, origin_, output.position);
+  for (SourceDriver* other : alignment_->Advance(index_, output.end)) {
+    scheduler_->Spawn([other] { other->Step(); });
+  }
   if (output.end) {
     PushEndAll(rows);
     PushEndAll(dead_letters);
@@ -151,6 +209,7 @@ class KeyedActor final : public InputActor {
       case Message::Kind::kBatch:
         metrics_->rows_in += message.batch->num_rows();
         state_->OnBatch(message.batch, *message.key_groups, emitter_);
+        metrics_->NotePeakState();
         break;
       case Message::Kind::kWatermark:
         if (tracker_->Update(message.input, message.watermark_ms)) Advance();
@@ -303,10 +362,12 @@ class RunGraph {
       const uint64_t origin_base = static_cast<uint64_t>(index) << 32;
       if (op.kind == PhysicalOperator::Kind::kSource) {
         auto splits = op.source->CreateSplits(parallelism, metrics_[index]);
+        alignments_.push_back(std::make_unique<SplitAlignment>(static_cast<int>(splits.size())));
         for (size_t split = 0; split < splits.size(); ++split) {
           source_index_.push_back(index);
-          sources_.push_back(std::make_unique<SourceDriver>(std::move(splits[split]),
-                                                            origin_base + split, scheduler_));
+          sources_.push_back(std::make_unique<SourceDriver>(std::move(splits[split]), origin_base,
+                                                            scheduler_, alignments_.back().get(),
+                                                            static_cast<int>(split)));
         }
       } else if (op.kind == PhysicalOperator::Kind::kKeyed) {
         auto& subtasks = keyed_[index];
@@ -402,6 +463,7 @@ class RunGraph {
   std::vector<OperatorMetrics*> metrics_;
   std::vector<std::vector<int>> consumers_;
   std::shared_ptr<StateEnvironment> state_;  // outlives the keyed actors' backends
+  std::vector<std::unique_ptr<SplitAlignment>> alignments_;  // one per source
   std::vector<std::unique_ptr<SourceDriver>> sources_;
   std::vector<int> source_index_;
   std::map<int, std::vector<std::unique_ptr<KeyedActor>>> keyed_;

@@ -16,8 +16,9 @@ struct Message {
   int input = 0;                  // the receiving actor's input channel
   BatchPtr batch;                 // kBatch
   std::shared_ptr<const std::vector<uint16_t>> key_groups;  // kBatch into a keyed operator
-  uint64_t origin = 0;            // kBatch: the actor the rows came from, and
-  uint64_t sequence = 0;          //   their position there (sinks restore source order with it)
+  uint64_t origin = 0;            // kBatch: the source (all its splits) or keyed subtask the
+  uint64_t sequence = 0;          //   rows came from, and their position there (sinks restore
+                                  //   the input's order with them)
   int64_t watermark_ms = 0;       // kWatermark
   int64_t checkpoint_id = 0;      // kBarrier (checkpoints: a later issue)
 };

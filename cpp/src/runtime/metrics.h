@@ -20,6 +20,14 @@ struct OperatorMetrics {
   std::atomic<int64_t> rows_late{0};          // rows later than their window's lateness
   std::atomic<int64_t> bytes_read{0};
   std::atomic<int64_t> state_entries{0};      // live keyed-state entries (windows, keys)
+  std::atomic<int64_t> state_entries_peak{0}; // the most state_entries seen after an input batch
+
+  void NotePeakState() {
+    const int64_t now = state_entries.load(std::memory_order_relaxed);
+    int64_t peak = state_entries_peak.load(std::memory_order_relaxed);
+    while (now > peak && !state_entries_peak.compare_exchange_weak(peak, now, std::memory_order_relaxed)) {
+    }
+  }
 };
 
 // All operators' metrics of one run; entries never move once added.

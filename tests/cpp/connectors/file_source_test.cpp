@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <parquet/arrow/writer.h>
 
+#include <algorithm>
 #include <random>
 
 #include "../formats/text_file_testing.h"
@@ -15,6 +16,7 @@ namespace {
 
 using testing::ColumnText;
 using testing::ReadAll;
+using testing::ReadEachSplit;
 using testing::TempDir;
 using testing::UserErrorOf;
 using testing::WriteFile;
@@ -110,6 +112,35 @@ TEST_P(SplitsTest, SameRowsAndLineNumbersForAnyNumberOfSplits) {
             generated.bad_lines.end()) << message;
   EXPECT_GT(std::stoi(line), 2400) << message;
   EXPECT_EQ(message, path + ":" + line + ": field 'price': expected float64, got \"oops\"");
+}
+
+// With blocks smaller than a split's share, splits take turns at them: every row once, each
+// split in file order, and the splits interleaved (the second starts before the first ends).
+TEST_P(SplitsTest, SplitsInterleaveBlocks) {
+  const bool csv = GetParam();
+  TempDir dir;
+  const Generated generated = GenerateRows(csv, 3000, 1, 11);
+  const std::string path = WriteFile(dir.File(csv ? "rows.csv" : "rows.jsonl"), generated.text);
+  SourceOptions options = Options(OnError::kSkip, 100);
+  options.split_block_bytes = 4000;  // ~100 lines
+  auto source = csv ? MakeCsvSource(path, Schema(), options) : MakeJsonlSource(path, Schema(), options);
+  for (const int max_splits : {2, 3, 7}) {
+    SCOPED_TRACE("splits: " + std::to_string(max_splits));
+    auto splits = ReadEachSplit(*source, max_splits);
+    ASSERT_EQ(static_cast<int>(splits.size()), max_splits);
+    std::vector<int64_t> all;
+    std::vector<std::vector<int64_t>> ids(splits.size());
+    for (size_t k = 0; k < splits.size(); ++k) {
+      for (const std::string& id : ColumnText(*splits[k], "id")) ids[k].push_back(std::stoll(id));
+      EXPECT_TRUE(std::is_sorted(ids[k].begin(), ids[k].end()));
+      all.insert(all.end(), ids[k].begin(), ids[k].end());
+    }
+    std::sort(all.begin(), all.end());
+    std::vector<int64_t> expected;
+    for (const std::string& id : generated.ids) expected.push_back(std::stoll(id));
+    EXPECT_EQ(all, expected);
+    EXPECT_LT(ids[1].front(), ids[0].back());
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(JsonlAndCsv, SplitsTest, ::testing::Values(false, true),
@@ -224,14 +255,23 @@ TEST(ParquetSource, RowGroupsAsSplitsGiveTheWholeTableForAnyNumberOfSplits) {
   auto second = RandomTable(700, 2);
   WriteParquet(*first, dir.File("a.parquet"), 600);   // 9 row groups
   WriteParquet(*second, dir.File("b.parquet"), 1000);  // 1 row group
-  auto expected = CheckArrow(arrow::ConcatenateTables({first, second}), "concatenate");
   auto source = MakeParquetSource(dir.File("*.parquet"), Options(OnError::kRaise, 256));
   EXPECT_TRUE(source->schema()->Equals(*Schema()));
+  // The row groups in file order: 9 of 600 rows (the last one 200), then one of 700.
+  std::vector<std::shared_ptr<arrow::Table>> groups;
+  for (int64_t offset = 0; offset < 5000; offset += 600) groups.push_back(first->Slice(offset, 600));
+  groups.push_back(second);
   for (const int max_splits : {1, 2, 4, 7, 20}) {
     OperatorMetrics metrics("parquet");
     auto result = ReadAll(*source, max_splits, &metrics);
     EXPECT_EQ(result.splits, std::min(max_splits, 10));
-    EXPECT_TRUE(result.rows->Equals(*expected)) << max_splits;
+    // Row groups dealt round-robin: split k reads groups k, k + n, k + 2n, ...
+    std::vector<std::shared_ptr<arrow::Table>> dealt;
+    for (int k = 0; k < result.splits; ++k) {
+      for (size_t g = k; g < groups.size(); g += result.splits) dealt.push_back(groups[g]);
+    }
+    EXPECT_TRUE(result.rows->Equals(*CheckArrow(arrow::ConcatenateTables(dealt), "concatenate")))
+        << max_splits;
     EXPECT_EQ(metrics.rows_out, 5700);
     EXPECT_GT(metrics.bytes_read, 0);
     for (const int64_t rows : result.batch_rows) EXPECT_LE(rows, 256);

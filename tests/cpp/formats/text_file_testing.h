@@ -50,6 +50,20 @@ struct ReadResult {
   int splits = 0;
 };
 
+// Each split's rows, read to its end.
+inline std::vector<std::shared_ptr<arrow::Table>> ReadEachSplit(const Source& source, int max_splits) {
+  std::vector<std::shared_ptr<arrow::Table>> tables;
+  for (auto& split : source.CreateSplits(max_splits, nullptr)) {
+    std::vector<BatchPtr> rows;
+    for (SplitOutput output = split->Next();; output = split->Next()) {
+      if (output.rows && output.rows->num_rows() > 0) rows.push_back(output.rows);
+      if (output.end) break;
+    }
+    tables.push_back(CheckArrow(arrow::Table::FromRecordBatches(source.schema(), rows), "rows"));
+  }
+  return tables;
+}
+
 // Reads every split to its end, in split order.
 inline ReadResult ReadAll(const Source& source, int max_splits, OperatorMetrics* metrics) {
   ReadResult result;
