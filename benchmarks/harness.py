@@ -140,6 +140,32 @@ def timing_outcome(timing: Timing) -> dict:
             "peak_rss_bytes": timing.peak_rss_bytes}
 
 
+def timed_result(query: Callable[[], Any], spec: dict, checksum: Callable[[Any, str], dict]) -> dict:
+    """A worker's RESULT for `query`, once its input is loaded: the timing (`spec`'s repeat and
+    quiet wait), the RSS held when the clock starts, and the result's row count and
+    `checksum(table, case)` of it as a pyarrow Table."""
+    gc.collect()
+    rss_before_bytes = current_rss_bytes()
+    timing = time_query(query, spec.get("repeat", 1), spec.get("quiet_wait_s", 0.0))
+    table = to_arrow_table(timing.result)
+    return {**timing_outcome(timing), "output_rows": table.num_rows,
+            "checksum": checksum(table, spec["case"]), "rss_before_bytes": rss_before_bytes}
+
+
+def to_arrow_table(result):
+    """Every engine's result as a pyarrow Table, for one checksum code path (not timed)."""
+    import pyarrow as pa
+
+    if isinstance(result, pa.Table):
+        return result
+    module = type(result).__module__
+    if module.startswith("polars"):
+        return result.to_arrow()
+    if module.startswith("pandas"):
+        return pa.Table.from_pandas(result, preserve_index=False)
+    return pa.table(result)
+
+
 def limit_arrow_threads(parallelism: int) -> None:
     """pyarrow's own pools (used by pandas' string dtype and by conversions) get P threads too."""
     import pyarrow as pa
@@ -337,6 +363,26 @@ def measure(script: str, spec: dict, input_rows: int, *, timeout_s: float,
     return result
 
 
+def measure_all(script: str, args, inputs: dict[str, tuple[str, int]],
+                single_threaded: frozenset[str] = frozenset()) -> list[Measurement]:
+    """Measures each case, engine and parallelism that `args` (add_common_arguments) names, each
+    in its own process; `inputs[case]` is the case's input (path, rows); engines in
+    `single_threaded` run at P=1 only."""
+    plan = [(case, engine, parallelism) for case in args.cases for engine in args.engines
+            for parallelism in args.parallelism
+            if not (engine in single_threaded and parallelism != 1)]
+    measurements = []
+    for number, (case, engine, parallelism) in enumerate(plan, 1):
+        path, rows = inputs[case]
+        spec = {"case": case, "engine": engine, "parallelism": parallelism, "path": path,
+                "repeat": args.repeat}
+        measurements.append(measure(
+            script, spec, rows, timeout_s=args.timeout_s,
+            rss_limit_bytes=int(args.rss_limit_gb * 2**30), progress=f"[{number}/{len(plan)}]",
+            quiet_wait_s=args.quiet_wait_s))
+    return measurements
+
+
 # ---------------------------------------------------------------------------------------------
 # verification and reporting
 
@@ -478,6 +524,24 @@ def speedup_lines(measurements: list[Measurement], cases, engines) -> list[str]:
                 noise = f" (UNRELIABLE: others used {busiest:.2f} cores)" if busiest > NOISY_OTHER_CORES else ""
                 lines.append(f"- {case} {engine}: {speed_ratio(two, one):.2f}x{noise}")
     return lines
+
+
+def print_report(measurements: list[Measurement], args, *, title: str, millstream_engines: list[str],
+                 reference_engines: tuple[str, ...], targets: list[str] = ()) -> None:
+    """The whole report of a benchmark script: the table (each case checked against its
+    reference), the mismatches, the `targets` lines if any, and each engine's speed-up from P=1
+    to P=2."""
+    mismatches = verify(measurements, reference_engines)
+    print(f"\n## {title}\n")
+    print_table(measurements, millstream_engines)
+    print_mismatches(mismatches)
+    if targets:
+        print("\n## Targets")
+        for line in targets:
+            print(line)
+    print("\n## Speed-up from P=1 to P=2 (same engine)")
+    for line in speedup_lines(measurements, args.cases, args.engines):
+        print(line)
 
 
 def _si(value: float) -> str:

@@ -18,12 +18,11 @@ DuckDB's (row count, column names, exact integer sums, float sums, string hashes
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import sys
 
 import harness
-from harness import exact_sum, float_sum, string_fingerprint, time_query
+from harness import exact_sum, float_sum, string_fingerprint
 from machine import print_machine
 
 CASES = ("in_memory", "jsonl", "csv")
@@ -47,19 +46,12 @@ DUCKDB_IN_MEMORY_SQL = f"""
 def run_one(spec: dict) -> dict:
     engine, case, parallelism = spec["engine"], spec["case"], int(spec["parallelism"])
     ms = harness.import_millstream() if engine == "millstream" else None  # fail fast, before loading
-    import pyarrow as pa
-
     harness.limit_arrow_threads(parallelism)
     if case == "in_memory":
         query = _in_memory_query(engine, parallelism, spec["path"], ms)
     else:
         query = _file_query(engine, case, parallelism, spec["path"], ms)
-    gc.collect()
-    rss_before_bytes = harness.current_rss_bytes()
-    timing = time_query(query, spec.get("repeat", 1), spec.get("quiet_wait_s", 0.0))
-    table = _to_arrow(timing.result, pa)
-    return {**harness.timing_outcome(timing), "output_rows": table.num_rows,
-            "checksum": checksum(table, case), "rss_before_bytes": rss_before_bytes}
+    return harness.timed_result(query, spec, checksum)
 
 
 def _in_memory_query(engine: str, parallelism: int, path: str, ms):
@@ -156,18 +148,6 @@ def _file_query(engine: str, case: str, parallelism: int, path: str, ms):
     raise ValueError(f"unknown engine {engine!r}")
 
 
-def _to_arrow(result, pa):
-    """Every engine's result as a pyarrow Table, for one checksum code path (not timed)."""
-    if isinstance(result, pa.Table):
-        return result
-    module = type(result).__module__
-    if module.startswith("polars"):
-        return result.to_arrow()
-    if module.startswith("pandas"):
-        return pa.Table.from_pandas(result, preserve_index=False)
-    return pa.table(result)
-
-
 def checksum(table, case: str) -> dict:
     """Row count, column names and sums that any difference in the rows would change."""
     import pyarrow.compute as pc
@@ -213,33 +193,12 @@ def main() -> None:
         path, rows = inputs[case]
         print(f"{case}: {rows:,} rows from {os.path.relpath(path)} "
               f"({os.path.getsize(path) / 2**20:,.0f} MiB)")
-    plan = [(case, engine, parallelism) for case in args.cases for engine in args.engines
-            for parallelism in args.parallelism
-            if not (engine in SINGLE_THREADED and parallelism != 1)]
-    measurements = []
-    for number, (case, engine, parallelism) in enumerate(plan, 1):
-        path, rows = inputs[case]
-        spec = {"case": case, "engine": engine, "parallelism": parallelism, "path": path,
-                "repeat": args.repeat}
-        measurements.append(harness.measure(
-            os.path.abspath(__file__), spec, rows, timeout_s=args.timeout_s,
-            rss_limit_bytes=int(args.rss_limit_gb * 2**30), progress=f"[{number}/{len(plan)}]",
-            quiet_wait_s=args.quiet_wait_s))
-    report(measurements, args)
-
-
-def report(measurements: list, args) -> None:
-    mismatches = harness.verify(measurements, REFERENCE_ENGINES)
-    print(f"\n## Stateless (repeat={args.repeat}, best run; input rows count for rows/s; "
-          f"millstream/peer = millstream rows/s / peer rows/s at the same P)\n")
-    harness.print_table(measurements, ["millstream"])
-    harness.print_mismatches(mismatches)
-    print("\n## Targets")
-    for line in target_lines(measurements):
-        print(line)
-    print("\n## Speed-up from P=1 to P=2 (same engine)")
-    for line in harness.speedup_lines(measurements, args.cases, args.engines):
-        print(line)
+    measurements = harness.measure_all(os.path.abspath(__file__), args, inputs, SINGLE_THREADED)
+    harness.print_report(
+        measurements, args, millstream_engines=["millstream"], reference_engines=REFERENCE_ENGINES,
+        title=f"Stateless (repeat={args.repeat}, best run; input rows count for rows/s; "
+              f"millstream/peer = millstream rows/s / peer rows/s at the same P)",
+        targets=target_lines(measurements))
 
 
 def _best_polars(measurements, case: str, parallelism: int):
