@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable
 
+from machine import print_machine
+
 RESULT_PREFIX = "RESULT "
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA_DIR = os.path.join(REPO_ROOT, "benchmarks", "data")
@@ -365,7 +367,7 @@ def measure(script: str, spec: dict, input_rows: int, *, timeout_s: float,
 
 def measure_all(script: str, args, inputs: dict[str, tuple[str, int]],
                 single_threaded: frozenset[str] = frozenset()) -> list[Measurement]:
-    """Measures each case, engine and parallelism that `args` (add_common_arguments) names, each
+    """Measures each case, engine and parallelism that `args` (from argument_parser) names, each
     in its own process; `inputs[case]` is the case's input (path, rows); engines in
     `single_threaded` run at P=1 only."""
     plan = [(case, engine, parallelism) for case in args.cases for engine in args.engines
@@ -576,8 +578,24 @@ def default_rss_limit_bytes() -> int:
     return int(0.7 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
 
 
-def add_common_arguments(parser, cases: tuple[str, ...], engines: tuple[str, ...], default_repeat: int) -> None:
-    """The command-line options both benchmark scripts share."""
+def script_main(run_one: Callable[[dict], dict], parse_args: Callable[[], Any],
+                measure_and_report: Callable[[Any], None]) -> None:
+    """A benchmark script's main. Started as `script --worker '<spec json>'` it is a child, which
+    measures one spec with `run_one`; otherwise it is the parent, which parses its arguments,
+    prints the machine and calls `measure_and_report(args)`."""
+    if "--worker" in sys.argv:
+        worker_main(run_one)
+        return
+    args = parse_args()
+    print_machine()
+    measure_and_report(args)
+
+
+def argument_parser(description: str, cases: tuple[str, ...], engines: tuple[str, ...], default_repeat: int):
+    """An argparse parser with the command-line options both benchmark scripts share."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=_names_of(cases), default=list(cases),
                         help=f"comma-separated, from: {', '.join(cases)}")
     parser.add_argument("--engines", type=_names_of(engines), default=list(engines),
@@ -593,6 +611,7 @@ def add_common_arguments(parser, cases: tuple[str, ...], engines: tuple[str, ...
     parser.add_argument("--quiet-wait-s", type=float, default=120.0,
                         help="before each measurement, wait up to this long for other processes to "
                              "use < 0.25 cores (0: don't wait)")
+    return parser
 
 
 def _names_of(allowed: tuple[str, ...]):

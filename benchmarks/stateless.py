@@ -17,13 +17,10 @@ DuckDB's (row count, column names, exact integer sums, float sums, string hashes
 """
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 
 import harness
 from harness import exact_sum, float_sum, string_fingerprint
-from machine import print_machine
 
 CASES = ("in_memory", "jsonl", "csv")
 ENGINES = ("millstream", "duckdb", "polars", "polars-lazy", "pandas")
@@ -174,12 +171,7 @@ def checksum(table, case: str) -> dict:
 # the parent
 
 
-def main() -> None:
-    if "--worker" in sys.argv:
-        harness.worker_main(run_one)
-        return
-    args = parse_args()
-    print_machine()
+def measure_and_report(args) -> None:
     from stateless_data import ensure_parquet, ensure_text_files
 
     inputs = {}
@@ -224,13 +216,12 @@ def target_lines(measurements: list) -> list[str]:
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = harness.argument_parser(__doc__, CASES, ENGINES, default_repeat=3)
     parser.add_argument("--rows", type=int, default=20_000_000, help="rows of the in-memory case")
     parser.add_argument("--jsonl-gb", type=float, default=2.0,
                         help="size of the JSONL file in GB (1e9 bytes); the CSV file has the same rows")
-    harness.add_common_arguments(parser, CASES, ENGINES, default_repeat=3)
     return parser.parse_args()
 
 
 if __name__ == "__main__":
-    main()
+    harness.script_main(run_one, parse_args, measure_and_report)

@@ -23,13 +23,10 @@ way a careful SQL user would: counts per 2 s pane, each pane added to its 5 wind
 """
 from __future__ import annotations
 
-import argparse
 import os
-import sys
 
 import harness
 from harness import exact_sum, float_sum
-from machine import print_machine
 
 CASES = ("tumbling", "sliding_top1", "session", "running")
 ENGINES = ("millstream/memory", "millstream/rocksdb", "duckdb", "polars")
@@ -196,12 +193,7 @@ def checksum(table, case: str) -> dict:
 # the parent
 
 
-def main() -> None:
-    if "--worker" in sys.argv:
-        harness.worker_main(run_one)
-        return
-    args = parse_args()
-    print_machine()
+def measure_and_report(args) -> None:
     from windows_data import ensure_windows_parquet
 
     path = harness.in_fresh_process(ensure_windows_parquet, args.rows)
@@ -216,11 +208,10 @@ def main() -> None:
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = harness.argument_parser(__doc__, CASES, ENGINES, default_repeat=2)
     parser.add_argument("--rows", type=int, default=50_000_000, help="input rows")
-    harness.add_common_arguments(parser, CASES, ENGINES, default_repeat=2)
     return parser.parse_args()
 
 
 if __name__ == "__main__":
-    main()
+    harness.script_main(run_one, parse_args, measure_and_report)
