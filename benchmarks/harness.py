@@ -215,6 +215,21 @@ def _json_default(value):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def duckdb_connection(parallelism: int, tables: dict | None = None):
+    """A DuckDB connection with `parallelism` threads and no progress bar; each pyarrow Table of
+    `tables` is copied into DuckDB's native storage under its name (before the clock starts)."""
+    import duckdb
+
+    connection = duckdb.connect()
+    connection.execute(f"SET threads = {parallelism}")
+    connection.execute("SET enable_progress_bar = false")
+    for name, table in (tables or {}).items():
+        connection.register(f"{name}_arrow", table)
+        connection.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_arrow")
+        connection.unregister(f"{name}_arrow")
+    return connection
+
+
 def exact_sum(column) -> int:
     """Sum of an integer column without int64 wrap-around (pyarrow's sum wraps silently)."""
     import pyarrow as pa

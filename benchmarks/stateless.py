@@ -64,14 +64,7 @@ def _in_memory_query(engine: str, parallelism: int, path: str, ms):
                                       qty_next=col("qty") + 1, name_upper=col("name").str.upper())
                         .collect())
     if engine == "duckdb":
-        import duckdb
-
-        connection = duckdb.connect()
-        connection.execute(f"SET threads = {parallelism}")
-        connection.execute("SET enable_progress_bar = false")
-        connection.register("sales_arrow", table)
-        connection.execute("CREATE TABLE sales AS SELECT * FROM sales_arrow")  # DuckDB's native storage
-        connection.unregister("sales_arrow")
+        connection = harness.duckdb_connection(parallelism, {"sales": table})
         return lambda: connection.sql(DUCKDB_IN_MEMORY_SQL).to_arrow_table()
     if engine in ("polars", "polars-lazy"):
         import polars as pl
@@ -103,11 +96,7 @@ def _file_query(engine: str, case: str, parallelism: int, path: str, ms):
             return reader(path, schema=SCHEMA).filter(ms.col("price") > PRICE_ABOVE).collect()
         return millstream_query
     if engine == "duckdb":
-        import duckdb
-
-        connection = duckdb.connect()
-        connection.execute(f"SET threads = {parallelism}")
-        connection.execute("SET enable_progress_bar = false")
+        connection = harness.duckdb_connection(parallelism)
         if case == "jsonl":
             source = f"read_json('{path}', format = 'newline_delimited', columns = {DUCKDB_COLUMNS})"
         else:

@@ -122,14 +122,7 @@ def _millstream_query(ms, case: str, table, parallelism: int, backend: str):
 
 
 def _duckdb_query(case: str, table, parallelism: int):
-    import duckdb
-
-    connection = duckdb.connect()
-    connection.execute(f"SET threads = {parallelism}")
-    connection.execute("SET enable_progress_bar = false")
-    connection.register("events_arrow", table)
-    connection.execute("CREATE TABLE events AS SELECT * FROM events_arrow")  # DuckDB's native storage
-    connection.unregister("events_arrow")
+    connection = harness.duckdb_connection(parallelism, {"events": table})
     return lambda: connection.sql(DUCKDB_SQL[case]).to_arrow_table()
 
 
