@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable
 
+from machine import print_machine
+
 RESULT_PREFIX = "RESULT "
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DATA_DIR = os.path.join(REPO_ROOT, "benchmarks", "data")
@@ -140,6 +142,32 @@ def timing_outcome(timing: Timing) -> dict:
             "peak_rss_bytes": timing.peak_rss_bytes}
 
 
+def timed_result(query: Callable[[], Any], spec: dict, checksum: Callable[[Any, str], dict]) -> dict:
+    """A worker's RESULT for `query`, once its input is loaded: the timing (`spec`'s repeat and
+    quiet wait), the RSS held when the clock starts, and the result's row count and
+    `checksum(table, case)` of it as a pyarrow Table."""
+    gc.collect()
+    rss_before_bytes = current_rss_bytes()
+    timing = time_query(query, spec.get("repeat", 1), spec.get("quiet_wait_s", 0.0))
+    table = to_arrow_table(timing.result)
+    return {**timing_outcome(timing), "output_rows": table.num_rows,
+            "checksum": checksum(table, spec["case"]), "rss_before_bytes": rss_before_bytes}
+
+
+def to_arrow_table(result):
+    """Every engine's result as a pyarrow Table, for one checksum code path (not timed)."""
+    import pyarrow as pa
+
+    if isinstance(result, pa.Table):
+        return result
+    module = type(result).__module__
+    if module.startswith("polars"):
+        return result.to_arrow()
+    if module.startswith("pandas"):
+        return pa.Table.from_pandas(result, preserve_index=False)
+    return pa.table(result)
+
+
 def limit_arrow_threads(parallelism: int) -> None:
     """pyarrow's own pools (used by pandas' string dtype and by conversions) get P threads too."""
     import pyarrow as pa
@@ -185,6 +213,21 @@ def _json_default(value):
     if isinstance(value, Decimal):
         return int(value)
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def duckdb_connection(parallelism: int, tables: dict | None = None):
+    """A DuckDB connection with `parallelism` threads and no progress bar; each pyarrow Table of
+    `tables` is copied into DuckDB's native storage under its name (before the clock starts)."""
+    import duckdb
+
+    connection = duckdb.connect()
+    connection.execute(f"SET threads = {parallelism}")
+    connection.execute("SET enable_progress_bar = false")
+    for name, table in (tables or {}).items():
+        connection.register(f"{name}_arrow", table)
+        connection.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_arrow")
+        connection.unregister(f"{name}_arrow")
+    return connection
 
 
 def exact_sum(column) -> int:
@@ -337,6 +380,26 @@ def measure(script: str, spec: dict, input_rows: int, *, timeout_s: float,
     return result
 
 
+def measure_all(script: str, args, inputs: dict[str, tuple[str, int]],
+                single_threaded: frozenset[str] = frozenset()) -> list[Measurement]:
+    """Measures each case, engine and parallelism that `args` (from argument_parser) names, each
+    in its own process; `inputs[case]` is the case's input (path, rows); engines in
+    `single_threaded` run at P=1 only."""
+    plan = [(case, engine, parallelism) for case in args.cases for engine in args.engines
+            for parallelism in args.parallelism
+            if not (engine in single_threaded and parallelism != 1)]
+    measurements = []
+    for number, (case, engine, parallelism) in enumerate(plan, 1):
+        path, rows = inputs[case]
+        spec = {"case": case, "engine": engine, "parallelism": parallelism, "path": path,
+                "repeat": args.repeat}
+        measurements.append(measure(
+            script, spec, rows, timeout_s=args.timeout_s,
+            rss_limit_bytes=int(args.rss_limit_gb * 2**30), progress=f"[{number}/{len(plan)}]",
+            quiet_wait_s=args.quiet_wait_s))
+    return measurements
+
+
 # ---------------------------------------------------------------------------------------------
 # verification and reporting
 
@@ -480,6 +543,24 @@ def speedup_lines(measurements: list[Measurement], cases, engines) -> list[str]:
     return lines
 
 
+def print_report(measurements: list[Measurement], args, *, title: str, millstream_engines: list[str],
+                 reference_engines: tuple[str, ...], targets: list[str] = ()) -> None:
+    """The whole report of a benchmark script: the table (each case checked against its
+    reference), the mismatches, the `targets` lines if any, and each engine's speed-up from P=1
+    to P=2."""
+    mismatches = verify(measurements, reference_engines)
+    print(f"\n## {title}\n")
+    print_table(measurements, millstream_engines)
+    print_mismatches(mismatches)
+    if targets:
+        print("\n## Targets")
+        for line in targets:
+            print(line)
+    print("\n## Speed-up from P=1 to P=2 (same engine)")
+    for line in speedup_lines(measurements, args.cases, args.engines):
+        print(line)
+
+
 def _si(value: float) -> str:
     if value is None or math.isnan(value):
         return "-"
@@ -512,8 +593,24 @@ def default_rss_limit_bytes() -> int:
     return int(0.7 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
 
 
-def add_common_arguments(parser, cases: tuple[str, ...], engines: tuple[str, ...], default_repeat: int) -> None:
-    """The command-line options both benchmark scripts share."""
+def script_main(run_one: Callable[[dict], dict], parse_args: Callable[[], Any],
+                measure_and_report: Callable[[Any], None]) -> None:
+    """A benchmark script's main. Started as `script --worker '<spec json>'` it is a child, which
+    measures one spec with `run_one`; otherwise it is the parent, which parses its arguments,
+    prints the machine and calls `measure_and_report(args)`."""
+    if "--worker" in sys.argv:
+        worker_main(run_one)
+        return
+    args = parse_args()
+    print_machine()
+    measure_and_report(args)
+
+
+def argument_parser(description: str, cases: tuple[str, ...], engines: tuple[str, ...], default_repeat: int):
+    """An argparse parser with the command-line options both benchmark scripts share."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=_names_of(cases), default=list(cases),
                         help=f"comma-separated, from: {', '.join(cases)}")
     parser.add_argument("--engines", type=_names_of(engines), default=list(engines),
@@ -529,6 +626,7 @@ def add_common_arguments(parser, cases: tuple[str, ...], engines: tuple[str, ...
     parser.add_argument("--quiet-wait-s", type=float, default=120.0,
                         help="before each measurement, wait up to this long for other processes to "
                              "use < 0.25 cores (0: don't wait)")
+    return parser
 
 
 def _names_of(allowed: tuple[str, ...]):

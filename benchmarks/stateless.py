@@ -17,14 +17,10 @@ DuckDB's (row count, column names, exact integer sums, float sums, string hashes
 """
 from __future__ import annotations
 
-import argparse
-import gc
 import os
-import sys
 
 import harness
-from harness import exact_sum, float_sum, string_fingerprint, time_query
-from machine import print_machine
+from harness import exact_sum, float_sum, string_fingerprint
 
 CASES = ("in_memory", "jsonl", "csv")
 ENGINES = ("millstream", "duckdb", "polars", "polars-lazy", "pandas")
@@ -47,19 +43,12 @@ DUCKDB_IN_MEMORY_SQL = f"""
 def run_one(spec: dict) -> dict:
     engine, case, parallelism = spec["engine"], spec["case"], int(spec["parallelism"])
     ms = harness.import_millstream() if engine == "millstream" else None  # fail fast, before loading
-    import pyarrow as pa
-
     harness.limit_arrow_threads(parallelism)
     if case == "in_memory":
         query = _in_memory_query(engine, parallelism, spec["path"], ms)
     else:
         query = _file_query(engine, case, parallelism, spec["path"], ms)
-    gc.collect()
-    rss_before_bytes = harness.current_rss_bytes()
-    timing = time_query(query, spec.get("repeat", 1), spec.get("quiet_wait_s", 0.0))
-    table = _to_arrow(timing.result, pa)
-    return {**harness.timing_outcome(timing), "output_rows": table.num_rows,
-            "checksum": checksum(table, case), "rss_before_bytes": rss_before_bytes}
+    return harness.timed_result(query, spec, checksum)
 
 
 def _in_memory_query(engine: str, parallelism: int, path: str, ms):
@@ -75,14 +64,7 @@ def _in_memory_query(engine: str, parallelism: int, path: str, ms):
                                       qty_next=col("qty") + 1, name_upper=col("name").str.upper())
                         .collect())
     if engine == "duckdb":
-        import duckdb
-
-        connection = duckdb.connect()
-        connection.execute(f"SET threads = {parallelism}")
-        connection.execute("SET enable_progress_bar = false")
-        connection.register("sales_arrow", table)
-        connection.execute("CREATE TABLE sales AS SELECT * FROM sales_arrow")  # DuckDB's native storage
-        connection.unregister("sales_arrow")
+        connection = harness.duckdb_connection(parallelism, {"sales": table})
         return lambda: connection.sql(DUCKDB_IN_MEMORY_SQL).to_arrow_table()
     if engine in ("polars", "polars-lazy"):
         import polars as pl
@@ -114,11 +96,7 @@ def _file_query(engine: str, case: str, parallelism: int, path: str, ms):
             return reader(path, schema=SCHEMA).filter(ms.col("price") > PRICE_ABOVE).collect()
         return millstream_query
     if engine == "duckdb":
-        import duckdb
-
-        connection = duckdb.connect()
-        connection.execute(f"SET threads = {parallelism}")
-        connection.execute("SET enable_progress_bar = false")
+        connection = harness.duckdb_connection(parallelism)
         if case == "jsonl":
             source = f"read_json('{path}', format = 'newline_delimited', columns = {DUCKDB_COLUMNS})"
         else:
@@ -156,18 +134,6 @@ def _file_query(engine: str, case: str, parallelism: int, path: str, ms):
     raise ValueError(f"unknown engine {engine!r}")
 
 
-def _to_arrow(result, pa):
-    """Every engine's result as a pyarrow Table, for one checksum code path (not timed)."""
-    if isinstance(result, pa.Table):
-        return result
-    module = type(result).__module__
-    if module.startswith("polars"):
-        return result.to_arrow()
-    if module.startswith("pandas"):
-        return pa.Table.from_pandas(result, preserve_index=False)
-    return pa.table(result)
-
-
 def checksum(table, case: str) -> dict:
     """Row count, column names and sums that any difference in the rows would change."""
     import pyarrow.compute as pc
@@ -194,12 +160,7 @@ def checksum(table, case: str) -> dict:
 # the parent
 
 
-def main() -> None:
-    if "--worker" in sys.argv:
-        harness.worker_main(run_one)
-        return
-    args = parse_args()
-    print_machine()
+def measure_and_report(args) -> None:
     from stateless_data import ensure_parquet, ensure_text_files
 
     inputs = {}
@@ -213,33 +174,12 @@ def main() -> None:
         path, rows = inputs[case]
         print(f"{case}: {rows:,} rows from {os.path.relpath(path)} "
               f"({os.path.getsize(path) / 2**20:,.0f} MiB)")
-    plan = [(case, engine, parallelism) for case in args.cases for engine in args.engines
-            for parallelism in args.parallelism
-            if not (engine in SINGLE_THREADED and parallelism != 1)]
-    measurements = []
-    for number, (case, engine, parallelism) in enumerate(plan, 1):
-        path, rows = inputs[case]
-        spec = {"case": case, "engine": engine, "parallelism": parallelism, "path": path,
-                "repeat": args.repeat}
-        measurements.append(harness.measure(
-            os.path.abspath(__file__), spec, rows, timeout_s=args.timeout_s,
-            rss_limit_bytes=int(args.rss_limit_gb * 2**30), progress=f"[{number}/{len(plan)}]",
-            quiet_wait_s=args.quiet_wait_s))
-    report(measurements, args)
-
-
-def report(measurements: list, args) -> None:
-    mismatches = harness.verify(measurements, REFERENCE_ENGINES)
-    print(f"\n## Stateless (repeat={args.repeat}, best run; input rows count for rows/s; "
-          f"millstream/peer = millstream rows/s / peer rows/s at the same P)\n")
-    harness.print_table(measurements, ["millstream"])
-    harness.print_mismatches(mismatches)
-    print("\n## Targets")
-    for line in target_lines(measurements):
-        print(line)
-    print("\n## Speed-up from P=1 to P=2 (same engine)")
-    for line in harness.speedup_lines(measurements, args.cases, args.engines):
-        print(line)
+    measurements = harness.measure_all(os.path.abspath(__file__), args, inputs, SINGLE_THREADED)
+    harness.print_report(
+        measurements, args, millstream_engines=["millstream"], reference_engines=REFERENCE_ENGINES,
+        title=f"Stateless (repeat={args.repeat}, best run; input rows count for rows/s; "
+              f"millstream/peer = millstream rows/s / peer rows/s at the same P)",
+        targets=target_lines(measurements))
 
 
 def _best_polars(measurements, case: str, parallelism: int):
@@ -265,13 +205,12 @@ def target_lines(measurements: list) -> list[str]:
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = harness.argument_parser(__doc__, CASES, ENGINES, default_repeat=3)
     parser.add_argument("--rows", type=int, default=20_000_000, help="rows of the in-memory case")
     parser.add_argument("--jsonl-gb", type=float, default=2.0,
                         help="size of the JSONL file in GB (1e9 bytes); the CSV file has the same rows")
-    harness.add_common_arguments(parser, CASES, ENGINES, default_repeat=3)
     return parser.parse_args()
 
 
 if __name__ == "__main__":
-    main()
+    harness.script_main(run_one, parse_args, measure_and_report)

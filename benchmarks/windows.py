@@ -23,14 +23,10 @@ way a careful SQL user would: counts per 2 s pane, each pane added to its 5 wind
 """
 from __future__ import annotations
 
-import argparse
-import gc
 import os
-import sys
 
 import harness
-from harness import exact_sum, float_sum, time_query
-from machine import print_machine
+from harness import exact_sum, float_sum
 
 CASES = ("tumbling", "sliding_top1", "session", "running")
 ENGINES = ("millstream/memory", "millstream/rocksdb", "duckdb", "polars")
@@ -79,7 +75,6 @@ DUCKDB_SQL = {
 def run_one(spec: dict) -> dict:
     engine, case, parallelism = spec["engine"], spec["case"], int(spec["parallelism"])
     ms = harness.import_millstream() if engine.startswith("millstream") else None  # fail fast
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     harness.limit_arrow_threads(parallelism)
@@ -94,13 +89,7 @@ def run_one(spec: dict) -> dict:
         del table
     else:
         raise ValueError(f"unknown engine {engine!r}")
-    gc.collect()
-    rss_before_bytes = harness.current_rss_bytes()
-    timing = time_query(query, spec.get("repeat", 1), spec.get("quiet_wait_s", 0.0))
-    result = timing.result
-    table = result if isinstance(result, pa.Table) else result.to_arrow()
-    return {**harness.timing_outcome(timing), "output_rows": table.num_rows,
-            "checksum": checksum(table, case), "rss_before_bytes": rss_before_bytes}
+    return harness.timed_result(query, spec, checksum)
 
 
 def _millstream_query(ms, case: str, table, parallelism: int, backend: str):
@@ -133,14 +122,7 @@ def _millstream_query(ms, case: str, table, parallelism: int, backend: str):
 
 
 def _duckdb_query(case: str, table, parallelism: int):
-    import duckdb
-
-    connection = duckdb.connect()
-    connection.execute(f"SET threads = {parallelism}")
-    connection.execute("SET enable_progress_bar = false")
-    connection.register("events_arrow", table)
-    connection.execute("CREATE TABLE events AS SELECT * FROM events_arrow")  # DuckDB's native storage
-    connection.unregister("events_arrow")
+    connection = harness.duckdb_connection(parallelism, {"events": table})
     return lambda: connection.sql(DUCKDB_SQL[case]).to_arrow_table()
 
 
@@ -204,46 +186,25 @@ def checksum(table, case: str) -> dict:
 # the parent
 
 
-def main() -> None:
-    if "--worker" in sys.argv:
-        harness.worker_main(run_one)
-        return
-    args = parse_args()
-    print_machine()
+def measure_and_report(args) -> None:
     from windows_data import ensure_windows_parquet
 
     path = harness.in_fresh_process(ensure_windows_parquet, args.rows)
     print(f"input: {args.rows:,} rows from {os.path.relpath(path)} ({os.path.getsize(path) / 2**20:,.0f} MiB)")
-    plan = [(case, engine, parallelism) for case in args.cases for engine in args.engines
-            for parallelism in args.parallelism]
-    measurements = []
-    for number, (case, engine, parallelism) in enumerate(plan, 1):
-        spec = {"case": case, "engine": engine, "parallelism": parallelism, "path": path,
-                "repeat": args.repeat}
-        measurements.append(harness.measure(
-            os.path.abspath(__file__), spec, args.rows, timeout_s=args.timeout_s,
-            rss_limit_bytes=int(args.rss_limit_gb * 2**30), progress=f"[{number}/{len(plan)}]",
-            quiet_wait_s=args.quiet_wait_s))
-    report(measurements, args)
-
-
-def report(measurements: list, args) -> None:
-    mismatches = harness.verify(measurements, REFERENCE_ENGINES)
-    print(f"\n## Windows ({args.rows:,} rows, repeat={args.repeat}, best run; "
-          f"millstream/<backend>/peer = millstream rows/s / peer rows/s at the same P)\n")
-    harness.print_table(measurements, [e for e in MILLSTREAM_ENGINES if e in args.engines])
-    harness.print_mismatches(mismatches)
-    print("\n## Speed-up from P=1 to P=2 (same engine)")
-    for line in harness.speedup_lines(measurements, args.cases, args.engines):
-        print(line)
+    measurements = harness.measure_all(os.path.abspath(__file__), args,
+                                       {case: (path, args.rows) for case in args.cases})
+    harness.print_report(
+        measurements, args, millstream_engines=[e for e in MILLSTREAM_ENGINES if e in args.engines],
+        reference_engines=REFERENCE_ENGINES,
+        title=f"Windows ({args.rows:,} rows, repeat={args.repeat}, best run; "
+              f"millstream/<backend>/peer = millstream rows/s / peer rows/s at the same P)")
 
 
 def parse_args():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = harness.argument_parser(__doc__, CASES, ENGINES, default_repeat=2)
     parser.add_argument("--rows", type=int, default=50_000_000, help="input rows")
-    harness.add_common_arguments(parser, CASES, ENGINES, default_repeat=2)
     return parser.parse_args()
 
 
 if __name__ == "__main__":
-    main()
+    harness.script_main(run_one, parse_args, measure_and_report)

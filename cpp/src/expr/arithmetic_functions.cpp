@@ -104,8 +104,6 @@ struct ModOp {
 
 // --- kernels ----------------------------------------------------------------------------------
 
-bool IsFloat(const arrow::Datum& value) { return value.type()->id() == arrow::Type::DOUBLE; }
-
 template <typename Out, typename L, typename R, typename Op>
 void BinaryLoop(L l, R r, Out* out, int64_t num_rows, Op op) {
   for (int64_t i = 0; i < num_rows; ++i) out[i] = op(static_cast<Out>(l[i]), static_cast<Out>(r[i]));
@@ -128,17 +126,7 @@ void ComputeBinary(const arrow::Datum& left, const arrow::Datum& right, Out* out
       BinaryLoop<Out>(l, r, out, num_rows, op);
     }
   };
-  bool left_float = IsFloat(left);
-  bool right_float = IsFloat(right);
-  if (left_float && right_float) {
-    DispatchOperands<double, double>(left, right, loop);
-  } else if (left_float) {
-    DispatchOperands<double, int64_t>(left, right, loop);
-  } else if (right_float) {
-    DispatchOperands<int64_t, double>(left, right, loop);
-  } else {
-    DispatchOperands<int64_t, int64_t>(left, right, loop);
-  }
+  DispatchNumeric(left, right, loop);
 }
 
 template <typename Out, typename Op>
@@ -244,6 +232,26 @@ std::optional<ResolvedCall> ResolveTimestampShift(const CallSite& call, bool sub
   return resolved;
 }
 
+// a <op> b over numbers: int64 if both are integers (`int64_kernel`), else float64 (`op` in
+// BinaryKernel); null if both are null.
+template <typename Op>
+ResolvedCall ResolveNumeric(const CallSite& call, Op op, Kernel int64_kernel) {
+  auto result = ArithmeticType(*call.arg(0).type, *call.arg(1).type);
+  if (!result) call.FailTypes();
+  if (result->id() == arrow::Type::NA) return NullResult();
+  ResolvedCall resolved;
+  resolved.output_type = result;
+  resolved.argument_types = NumericArgumentTypes(call, result);
+  if (result->id() == arrow::Type::INT64) {
+    resolved.kernel = std::move(int64_kernel);
+  } else {
+    resolved.kernel = [op](const std::vector<arrow::Datum>& args, int64_t num_rows) {
+      return BinaryKernel<double>(args, num_rows, arrow::float64(), op);
+    };
+  }
+  return resolved;
+}
+
 template <typename Op>
 Resolver SameTypeArithmetic(Op op, bool subtract, bool allow_timestamps) {
   return [op, subtract, allow_timestamps](const CallSite& call) {
@@ -251,22 +259,9 @@ Resolver SameTypeArithmetic(Op op, bool subtract, bool allow_timestamps) {
     if (allow_timestamps) {
       if (auto shifted = ResolveTimestampShift(call, subtract)) return *shifted;
     }
-    auto result = ArithmeticType(*call.arg(0).type, *call.arg(1).type);
-    if (!result) call.FailTypes();
-    if (result->id() == arrow::Type::NA) return NullResult();
-    ResolvedCall resolved;
-    resolved.output_type = result;
-    resolved.argument_types = NumericArgumentTypes(call, result);
-    if (result->id() == arrow::Type::INT64) {
-      resolved.kernel = [op](const std::vector<arrow::Datum>& args, int64_t num_rows) {
-        return BinaryKernel<int64_t>(args, num_rows, arrow::int64(), op);
-      };
-    } else {
-      resolved.kernel = [op](const std::vector<arrow::Datum>& args, int64_t num_rows) {
-        return BinaryKernel<double>(args, num_rows, arrow::float64(), op);
-      };
-    }
-    return resolved;
+    return ResolveNumeric(call, op, [op](const std::vector<arrow::Datum>& args, int64_t num_rows) {
+      return BinaryKernel<int64_t>(args, num_rows, arrow::int64(), op);
+    });
   };
 }
 
@@ -287,22 +282,9 @@ template <typename Op>
 Resolver FloorDivision(Op op) {
   return [op](const CallSite& call) {
     call.ExpectArgCount(2);
-    auto result = ArithmeticType(*call.arg(0).type, *call.arg(1).type);
-    if (!result) call.FailTypes();
-    if (result->id() == arrow::Type::NA) return NullResult();
-    ResolvedCall resolved;
-    resolved.output_type = result;
-    resolved.argument_types = NumericArgumentTypes(call, result);
-    if (result->id() == arrow::Type::INT64) {
-      resolved.kernel = [op](const std::vector<arrow::Datum>& args, int64_t num_rows) {
-        return IntegerDivisionKernel(args, num_rows, op);
-      };
-    } else {
-      resolved.kernel = [op](const std::vector<arrow::Datum>& args, int64_t num_rows) {
-        return BinaryKernel<double>(args, num_rows, arrow::float64(), op);
-      };
-    }
-    return resolved;
+    return ResolveNumeric(call, op, [op](const std::vector<arrow::Datum>& args, int64_t num_rows) {
+      return IntegerDivisionKernel(args, num_rows, op);
+    });
   };
 }
 

@@ -98,6 +98,23 @@ void DispatchOperands(const arrow::Datum& left, const arrow::Datum& right, Body&
   }
 }
 
+// DispatchOperands over numeric operands typed int64_t or double (each side as its column is):
+// calls `body(left_operand, right_operand)` for the pair of types the two sides have.
+template <typename Body>
+void DispatchNumeric(const arrow::Datum& left, const arrow::Datum& right, Body&& body) {
+  const bool left_float = left.type()->id() == arrow::Type::DOUBLE;
+  const bool right_float = right.type()->id() == arrow::Type::DOUBLE;
+  if (left_float && right_float) {
+    DispatchOperands<double, double>(left, right, body);
+  } else if (left_float) {
+    DispatchOperands<double, int64_t>(left, right, body);
+  } else if (right_float) {
+    DispatchOperands<int64_t, double>(left, right, body);
+  } else {
+    DispatchOperands<int64_t, int64_t>(left, right, body);
+  }
+}
+
 // Calls an Arrow compute function; a failure is a millstream bug (InternalError).
 arrow::Datum CallArrow(const std::string& function, const std::vector<arrow::Datum>& args,
                        const arrow::compute::FunctionOptions* options = nullptr);

@@ -41,10 +41,8 @@ class CsvReader final : public TextRowReader {
 
   const char* ReadRows(const char* cursor, const char* range_end, ColumnBuffers& columns,
                        BadRows& bad_rows) override {
-    const int64_t capacity = columns.capacity();
     const char* const start = cursor;
-    while (cursor < range_end && columns.rows() < capacity &&
-           cursor - start < kMaxBatchTextBytes) {
+    while (ReadsOn(start, cursor, range_end, columns)) {
       const LineScan scan = ScanLine(cursor);
       TextLine line{cursor, scan.end, scan.end < range_end ? scan.end + 1 : range_end};
       if (line.end > line.begin && line.end[-1] == '\r') --line.end;

@@ -37,10 +37,8 @@ class JsonlReader final : public TextRowReader {
 
   const char* ReadRows(const char* cursor, const char* range_end, ColumnBuffers& columns,
                        BadRows& bad_rows) override {
-    const int64_t capacity = columns.capacity();
     const char* const start = cursor;
-    while (cursor < range_end && columns.rows() < capacity &&
-           cursor - start < kMaxBatchTextBytes) {
+    while (ReadsOn(start, cursor, range_end, columns)) {
       const TextLine line = NextLine(cursor, range_end);
       cursor = line.next;
       if (line.begin == line.end || (*line.begin <= ' ' && IsBlank(line.begin, line.end))) continue;

@@ -15,6 +15,15 @@ class TextRowReader {
   // `range_end` is reached. Returns the start of the first line not read.
   virtual const char* ReadRows(const char* cursor, const char* range_end, ColumnBuffers& columns,
                                BadRows& bad_rows) = 0;
+
+ protected:
+  // Whether ReadRows goes on to the line at `cursor`, having started at `start`: the range has
+  // more, `columns` has room, and fewer than kMaxBatchTextBytes were read.
+  static bool ReadsOn(const char* start, const char* cursor, const char* range_end,
+                      const ColumnBuffers& columns) {
+    return cursor < range_end && columns.rows() < columns.capacity() &&
+           cursor - start < kMaxBatchTextBytes;
+  }
 };
 
 }  // namespace millstream

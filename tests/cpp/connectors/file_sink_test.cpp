@@ -2,7 +2,6 @@
 // Arrow's readers as independent references), and the temp-file protocol.
 #include "connectors/file_sink.h"
 
-#include <arrow/csv/api.h>
 #include <arrow/io/file.h>
 #include <arrow/json/api.h>
 #include <arrow/json/from_string.h>
@@ -18,10 +17,7 @@
 namespace millstream {
 namespace {
 
-using testing::ReadAll;
-using testing::ReadFileBytes;
-using testing::TempDir;
-using testing::UserErrorOf;
+using namespace millstream::testing;  // text_file_testing.h
 
 SchemaPtr AllTypes() {
   return arrow::schema({arrow::field("id", arrow::int64()), arrow::field("price", arrow::float64()),
@@ -184,17 +180,7 @@ TEST(FileSink, CsvRoundTripWithoutNewlinesInStrings) {
   EXPECT_EQ(got.dead_letters->num_rows(), 0);
 
   // Arrow's CSV reader, as an independent reader, agrees on the values.
-  auto input = CheckArrow(arrow::io::ReadableFile::Open(path), "open");
-  auto convert = arrow::csv::ConvertOptions::Defaults();
-  const SchemaPtr schema = AllTypes();  // (a temporary's fields() would dangle in the loop)
-  for (const auto& field : schema->fields()) convert.column_types[field->name()] = field->type();
-  convert.strings_can_be_null = true;
-  convert.quoted_strings_can_be_null = false;
-  auto reader = CheckArrow(arrow::csv::TableReader::Make(arrow::io::default_io_context(), input,
-                                                         arrow::csv::ReadOptions::Defaults(),
-                                                         arrow::csv::ParseOptions::Defaults(), convert),
-                           "reader");
-  auto reference = CheckArrow(reader->Read(), "read");
+  auto reference = ArrowCsvReference(path, AllTypes());
   EXPECT_TRUE(reference->Equals(*expected)) << reference->Slice(0, 3)->ToString();
 }
 

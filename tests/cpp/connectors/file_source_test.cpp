@@ -14,24 +14,7 @@
 namespace millstream {
 namespace {
 
-using testing::ColumnText;
-using testing::ReadAll;
-using testing::ReadEachSplit;
-using testing::TempDir;
-using testing::UserErrorOf;
-using testing::WriteFile;
-
-SourceOptions Options(OnError on_error, int64_t batch_size = kDefaultBatchSize) {
-  SourceOptions options;
-  options.on_error = on_error;
-  options.batch_size = batch_size;
-  return options;
-}
-
-SchemaPtr Schema() {
-  return arrow::schema({arrow::field("id", arrow::int64()), arrow::field("price", arrow::float64()),
-                        arrow::field("name", arrow::utf8())});
-}
+using namespace millstream::testing;  // text_file_testing.h
 
 // A generated file with its expected content, computed as it is written.
 struct Generated {
@@ -82,8 +65,8 @@ TEST_P(SplitsTest, SameRowsAndLineNumbersForAnyNumberOfSplits) {
   const Generated generated = GenerateRows(csv, 3000, 1, 7);
   const std::string path = WriteFile(dir.File(csv ? "rows.csv" : "rows.jsonl"), generated.text);
   auto make = [&](OnError on_error, int64_t batch_size) {
-    return csv ? MakeCsvSource(path, Schema(), Options(on_error, batch_size))
-               : MakeJsonlSource(path, Schema(), Options(on_error, batch_size));
+    return csv ? MakeCsvSource(path, IdPriceNameSchema(), WithOnError(on_error, batch_size))
+               : MakeJsonlSource(path, IdPriceNameSchema(), WithOnError(on_error, batch_size));
   };
   for (const int max_splits : {1, 2, 4, 7}) {
     SCOPED_TRACE("splits: " + std::to_string(max_splits));
@@ -121,9 +104,10 @@ TEST_P(SplitsTest, SplitsInterleaveBlocks) {
   TempDir dir;
   const Generated generated = GenerateRows(csv, 3000, 1, 11);
   const std::string path = WriteFile(dir.File(csv ? "rows.csv" : "rows.jsonl"), generated.text);
-  SourceOptions options = Options(OnError::kSkip, 100);
+  SourceOptions options = WithOnError(OnError::kSkip, 100);
   options.split_block_bytes = 4000;  // ~100 lines
-  auto source = csv ? MakeCsvSource(path, Schema(), options) : MakeJsonlSource(path, Schema(), options);
+  auto source = csv ? MakeCsvSource(path, IdPriceNameSchema(), options)
+                     : MakeJsonlSource(path, IdPriceNameSchema(), options);
   for (const int max_splits : {2, 3, 7}) {
     SCOPED_TRACE("splits: " + std::to_string(max_splits));
     auto splits = ReadEachSplit(*source, max_splits);
@@ -160,7 +144,8 @@ TEST(FileSource, GlobsReadEveryMatchingFileInPathOrder) {
     const Generated generated = GenerateRows(false, 50 + part, part * 1000, part);
     expected_ids.insert(expected_ids.end(), generated.ids.begin(), generated.ids.end());
   }
-  auto source = MakeJsonlSource(dir.File("*.jsonl"), Schema(), Options(OnError::kSkip, 16));
+  auto source =
+      MakeJsonlSource(dir.File("*.jsonl"), IdPriceNameSchema(), WithOnError(OnError::kSkip, 16));
   EXPECT_EQ(source->name(), "read_jsonl(" + dir.File("*.jsonl") + ")");
   for (const int max_splits : {1, 3, 7}) {
     auto result = ReadAll(*source, max_splits);
@@ -171,10 +156,11 @@ TEST(FileSource, GlobsReadEveryMatchingFileInPathOrder) {
 TEST(FileSource, MissingFilesAreUserErrorsWhenBuilt) {
   TempDir dir;
   const std::string missing = dir.File("nothing.jsonl");
-  EXPECT_EQ(UserErrorOf([&] { MakeJsonlSource(missing, Schema(), {}); }),
+  EXPECT_EQ(UserErrorOf([&] { MakeJsonlSource(missing, IdPriceNameSchema(), {}); }),
             "cannot read '" + missing + "': No such file or directory");
   const std::string glob = dir.File("*.csv");
-  EXPECT_EQ(UserErrorOf([&] { MakeCsvSource(glob, Schema(), {}); }), "no file matches '" + glob + "'");
+  EXPECT_EQ(UserErrorOf([&] { MakeCsvSource(glob, IdPriceNameSchema(), {}); }),
+            "no file matches '" + glob + "'");
   EXPECT_NE(UserErrorOf([&] { MakeParquetSource(dir.path().string(), {}); }).find("is a directory"),
             std::string::npos);
 }
@@ -185,7 +171,7 @@ TEST(FileSource, CsvFilesWithHeadersInDifferentOrders) {
   WriteFile(dir.File("b.csv"), "price,id,name\n3.5,3,z\n");
   WriteFile(dir.File("c.csv"), "");  // empty: no header, no rows
   for (const int max_splits : {1, 2, 5}) {
-    auto result = ReadAll(*MakeCsvSource(dir.File("*.csv"), Schema(), {}), max_splits);
+    auto result = ReadAll(*MakeCsvSource(dir.File("*.csv"), IdPriceNameSchema(), {}), max_splits);
     EXPECT_EQ(ColumnText(*result.rows, "id"), (std::vector<std::string>{"1", "2", "3"}));
     EXPECT_EQ(ColumnText(*result.rows, "price"), (std::vector<std::string>{"1.5", "2.5", "3.5"}));
   }
@@ -202,7 +188,7 @@ TEST(FileSource, BatchesHoldAtMostBatchSizeRows) {
   TempDir dir;
   const Generated generated = GenerateRows(true, 1000, 0, 3);
   const std::string path = WriteFile(dir.File("b.csv"), generated.text);
-  auto result = ReadAll(*MakeCsvSource(path, Schema(), Options(OnError::kSkip, 64)), 2);
+  auto result = ReadAll(*MakeCsvSource(path, IdPriceNameSchema(), WithOnError(OnError::kSkip, 64)), 2);
   int64_t total = 0;
   for (const int64_t rows : result.batch_rows) {
     EXPECT_LE(rows, 64);
@@ -216,7 +202,7 @@ TEST(FileSource, BatchesHoldAtMostBatchSizeRows) {
 TEST(FileSource, BadOptionsAreUserErrors) {
   TempDir dir;
   const std::string path = WriteFile(dir.File("a.csv"), "id\n1\n");
-  EXPECT_NE(UserErrorOf([&] { MakeCsvSource(path, nullptr, Options(OnError::kRaise, 0)); })
+  EXPECT_NE(UserErrorOf([&] { MakeCsvSource(path, nullptr, WithOnError(OnError::kRaise, 0)); })
                 .find("batch_size must be positive"),
             std::string::npos);
   CsvOptions quote;
@@ -238,8 +224,9 @@ std::shared_ptr<arrow::Table> RandomTable(int64_t rows, uint64_t seed) {
     CheckArrow(random() % 9 == 0 ? prices.AppendNull() : prices.Append((random() % 1000) / 8.0), "price");
     CheckArrow(names.Append(std::string(random() % 12, 'n')), "name");
   }
-  return arrow::Table::Make(Schema(), {CheckArrow(ids.Finish(), "ids"), CheckArrow(prices.Finish(), "prices"),
-                                       CheckArrow(names.Finish(), "names")});
+  return arrow::Table::Make(IdPriceNameSchema(),
+                            {CheckArrow(ids.Finish(), "ids"), CheckArrow(prices.Finish(), "prices"),
+                             CheckArrow(names.Finish(), "names")});
 }
 
 void WriteParquet(const arrow::Table& table, const std::string& path, int64_t row_group_rows) {
@@ -255,8 +242,8 @@ TEST(ParquetSource, RowGroupsAsSplitsGiveTheWholeTableForAnyNumberOfSplits) {
   auto second = RandomTable(700, 2);
   WriteParquet(*first, dir.File("a.parquet"), 600);   // 9 row groups
   WriteParquet(*second, dir.File("b.parquet"), 1000);  // 1 row group
-  auto source = MakeParquetSource(dir.File("*.parquet"), Options(OnError::kRaise, 256));
-  EXPECT_TRUE(source->schema()->Equals(*Schema()));
+  auto source = MakeParquetSource(dir.File("*.parquet"), WithOnError(OnError::kRaise, 256));
+  EXPECT_TRUE(source->schema()->Equals(*IdPriceNameSchema()));
   // The row groups in file order: 9 of 600 rows (the last one 200), then one of 700.
   std::vector<std::shared_ptr<arrow::Table>> groups;
   for (int64_t offset = 0; offset < 5000; offset += 600) groups.push_back(first->Slice(offset, 600));

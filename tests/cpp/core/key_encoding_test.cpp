@@ -13,25 +13,15 @@
 #include <tuple>
 
 #include <arrow/api.h>
-#include <arrow/json/from_string.h>
 
 #include "core/error.h"
+#include "key_columns_testing.h"  // tests/cpp/core/
 
 namespace millstream {
 namespace {
 
-std::shared_ptr<arrow::Array> ArrayOf(const std::shared_ptr<arrow::DataType>& type,
-                                      const std::string& json) {
-  return CheckArrow(arrow::json::ArrayFromJSONString(type, json), "test array");
-}
-
-std::shared_ptr<arrow::RecordBatch> BatchOf(const arrow::ArrayVector& columns) {
-  arrow::FieldVector fields;
-  for (size_t i = 0; i < columns.size(); ++i) {
-    fields.push_back(arrow::field("k" + std::to_string(i), columns[i]->type()));
-  }
-  return arrow::RecordBatch::Make(arrow::schema(fields), columns[0]->length(), columns);
-}
+using testing::ArrayOf;
+using testing::BatchOf;
 
 std::vector<std::string> EncodeAll(const arrow::RecordBatch& batch, const std::vector<int>& columns) {
   std::vector<std::string> keys(batch.num_rows());

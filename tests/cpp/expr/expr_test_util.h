@@ -104,12 +104,13 @@ std::string ErrorMessage(Body&& body) {
   return "";
 }
 
-// Random int64 column with nulls (null_fraction) and values in [low, high].
-inline std::shared_ptr<arrow::Array> RandomInt64(std::mt19937_64& rng, int64_t length, int64_t low,
-                                                 int64_t high, double null_fraction,
-                                                 std::vector<std::optional<int64_t>>* values) {
-  arrow::Int64Builder builder;
-  std::uniform_int_distribution<int64_t> value(low, high);
+// A random column of `length` values drawn from `distribution`, each null with probability
+// null_fraction; *values gets the same values (nullopt for null) for a reference computation.
+template <typename Builder, typename Distribution>
+std::shared_ptr<arrow::Array> RandomColumn(
+    std::mt19937_64& rng, int64_t length, Distribution distribution, double null_fraction,
+    std::vector<std::optional<typename Distribution::result_type>>* values) {
+  Builder builder;
   std::bernoulli_distribution is_null(null_fraction);
   values->clear();
   for (int64_t i = 0; i < length; ++i) {
@@ -117,7 +118,7 @@ inline std::shared_ptr<arrow::Array> RandomInt64(std::mt19937_64& rng, int64_t l
       EXPECT_TRUE(builder.AppendNull().ok());
       values->push_back(std::nullopt);
     } else {
-      int64_t v = value(rng);
+      auto v = distribution(rng);
       EXPECT_TRUE(builder.Append(v).ok());
       values->push_back(v);
     }
@@ -125,24 +126,20 @@ inline std::shared_ptr<arrow::Array> RandomInt64(std::mt19937_64& rng, int64_t l
   return *builder.Finish();
 }
 
+// Random int64 column with nulls (null_fraction) and values in [low, high].
+inline std::shared_ptr<arrow::Array> RandomInt64(std::mt19937_64& rng, int64_t length, int64_t low,
+                                                 int64_t high, double null_fraction,
+                                                 std::vector<std::optional<int64_t>>* values) {
+  return RandomColumn<arrow::Int64Builder>(
+      rng, length, std::uniform_int_distribution<int64_t>(low, high), null_fraction, values);
+}
+
+// Random float64 column with nulls (null_fraction) and values in [low, high).
 inline std::shared_ptr<arrow::Array> RandomDouble(std::mt19937_64& rng, int64_t length, double low,
                                                   double high, double null_fraction,
                                                   std::vector<std::optional<double>>* values) {
-  arrow::DoubleBuilder builder;
-  std::uniform_real_distribution<double> value(low, high);
-  std::bernoulli_distribution is_null(null_fraction);
-  values->clear();
-  for (int64_t i = 0; i < length; ++i) {
-    if (is_null(rng)) {
-      EXPECT_TRUE(builder.AppendNull().ok());
-      values->push_back(std::nullopt);
-    } else {
-      double v = value(rng);
-      EXPECT_TRUE(builder.Append(v).ok());
-      values->push_back(v);
-    }
-  }
-  return *builder.Finish();
+  return RandomColumn<arrow::DoubleBuilder>(
+      rng, length, std::uniform_real_distribution<double>(low, high), null_fraction, values);
 }
 
 }  // namespace millstream::expr_test

@@ -12,11 +12,7 @@
 namespace millstream {
 namespace {
 
-using testing::ColumnText;
-using testing::ReadAll;
-using testing::TempDir;
-using testing::UserErrorOf;
-using testing::WriteFile;
+using namespace millstream::testing;  // text_file_testing.h
 
 struct BadRow {
   std::string line;
@@ -103,9 +99,7 @@ TEST_P(BadInput, InTheThreeModesAndWithSplits) {
   TempDir dir;
   const std::string path = WriteFile(dir.File(c.csv ? "data.csv" : "events.jsonl"), c.text);
   auto make = [&](OnError on_error) {
-    SourceOptions options;
-    options.on_error = on_error;
-    options.batch_size = 2;
+    SourceOptions options = WithOnError(on_error, /*batch_size=*/2);
     return c.csv ? MakeCsvSource(path, Schema(), options) : MakeJsonlSource(path, Schema(), options);
   };
   const BadRow& first = c.bad.front();

@@ -4,8 +4,6 @@
 #include "formats/csv_reader.h"
 
 #include <arrow/array/concatenate.h>
-#include <arrow/csv/api.h>
-#include <arrow/io/file.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -20,22 +18,7 @@
 namespace millstream {
 namespace {
 
-using testing::ColumnText;
-using testing::ReadAll;
-using testing::TempDir;
-using testing::UserErrorOf;
-using testing::WriteFile;
-
-SourceOptions WithOnError(OnError on_error) {
-  SourceOptions options;
-  options.on_error = on_error;
-  return options;
-}
-
-SchemaPtr ThreeColumns() {
-  return arrow::schema({arrow::field("id", arrow::int64()), arrow::field("price", arrow::float64()),
-                        arrow::field("name", arrow::utf8())});
-}
+using namespace millstream::testing;  // text_file_testing.h
 
 TEST(CsvReader, QuotedFieldsDoubledQuotesAndNulls) {
   TempDir dir;
@@ -47,7 +30,7 @@ TEST(CsvReader, QuotedFieldsDoubledQuotesAndNulls) {
                                      ",4,\n"
                                      "5,-1e3,\"\"\n"
                                      "\"6\",+7,caf\xC3\xA9\n");
-  auto result = ReadAll(*MakeCsvSource(path, ThreeColumns(), SourceOptions{}));
+  auto result = ReadAll(*MakeCsvSource(path, IdPriceNameSchema(), SourceOptions{}));
   EXPECT_EQ(ColumnText(*result.rows, "id"),
             (std::vector<std::string>{"1", "2", "3", "null", "5", "6"}));
   EXPECT_EQ(ColumnText(*result.rows, "price"),
@@ -63,12 +46,12 @@ TEST(CsvReader, HeaderColumnsMatchTheSchemaByName) {
                                      "name,unused,id,price\n"
                                      "a,x,1,1.5\n"
                                      "b,y,2,2.5\n");
-  auto result = ReadAll(*MakeCsvSource(path, ThreeColumns(), SourceOptions{}));
+  auto result = ReadAll(*MakeCsvSource(path, IdPriceNameSchema(), SourceOptions{}));
   EXPECT_EQ(ColumnText(*result.rows, "id"), (std::vector<std::string>{"1", "2"}));
   EXPECT_EQ(ColumnText(*result.rows, "name"), (std::vector<std::string>{"a", "b"}));
 
   const std::string lacking = WriteFile(dir.File("data.csv"), "id,name\n1,a\n");
-  EXPECT_EQ(UserErrorOf([&] { MakeCsvSource(lacking, ThreeColumns(), SourceOptions{}); }),
+  EXPECT_EQ(UserErrorOf([&] { MakeCsvSource(lacking, IdPriceNameSchema(), SourceOptions{}); }),
             lacking + ": the header has no column 'price' (it has: id, name)");
 }
 
@@ -78,7 +61,7 @@ TEST(CsvReader, WithoutHeaderColumnsArePositional) {
   CsvOptions csv;
   csv.header = false;
   csv.delimiter = ';';
-  auto result = ReadAll(*MakeCsvSource(path, ThreeColumns(), SourceOptions{}, csv));
+  auto result = ReadAll(*MakeCsvSource(path, IdPriceNameSchema(), SourceOptions{}, csv));
   EXPECT_EQ(ColumnText(*result.rows, "price"), (std::vector<std::string>{"2.5", "3.5"}));
   auto inferred = MakeCsvSource(path, nullptr, SourceOptions{}, csv);
   EXPECT_EQ(inferred->schema()->ToString(),
@@ -113,9 +96,9 @@ TEST(CsvReader, InfersTypesFromTheFirstRows) {
   EXPECT_NE(UserErrorOf([&] { MakeCsvSource(empty, nullptr, SourceOptions{}); })
                 .find("cannot infer a schema from " + empty),
             std::string::npos);
-  auto given = ReadAll(*MakeCsvSource(empty, ThreeColumns(), SourceOptions{}));
+  auto given = ReadAll(*MakeCsvSource(empty, IdPriceNameSchema(), SourceOptions{}));
   EXPECT_EQ(given.rows->num_rows(), 0);
-  EXPECT_TRUE(given.rows->schema()->Equals(*ThreeColumns()));
+  EXPECT_TRUE(given.rows->schema()->Equals(*IdPriceNameSchema()));
 }
 
 TEST(CsvReader, WrongFieldCountInTheThreeModes) {
@@ -128,14 +111,14 @@ TEST(CsvReader, WrongFieldCountInTheThreeModes) {
                                      "4,x\n"               // line 5: too few (and a bad value)
                                      "5,5.5,e,extra\n"     // line 6: too many
                                      "6,6.5,f\n");
-  EXPECT_EQ(UserErrorOf([&] { ReadAll(*MakeCsvSource(path, ThreeColumns(), SourceOptions{})); }),
+  EXPECT_EQ(UserErrorOf([&] { ReadAll(*MakeCsvSource(path, IdPriceNameSchema(), SourceOptions{})); }),
             path + ":5: expected 3 fields, got 2");
   OperatorMetrics metrics("skip");
-  auto skipped = ReadAll(*MakeCsvSource(path, ThreeColumns(), WithOnError(OnError::kSkip)), 1,
+  auto skipped = ReadAll(*MakeCsvSource(path, IdPriceNameSchema(), WithOnError(OnError::kSkip)), 1,
                          &metrics);
   EXPECT_EQ(ColumnText(*skipped.rows, "id"), (std::vector<std::string>{"1", "2", "3", "6"}));
   EXPECT_EQ(metrics.rows_skipped, 2);
-  auto dead = ReadAll(*MakeCsvSource(path, ThreeColumns(), WithOnError(OnError::kDeadLetter)));
+  auto dead = ReadAll(*MakeCsvSource(path, IdPriceNameSchema(), WithOnError(OnError::kDeadLetter)));
   EXPECT_EQ(ColumnText(*dead.dead_letters, "line"), (std::vector<std::string>{"5", "6"}));
   EXPECT_EQ(ColumnText(*dead.dead_letters, "field"), (std::vector<std::string>{"null", "null"}));
   EXPECT_EQ(ColumnText(*dead.dead_letters, "reason"),
@@ -188,10 +171,10 @@ TEST(CsvReader, NewlineInsideQuotesIsBadInputWithAnyParallelism) {
                                      "2,2.5,\"two\n"
                                      "lines\"\n"
                                      "3,3.5,c\n");
-  EXPECT_EQ(UserErrorOf([&] { ReadAll(*MakeCsvSource(path, ThreeColumns(), SourceOptions{})); }),
+  EXPECT_EQ(UserErrorOf([&] { ReadAll(*MakeCsvSource(path, IdPriceNameSchema(), SourceOptions{})); }),
             path + ":3: " + kUnterminatedQuoteReason);
   for (const int splits : {1, 2, 3}) {
-    auto dead = ReadAll(*MakeCsvSource(path, ThreeColumns(), WithOnError(OnError::kDeadLetter)),
+    auto dead = ReadAll(*MakeCsvSource(path, IdPriceNameSchema(), WithOnError(OnError::kDeadLetter)),
                         splits);
     EXPECT_EQ(ColumnText(*dead.rows, "id"), (std::vector<std::string>{"1", "3"})) << splits;
     EXPECT_EQ(ColumnText(*dead.dead_letters, "line"), (std::vector<std::string>{"3", "4"}));
@@ -208,7 +191,7 @@ TEST(CsvReader, BomBlankLinesTruncatedLastLineAndLongLine) {
                                      "\r\n"
                                      "2,2.5," + big + "\n"
                                      "3,3.5,\"" + big + "\"");
-  auto result = ReadAll(*MakeCsvSource(path, ThreeColumns(), SourceOptions{}));
+  auto result = ReadAll(*MakeCsvSource(path, IdPriceNameSchema(), SourceOptions{}));
   EXPECT_EQ(ColumnText(*result.rows, "id"), (std::vector<std::string>{"1", "2", "3"}));
   auto names = std::static_pointer_cast<arrow::StringArray>(
       CheckArrow(arrow::Concatenate(result.rows->GetColumnByName("name")->chunks()), "names"));
@@ -273,16 +256,7 @@ TEST(CsvReader, AgreesWithArrowsCsvReaderOnRandomInput) {
                                arrow::field("name", arrow::utf8()), arrow::field("flag", arrow::boolean())});
   auto ours = ReadAll(*MakeCsvSource(path, schema, SourceOptions{}), 3);
 
-  auto input = CheckArrow(arrow::io::ReadableFile::Open(path), "open");
-  auto convert = arrow::csv::ConvertOptions::Defaults();
-  for (const auto& field : schema->fields()) convert.column_types[field->name()] = field->type();
-  convert.strings_can_be_null = true;  // an unquoted empty field is null, as ours
-  convert.quoted_strings_can_be_null = false;
-  auto reader = CheckArrow(arrow::csv::TableReader::Make(arrow::io::default_io_context(), input,
-                                                         arrow::csv::ReadOptions::Defaults(),
-                                                         arrow::csv::ParseOptions::Defaults(), convert),
-                           "reader");
-  auto reference = CheckArrow(reader->Read(), "read");
+  auto reference = ArrowCsvReference(path, schema);
   ASSERT_EQ(ours.rows->num_rows(), 5000);
   EXPECT_TRUE(ours.rows->Equals(*reference)) << ours.rows->Slice(0, 5)->ToString() << "\nvs\n"
                                              << reference->Slice(0, 5)->ToString();
@@ -311,7 +285,7 @@ TEST(CsvReader, LongLinesManyDelimitersAndTheEndOfTheFile) {
                                      "2,2.5" + many + "\n"
                                      "123456789012,0.000001,x\n"
                                      "4,4.5,y");
-  auto dead = ReadAll(*MakeCsvSource(path, ThreeColumns(), WithOnError(OnError::kDeadLetter)));
+  auto dead = ReadAll(*MakeCsvSource(path, IdPriceNameSchema(), WithOnError(OnError::kDeadLetter)));
   EXPECT_EQ(ColumnText(*dead.rows, "id"), (std::vector<std::string>{"1", "123456789012", "4"}));
   EXPECT_EQ(ColumnText(*dead.rows, "name"), (std::vector<std::string>{long_name, "x", "y"}));
   EXPECT_EQ(ColumnText(*dead.dead_letters, "reason"),
@@ -319,7 +293,7 @@ TEST(CsvReader, LongLinesManyDelimitersAndTheEndOfTheFile) {
   for (int length = 0; length < 40; ++length) {  // every position of the end relative to a block
     const std::string name(length, 'v');
     const std::string tail = WriteFile(dir.File("tail.csv"), "id,price,name\n7,7.5," + name);
-    auto result = ReadAll(*MakeCsvSource(tail, ThreeColumns(), SourceOptions{}));
+    auto result = ReadAll(*MakeCsvSource(tail, IdPriceNameSchema(), SourceOptions{}));
     ASSERT_EQ(ColumnText(*result.rows, "name"), (std::vector<std::string>{length ? name : "null"}));
   }
 }

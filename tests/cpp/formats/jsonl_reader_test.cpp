@@ -12,22 +12,7 @@
 namespace millstream {
 namespace {
 
-using testing::ColumnText;
-using testing::ReadAll;
-using testing::TempDir;
-using testing::UserErrorOf;
-using testing::WriteFile;
-
-SourceOptions WithOnError(OnError on_error) {
-  SourceOptions options;
-  options.on_error = on_error;
-  return options;
-}
-
-SchemaPtr PriceSchema() {
-  return arrow::schema({arrow::field("id", arrow::int64()), arrow::field("price", arrow::float64()),
-                        arrow::field("name", arrow::utf8())});
-}
+using namespace millstream::testing;  // text_file_testing.h
 
 TEST(JsonlReader, ReadsValuesWithKeysInAnyOrderAndIgnoresOthers) {
   TempDir dir;
@@ -59,7 +44,7 @@ TEST(JsonlReader, DuplicateKeyLastValueWins) {
   const std::string path = WriteFile(dir.File("d.jsonl"),
                                      R"({"id": 1, "name": "first", "id": 2, "name": "second"})" "\n"
                                      R"({"name": "a", "name": null, "id": 3})" "\n");
-  auto result = ReadAll(*MakeJsonlSource(path, PriceSchema(), SourceOptions{}));
+  auto result = ReadAll(*MakeJsonlSource(path, IdPriceNameSchema(), SourceOptions{}));
   EXPECT_EQ(ColumnText(*result.rows, "id"), (std::vector<std::string>{"2", "3"}));
   EXPECT_EQ(ColumnText(*result.rows, "name"), (std::vector<std::string>{"second", "null"}));
 }
@@ -110,11 +95,11 @@ TEST(JsonlReader, TypeMismatchInTheThreeModes) {
                                      R"({"id": 4.5, "price": 4, "name": "d"})" "\n"
                                      R"({"id": 5, "price": 5, "name": 5})" "\n"
                                      R"({"id": 6, "price": 6, "name": "f"})" "\n");
-  EXPECT_EQ(UserErrorOf([&] { ReadAll(*MakeJsonlSource(path, PriceSchema(), SourceOptions{})); }),
+  EXPECT_EQ(UserErrorOf([&] { ReadAll(*MakeJsonlSource(path, IdPriceNameSchema(), SourceOptions{})); }),
             path + ":3: field 'price': expected float64, got \"abc\"");
 
   OperatorMetrics skip_metrics("skip");
-  auto skipped = ReadAll(*MakeJsonlSource(path, PriceSchema(), WithOnError(OnError::kSkip)), 1,
+  auto skipped = ReadAll(*MakeJsonlSource(path, IdPriceNameSchema(), WithOnError(OnError::kSkip)), 1,
                          &skip_metrics);
   EXPECT_EQ(ColumnText(*skipped.rows, "id"), (std::vector<std::string>{"1", "2", "6"}));
   EXPECT_EQ(skip_metrics.rows_skipped, 3);
@@ -122,7 +107,7 @@ TEST(JsonlReader, TypeMismatchInTheThreeModes) {
   EXPECT_EQ(skipped.dead_letters->num_rows(), 0);
 
   OperatorMetrics dead_metrics("dead");
-  auto dead = ReadAll(*MakeJsonlSource(path, PriceSchema(), WithOnError(OnError::kDeadLetter)), 1,
+  auto dead = ReadAll(*MakeJsonlSource(path, IdPriceNameSchema(), WithOnError(OnError::kDeadLetter)), 1,
                       &dead_metrics);
   EXPECT_EQ(ColumnText(*dead.rows, "id"), (std::vector<std::string>{"1", "2", "6"}));
   EXPECT_EQ(dead_metrics.rows_dead_letter, 3);
@@ -150,10 +135,10 @@ TEST(JsonlReader, InvalidJsonAndNonObjectsAreBadRows) {
                                      R"({"id": tru})" "\n"
                                      R"({"id": 7})" "\n");
   const std::string raised =
-      UserErrorOf([&] { ReadAll(*MakeJsonlSource(path, PriceSchema(), SourceOptions{})); });
+      UserErrorOf([&] { ReadAll(*MakeJsonlSource(path, IdPriceNameSchema(), SourceOptions{})); });
   EXPECT_EQ(raised.rfind(path + ":3: invalid JSON (", 0), 0u) << raised;
 
-  auto dead = ReadAll(*MakeJsonlSource(path, PriceSchema(), WithOnError(OnError::kDeadLetter)));
+  auto dead = ReadAll(*MakeJsonlSource(path, IdPriceNameSchema(), WithOnError(OnError::kDeadLetter)));
   EXPECT_EQ(ColumnText(*dead.rows, "id"), (std::vector<std::string>{"1", "2", "7"}));
   EXPECT_EQ(ColumnText(*dead.dead_letters, "line"),
             (std::vector<std::string>{"3", "4", "5", "6"}));
@@ -193,9 +178,9 @@ TEST(JsonlReader, InvalidUtf8InAStringFieldNamesTheField) {
                                      "{\"id\": 2, \"name\": \"bad\xFF\xFE\"}\n"
                                      "{\"id\": 3, \"other\": \"bad\xC3\", \"name\": \"kept\"}\n"
                                      "{\"id\": 4, \"name\": \"caf\xC3\xA9\"}\n");
-  EXPECT_EQ(UserErrorOf([&] { ReadAll(*MakeJsonlSource(path, PriceSchema(), SourceOptions{})); }),
+  EXPECT_EQ(UserErrorOf([&] { ReadAll(*MakeJsonlSource(path, IdPriceNameSchema(), SourceOptions{})); }),
             path + ":2: field 'name': invalid UTF-8");
-  auto dead = ReadAll(*MakeJsonlSource(path, PriceSchema(), WithOnError(OnError::kDeadLetter)));
+  auto dead = ReadAll(*MakeJsonlSource(path, IdPriceNameSchema(), WithOnError(OnError::kDeadLetter)));
   // Invalid bytes in a key the schema does not read do not make the row bad.
   EXPECT_EQ(ColumnText(*dead.rows, "id"), (std::vector<std::string>{"1", "3", "4"}));
   EXPECT_EQ(ColumnText(*dead.rows, "name"),
@@ -218,13 +203,13 @@ TEST(JsonlReader, LineShapesBomCrlfBlankLinesAndNoFinalNewline) {
                                      "\n"
                                      "{\"id\": \"three\"}\r\n"
                                      "{\"id\": 4}");  // no newline at the end
-  auto dead = ReadAll(*MakeJsonlSource(path, PriceSchema(), WithOnError(OnError::kDeadLetter)));
+  auto dead = ReadAll(*MakeJsonlSource(path, IdPriceNameSchema(), WithOnError(OnError::kDeadLetter)));
   EXPECT_EQ(ColumnText(*dead.rows, "id"), (std::vector<std::string>{"1", "2", "4"}));
   EXPECT_EQ(ColumnText(*dead.dead_letters, "line"), (std::vector<std::string>{"6"}));
   EXPECT_EQ(ColumnText(*dead.dead_letters, "raw"), (std::vector<std::string>{"{\"id\": \"three\"}"}));
 
   const std::string truncated = WriteFile(dir.File("t.jsonl"), "{\"id\": 1}\n{\"id\": 2, \"pri");
-  EXPECT_EQ(UserErrorOf([&] { ReadAll(*MakeJsonlSource(truncated, PriceSchema(), {})); })
+  EXPECT_EQ(UserErrorOf([&] { ReadAll(*MakeJsonlSource(truncated, IdPriceNameSchema(), {})); })
                 .rfind(truncated + ":2: invalid JSON (", 0),
             0u);
 }
@@ -235,7 +220,7 @@ TEST(JsonlReader, ATenMegabyteLine) {
   const std::string path = WriteFile(dir.File("big.jsonl"),
                                      "{\"id\": 1, \"name\": \"" + big + "\"}\n{\"id\": 2, \"name\": \"" +
                                          big + "\"}");  // the second one near the end of the file
-  auto result = ReadAll(*MakeJsonlSource(path, PriceSchema(), {}));
+  auto result = ReadAll(*MakeJsonlSource(path, IdPriceNameSchema(), {}));
   ASSERT_EQ(result.rows->num_rows(), 2);
   auto names = std::static_pointer_cast<arrow::StringArray>(
       CheckArrow(arrow::Concatenate(result.rows->GetColumnByName("name")->chunks()), "names"));
@@ -246,11 +231,11 @@ TEST(JsonlReader, ATenMegabyteLine) {
 TEST(JsonlReader, EmptyFile) {
   TempDir dir;
   const std::string path = WriteFile(dir.File("empty.jsonl"), "");
-  auto source = MakeJsonlSource(path, PriceSchema(), {});
-  EXPECT_TRUE(source->schema()->Equals(*PriceSchema()));
+  auto source = MakeJsonlSource(path, IdPriceNameSchema(), {});
+  EXPECT_TRUE(source->schema()->Equals(*IdPriceNameSchema()));
   auto result = ReadAll(*source, 4);
   EXPECT_EQ(result.rows->num_rows(), 0);
-  EXPECT_TRUE(result.rows->schema()->Equals(*PriceSchema()));
+  EXPECT_TRUE(result.rows->schema()->Equals(*IdPriceNameSchema()));
   const std::string message = UserErrorOf([&] { MakeJsonlSource(path, nullptr, {}); });
   EXPECT_NE(message.find("cannot infer a schema from " + path), std::string::npos) << message;
 }

@@ -1,5 +1,7 @@
-// Helpers for the file-format tests: a temporary directory, files with given bytes, and reading
-// a whole source (all splits, in order) into one table plus its dead letters.
+// Helpers for the file-format and file-connector tests: a temporary directory, files with given
+// bytes, source options and the usual schema, reading a whole source (all splits, in order) into
+// one table plus its dead letters, and Arrow's CSV reader as an independent reference.
+// Tests take them with `using namespace millstream::testing;`.
 #pragma once
 
 #include <stdlib.h>
@@ -10,6 +12,8 @@
 #include <vector>
 
 #include <arrow/api.h>
+#include <arrow/csv/api.h>
+#include <arrow/io/file.h>
 #include <gtest/gtest.h>
 
 #include "connectors/source.h"
@@ -41,6 +45,19 @@ inline std::string WriteFile(const std::string& path, const std::string& bytes) 
 inline std::string ReadFileBytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+inline SourceOptions WithOnError(OnError on_error, int64_t batch_size = kDefaultBatchSize) {
+  SourceOptions options;
+  options.on_error = on_error;
+  options.batch_size = batch_size;
+  return options;
+}
+
+// id int64, price float64, name utf8: the schema most file tests read.
+inline SchemaPtr IdPriceNameSchema() {
+  return arrow::schema({arrow::field("id", arrow::int64()), arrow::field("price", arrow::float64()),
+                        arrow::field("name", arrow::utf8())});
 }
 
 struct ReadResult {
@@ -120,6 +137,22 @@ inline std::vector<std::string> ColumnText(const arrow::Table& table, const std:
     }
   }
   return values;
+}
+
+// `path` as Arrow's own CSV reader reads it, typed by `schema`, with our null rules: an
+// unquoted empty field is null, a quoted empty field is an empty string.
+inline std::shared_ptr<arrow::Table> ArrowCsvReference(const std::string& path,
+                                                       const SchemaPtr& schema) {
+  auto input = CheckArrow(arrow::io::ReadableFile::Open(path), "open");
+  auto convert = arrow::csv::ConvertOptions::Defaults();
+  for (const auto& field : schema->fields()) convert.column_types[field->name()] = field->type();
+  convert.strings_can_be_null = true;
+  convert.quoted_strings_can_be_null = false;
+  auto reader = CheckArrow(arrow::csv::TableReader::Make(arrow::io::default_io_context(), input,
+                                                         arrow::csv::ReadOptions::Defaults(),
+                                                         arrow::csv::ParseOptions::Defaults(), convert),
+                           "reader");
+  return CheckArrow(reader->Read(), "read");
 }
 
 }  // namespace millstream::testing

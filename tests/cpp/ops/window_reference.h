@@ -79,6 +79,20 @@ struct ReferenceResult {
   std::vector<int64_t> late_rows;
 };
 
+// Plays `steps` in order: advance(watermark_ms) at a watermark, add_row(row) for each row of a
+// batch; at the end the watermark goes to INT64_MAX, which fires every window still open.
+template <typename Advance, typename AddRow>
+void Replay(const std::vector<Step>& steps, Advance&& advance, AddRow&& add_row) {
+  for (const Step& step : steps) {
+    if (step.is_watermark) {
+      advance(step.watermark_ms);
+      continue;
+    }
+    for (int64_t r = step.offset; r < step.offset + step.length; ++r) add_row(r);
+  }
+  advance(INT64_MAX);
+}
+
 // Tumbling (slide == size) and sliding windows.
 inline ReferenceResult ReferenceSlices(const InputRows& in, const std::vector<Step>& steps,
                                        int64_t size, int64_t slide, int64_t offset,
@@ -105,38 +119,31 @@ inline ReferenceResult ReferenceSlices(const InputRows& in, const std::vector<St
     }
     watermark = to;
   };
-  for (const Step& step : steps) {
-    if (step.is_watermark) {
-      advance(step.watermark_ms);
-      continue;
+  Replay(steps, advance, [&](int64_t r) {
+    const int64_t t = in.times_ms[r];
+    std::vector<int64_t> ends;  // every window [s, s + size) holding t, s = offset + k * slide
+    int64_t k0 = floor_div(t - offset, slide);
+    for (int64_t k = k0 - size / slide - 2; k <= k0 + 1; ++k) {
+      int64_t s = offset + k * slide;
+      if (s <= t && t < s + size) ends.push_back(s + size);
     }
-    for (int64_t r = step.offset; r < step.offset + step.length; ++r) {
-      const int64_t t = in.times_ms[r];
-      std::vector<int64_t> ends;  // every window [s, s + size) holding t, s = offset + k * slide
-      int64_t k0 = floor_div(t - offset, slide);
-      for (int64_t k = k0 - size / slide - 2; k <= k0 + 1; ++k) {
-        int64_t s = offset + k * slide;
-        if (s <= t && t < s + size) ends.push_back(s + size);
-      }
-      bool all_late = true;
-      for (int64_t end : ends) all_late = all_late && (watermark != INT64_MIN && end + lateness <= watermark);
-      if (all_late) {
-        result.late_rows.push_back(r);
-        continue;
-      }
-      for (int64_t end : ends) {
-        if (watermark != INT64_MIN && end + lateness <= watermark) continue;
-        auto& rows = windows[{in.keys[r], end}];
-        bool had_rows = !rows.empty();
-        rows.push_back(r);
-        if (watermark != INT64_MIN && end <= watermark) {
-          result.output.push_back(ResultRow(in.keys[r], end - size, end,
-                                            ReferenceAggregates(in, rows), true, had_rows));
-        }
+    bool all_late = true;
+    for (int64_t end : ends) all_late = all_late && (watermark != INT64_MIN && end + lateness <= watermark);
+    if (all_late) {
+      result.late_rows.push_back(r);
+      return;
+    }
+    for (int64_t end : ends) {
+      if (watermark != INT64_MIN && end + lateness <= watermark) continue;
+      auto& rows = windows[{in.keys[r], end}];
+      bool had_rows = !rows.empty();
+      rows.push_back(r);
+      if (watermark != INT64_MIN && end <= watermark) {
+        result.output.push_back(ResultRow(in.keys[r], end - size, end,
+                                          ReferenceAggregates(in, rows), true, had_rows));
       }
     }
-  }
-  advance(INT64_MAX);
+  });
   return result;
 }
 
@@ -174,43 +181,36 @@ inline ReferenceResult ReferenceSessions(const InputRows& in, const std::vector<
     }
     watermark = to;
   };
-  for (const Step& step : steps) {
-    if (step.is_watermark) {
-      advance(step.watermark_ms);
-      continue;
+  Replay(steps, advance, [&](int64_t r) {
+    const int64_t t = in.times_ms[r];
+    SimSession merged{t, t + gap, {r}, false};
+    auto& list = sessions[in.keys[r]];
+    bool overlapped = false;
+    for (auto it = list.begin(); it != list.end();) {
+      if (it->start <= merged.end && merged.start <= it->end) {
+        overlapped = true;
+        merged.start = std::min(merged.start, it->start);
+        merged.end = std::max(merged.end, it->end);
+        merged.rows.insert(merged.rows.end(), it->rows.begin(), it->rows.end());
+        merged.emitted = merged.emitted || it->emitted;
+        it = list.erase(it);
+      } else {
+        ++it;
+      }
     }
-    for (int64_t r = step.offset; r < step.offset + step.length; ++r) {
-      const int64_t t = in.times_ms[r];
-      SimSession merged{t, t + gap, {r}, false};
-      auto& list = sessions[in.keys[r]];
-      bool overlapped = false;
-      for (auto it = list.begin(); it != list.end();) {
-        if (it->start <= merged.end && merged.start <= it->end) {
-          overlapped = true;
-          merged.start = std::min(merged.start, it->start);
-          merged.end = std::max(merged.end, it->end);
-          merged.rows.insert(merged.rows.end(), it->rows.begin(), it->rows.end());
-          merged.emitted = merged.emitted || it->emitted;
-          it = list.erase(it);
-        } else {
-          ++it;
-        }
-      }
-      if (!overlapped && passed(merged.end + lateness)) {
-        result.late_rows.push_back(r);
-        continue;
-      }
-      std::sort(merged.rows.begin(), merged.rows.end());
-      if (passed(merged.end)) {
-        result.output.push_back(ResultRow(in.keys[r], merged.start, merged.end,
-                                          ReferenceAggregates(in, merged.rows), true,
-                                          merged.emitted));
-        merged.emitted = true;
-      }
-      list.push_back(std::move(merged));
+    if (!overlapped && passed(merged.end + lateness)) {
+      result.late_rows.push_back(r);
+      return;
     }
-  }
-  advance(INT64_MAX);
+    std::sort(merged.rows.begin(), merged.rows.end());
+    if (passed(merged.end)) {
+      result.output.push_back(ResultRow(in.keys[r], merged.start, merged.end,
+                                        ReferenceAggregates(in, merged.rows), true,
+                                        merged.emitted));
+      merged.emitted = true;
+    }
+    list.push_back(std::move(merged));
+  });
   return result;
 }
 
