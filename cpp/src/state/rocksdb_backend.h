@@ -67,6 +67,7 @@ class RocksDbBackend final : public StateBackend {
   // Before any write, open iterators copy their current entry and drop their RocksDB iterator
   // (which would not see the write); the next Next() applies the writes and seeks again.
   void DetachIterators();
+  static void NoPerfCounters();  // for this thread
   void Check(const rocksdb::Status& status, const char* what) const;
 
   std::shared_ptr<RocksDbResources> resources_;
