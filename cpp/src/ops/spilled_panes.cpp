@@ -34,9 +34,9 @@ std::string SpilledPanes::TimerKey(uint16_t key_group, int64_t pane_end, std::st
 void SpilledPanes::Put(uint16_t key_group, std::string_view key, int64_t pane_end,
                        std::string_view row, bool overwrite) {
   backend_.Put(acc_cf_, AccKey(key_group, key, pane_end), row);
+  backend_.Put(timer_cf_, TimerKey(key_group, pane_end, key), row);
   dirty_ = true;
   if (overwrite) return;
-  backend_.Put(timer_cf_, TimerKey(key_group, pane_end, key), "");
   Pane& pane = panes_[pane_end];
   ++pane.groups;
   ++pane.key_groups[key_group];
@@ -54,37 +54,27 @@ bool SpilledPanes::Get(uint16_t key_group, std::string_view key, int64_t pane_en
   return backend_.Get(acc_cf_, AccKey(key_group, key, pane_end), row);
 }
 
-void SpilledPanes::Keys(int64_t pane_end, std::vector<std::pair<uint16_t, std::string>>* keys) {
-  keys->clear();
+void SpilledPanes::ForEach(
+    int64_t pane_end, const std::function<void(uint16_t, std::string_view, std::string_view)>& f) {
   auto pane = panes_.find(pane_end);
   if (pane == panes_.end()) return;
   for (const auto& [key_group, count] : pane->second.key_groups) {
-    std::string begin = TimerKey(key_group, pane_end, "");
-    std::string end = TimerKey(key_group, pane_end + 1, "");
+    const std::string begin = TimerKey(key_group, pane_end, "");
+    const std::string end = TimerKey(key_group, pane_end + 1, "");
     for (auto it = backend_.Scan(timer_cf_, begin, end); it->Valid(); it->Next()) {
-      keys->emplace_back(key_group, it->key().substr(begin.size()));
+      f(key_group, it->key().substr(begin.size()), it->value());
     }
   }
-}
-
-void SpilledPanes::ForEach(
-    int64_t pane_end, const std::function<void(uint16_t, std::string_view, std::string_view)>& f) {
-  Keys(pane_end, &keys_);
-  acc_keys_.clear();
-  for (const auto& [key_group, key] : keys_) acc_keys_.push_back(AccKey(key_group, key, pane_end));
-  size_t found = 0;
-  backend_.MultiGet(acc_cf_, acc_keys_, [&](size_t i, std::string_view row) {
-    ++found;
-    f(keys_[i].first, keys_[i].second, row);
-  });
-  MS_CHECK(found == keys_.size(), "window timer without its accumulator");
 }
 
 int64_t SpilledPanes::Drop(int64_t pane_end) {
   auto pane = panes_.find(pane_end);
   if (pane == panes_.end()) return 0;
   const int64_t expected = pane->second.groups;
-  Keys(pane_end, &keys_);
+  keys_.clear();
+  ForEach(pane_end, [&](uint16_t key_group, std::string_view key, std::string_view) {
+    keys_.emplace_back(key_group, key);
+  });
   for (const auto& [key_group, key] : keys_) {
     backend_.Delete(acc_cf_, AccKey(key_group, key, pane_end));
     backend_.Delete(timer_cf_, TimerKey(key_group, pane_end, key));
