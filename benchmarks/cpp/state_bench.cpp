@@ -7,15 +7,34 @@
 // Optional arguments: the number of state entries (default 2000000), and one part to run:
 // keys | memory | rocksdb.
 //
-// Measured 2026-11-26 on the 2-core AMD EPYC VM (AVX2 and AVX-512; the hash code uses neither), 1 M entries, while other jobs kept
-// the load average at 7 (so wall rates are ~2-3x below an idle machine; "cpu" is this thread):
+// Measured 2026-11-26 on the 2-core AMD EPYC VM (AVX2 and AVX-512; the hash code uses neither).
+// Key groups and encoding (earlier run, 1 M entries, load average 7; not rerun):
 //   ComputeKeyGroups one int64, M=128      240-400 M rows/s wall   520-570 M/s cpu
 //   ComputeKeyGroups one string (~14 B)     50-108 M rows/s wall   108-124 M/s cpu
 //   KeyEncoder int64 + string               25-52 M rows/s wall     61 M/s cpu
-//   rocksdb 256 MB cache: Put+Commit 0.21 M/s cpu, Get present 0.21 M/s, absent 0.60 M/s,
-//     Get+Put update 0.07 M/s, Scan 3.0 M entries/s (all cpu)
-//   rocksdb 8 MB cache (state ~8x the cache): Put+Commit 0.35, Get present 0.09, absent 0.44 M/s
 //   memory: Put 0.38, Get present 0.32, absent 3.9 M/s, Scan 4.4 M/s (std::map; cache misses)
+// RocksDB, `state_bench 1000000 rocksdb`, M ops/s on this thread's CPU (wall within 10% unless
+// given), before (main at d40e6b9, 11:33 UTC, load average ~3) and after (branch spill: writes
+// sorted at Commit without a WriteBatchWithIndex, memtable insert hints, perf counters off;
+// 11:53 UTC, load average 1.4-1.8):
+//                                            before   after
+//   256 MB cache, commit every 4096
+//     Put+Commit                              0.20     0.46
+//     Get present                             0.23     0.22
+//     MultiGet present (4096 a call)          -        0.25
+//     Get absent                              0.70     0.71
+//     Get+Put update                          0.08     0.10  (a Get after a Put applies it)
+//     Scan                                    3.3      3.0
+//   256 MB cache, commit every 65536
+//     Put+Commit                              0.15     0.92
+//     Get present / MultiGet present          0.22     0.24 / 0.29
+//   8 MB cache (state ~8x the cache)
+//     Put+Commit                              0.35     1.38 (wall 0.62: flushes of 1 MB memtables)
+//     Get present / MultiGet present          0.10     0.11 / 0.13
+//     Get absent                              0.80     0.74
+// A Get of a present key costs ~4 us: memtable and L0 lookups (skiplists, partitioned filters,
+// binary search in 16 KB blocks); a hash index in the data blocks measured 0.22 -> 0.28 once and
+// 0.24 the next time, within this VM's noise, so it was left out.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -160,6 +179,19 @@ void BenchBackend(const std::string& kind, int64_t entries, int64_t cache_bytes,
   std::snprintf(label, sizeof(label), "%s Get (present keys, random order)", name.c_str());
   Row(label, entries, SecondsSince(start), "ops");
   if (found != entries) std::printf("ERROR: %lld of %lld found\n", static_cast<long long>(found), static_cast<long long>(entries));
+
+  // The same keys in MultiGets of 4096 (as the operators read a batch's cold keys back).
+  std::vector<std::string> keys;
+  int64_t multi_found = 0;
+  start = Clock::now();
+  for (int64_t first = 0; first < entries; first += 4096) {
+    keys.clear();
+    for (int64_t i = first; i < std::min(entries, first + 4096); ++i) keys.push_back(StateKey(order[i]));
+    state->MultiGet(cf, keys, [&](size_t, std::string_view value) { multi_found += !value.empty(); });
+  }
+  std::snprintf(label, sizeof(label), "%s MultiGet (present keys, random order, 4096 a call)", name.c_str());
+  Row(label, entries, SecondsSince(start), "ops");
+  if (multi_found != entries) std::printf("ERROR: %lld of %lld found\n", static_cast<long long>(multi_found), static_cast<long long>(entries));
 
   start = Clock::now();
   for (int64_t i = 0; i < entries; ++i) found -= state->Get(cf, StateKey(order[i] + entries), &read);

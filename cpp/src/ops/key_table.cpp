@@ -56,19 +56,6 @@ KeyTable::KeyTable(const arrow::Schema& schema, std::vector<int> key_columns, si
   stride_ = (stride_ + 15) / 16 * 16;
 }
 
-uint64_t KeyTable::HashBytes(std::string_view bytes) {
-  uint64_t hash = 0x9e3779b97f4a7c15ull ^ bytes.size();
-  size_t i = 0;
-  for (; i + 8 <= bytes.size(); i += 8) {
-    uint64_t word;
-    std::memcpy(&word, bytes.data() + i, 8);
-    hash = MixHash(hash ^ word);
-  }
-  uint64_t tail = 0;
-  std::memcpy(&tail, bytes.data() + i, bytes.size() - i);
-  return MixHash(hash ^ tail ^ (static_cast<uint64_t>(bytes.size() - i) << 56));
-}
-
 uint32_t KeyTable::NewSlot(uint16_t key_group) {
   uint32_t slot;
   if (!free_slots_.empty()) {

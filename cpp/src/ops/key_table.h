@@ -109,7 +109,6 @@ class KeyTable {
     bool empty() const { return slot == 0xffffffffu; }
   };
   static uint64_t HashInt(int64_t value) { return MixHash(static_cast<uint64_t>(value)); }
-  static uint64_t HashBytes(std::string_view bytes);
   uint32_t NewSlot(uint16_t key_group);
   uint32_t InternInt(int64_t value, uint16_t key_group);
   uint32_t InternNull(uint16_t key_group);

@@ -2,12 +2,17 @@
 // all time. After each input batch, one result row per key that batch changed, with its new
 // values, in the order the keys first appear in the batch: a changelog, where a key's last row
 // is its current value. Beyond the hot-state budget the least recently changed keys go to the
-// backend ("running_acc" [key_group][key]) and come back on their next row.
+// backend ("running_acc" [key_group][key]) and come back on their next row: the keys of a batch
+// that are not hot are read in one MultiGet, skipping those a Bloom filter of the written keys
+// rules out (new keys). A key read back keeps its copy in the backend, overwritten when the key
+// is written back again.
 #include <algorithm>
 
 #include "core/error.h"
 #include "ops/aggregation_plan.h"
+#include "ops/growing_bloom_filter.h"
 #include "ops/key_table.h"
+#include "ops/probe_table.h"
 #include "ops/window_result.h"
 #include "state/state_backend.h"
 
@@ -31,7 +36,7 @@ class RunningAggregateState final : public KeyedOperatorState {
         results_(plan.output_schema, keys_, layout_, nullptr, false) {}
 
   ~RunningAggregateState() override {
-    metrics_->state_entries -= static_cast<int64_t>(groups_.live()) + spilled_keys_;
+    metrics_->state_entries -= static_cast<int64_t>(groups_.live()) + spilled_keys_ - hot_in_backend_;
   }
 
   void OnBatch(const BatchPtr& rows, const std::vector<uint16_t>& key_groups,
@@ -43,6 +48,7 @@ class RunningAggregateState final : public KeyedOperatorState {
     if (slot_group_.size() < keys_.slot_capacity()) slot_group_.resize(keys_.slot_capacity(), kNone);
     group_of_row_.resize(n);
     changed_.clear();
+    to_load_.clear();
     for (int64_t i = 0; i < n; ++i) {
       const uint32_t slot = slots_[i];
       uint32_t group = slot_group_[slot];
@@ -51,9 +57,10 @@ class RunningAggregateState final : public KeyedOperatorState {
         group_touched_[group] = batch_number_;
         changed_.push_back(group);
       }
-      ++groups_.header(group)->rows;
       group_of_row_[i] = group;
     }
+    LoadSpilled();
+    for (int64_t i = 0; i < n; ++i) ++groups_.header(group_of_row_[i])->rows;
     inputs_ = AggregateInputs(plan_, *rows);
     UpdateRows update{group_of_row_.data(), 0, n, nullptr, next_seq_, &heap_bytes_};
     for (size_t a = 0; a < layout_.size(); ++a) {
@@ -83,14 +90,22 @@ class RunningAggregateState final : public KeyedOperatorState {
     if (group_slot_.size() < groups_.capacity()) {
       group_slot_.resize(groups_.capacity());
       group_touched_.resize(groups_.capacity(), 0);
+      group_in_backend_.resize(groups_.capacity(), 0);
     }
     group_slot_[group] = slot;
     group_touched_[group] = 0;
+    group_in_backend_[group] = 0;
     slot_group_[slot] = group;
     keys_.Retain(slot);
-    if (spilled_keys_ > 0 && Load(slot, group)) return group;
     groups_.header(group)->first_seq = first_seq;
     ++metrics_->state_entries;
+    if (spilled_keys_ > 0) {
+      std::string key = AccKey(slot);
+      if (written_.MayContain(HashBytes(key))) {
+        to_load_.push_back(group);
+        load_keys_.push_back(std::move(key));
+      }
+    }
     return group;
   }
 
@@ -101,20 +116,24 @@ class RunningAggregateState final : public KeyedOperatorState {
     return bytes;
   }
 
-  bool Load(uint32_t slot, uint32_t group) {
-    std::string key = AccKey(slot);
-    if (!backend_.Get(acc_cf_, key, &value_)) return false;
-    layout_.Deserialize(value_, groups_.row(group), &heap_bytes_);
-    backend_.Delete(acc_cf_, key);
-    backend_dirty_ = true;
-    --spilled_keys_;
-    return true;
+  // Reads the new groups of the batch that may be in the backend (to_load_) back, at once.
+  void LoadSpilled() {
+    if (to_load_.empty()) return;
+    backend_.MultiGet(acc_cf_, load_keys_, [&](size_t i, std::string_view value) {
+      const uint32_t group = to_load_[i];
+      layout_.Deserialize(value, groups_.row(group), &heap_bytes_);
+      group_in_backend_[group] = 1;
+      ++hot_in_backend_;
+      --metrics_->state_entries;  // counted in the backend already
+    });
+    to_load_.clear();
+    load_keys_.clear();
   }
 
   int64_t HotBytes() const {
     const int64_t per_group = static_cast<int64_t>(layout_.row_bytes()) + 16;
     return static_cast<int64_t>(groups_.live()) * per_group +
-           static_cast<int64_t>(keys_.memory_bytes()) + heap_bytes_;
+           static_cast<int64_t>(keys_.memory_bytes() + written_.memory_bytes()) + heap_bytes_;
   }
 
   void MaybeSpill() {
@@ -130,8 +149,14 @@ class RunningAggregateState final : public KeyedOperatorState {
       const uint32_t slot = group_slot_[group];
       value_.clear();
       layout_.Serialize(groups_.row(group), &value_);
-      backend_.Put(acc_cf_, AccKey(slot), value_);
-      ++spilled_keys_;
+      std::string key = AccKey(slot);
+      backend_.Put(acc_cf_, key, value_);
+      if (group_in_backend_[group]) {
+        --hot_in_backend_;
+      } else {
+        written_.Add(HashBytes(key));
+        ++spilled_keys_;
+      }
       slot_group_[slot] = kNone;
       keys_.Release(slot);
       groups_.Free(group, &heap_bytes_);
@@ -153,13 +178,18 @@ class RunningAggregateState final : public KeyedOperatorState {
   std::vector<uint32_t> slot_group_;     // per key slot
   std::vector<uint32_t> group_slot_;     // per group
   std::vector<uint32_t> group_touched_;  // per group: batch number of the last row
-  int64_t spilled_keys_ = 0;
+  std::vector<uint8_t> group_in_backend_;  // per group: read back, the backend holds a copy
+  GrowingBloomFilter written_;           // keys written to the backend
+  int64_t spilled_keys_ = 0;             // keys in the backend
+  int64_t hot_in_backend_ = 0;           // hot keys with a copy in the backend
   int64_t next_seq_ = 0;
   int64_t heap_bytes_ = 0;
   uint32_t batch_number_ = 0;
   bool backend_dirty_ = false;
 
   std::vector<uint32_t> slots_, group_of_row_, changed_;
+  std::vector<uint32_t> to_load_;        // new groups of this batch to look for in the backend
+  std::vector<std::string> load_keys_;   // and their keys
   std::vector<const arrow::Array*> inputs_;
   std::string value_;
 };

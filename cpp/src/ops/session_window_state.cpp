@@ -7,15 +7,18 @@
 // Timers: (deadline, key slot) in time buckets, with one live entry per key (its earliest
 // session end, or end + lateness once fired); entries made stale by later changes are skipped.
 // Beyond the hot-state budget whole keys go to the backend ("session_acc" [key_group][key],
-// "session_timer" [key_group][deadline][key]) and come back on their next row or deadline.
+// "session_timer" [key_group][deadline][key]) and come back on their next row or deadline: the
+// keys of a batch (or of a deadline) that are not hot are read in one MultiGet, skipping those a
+// Bloom filter of the written keys rules out (new keys).
 #include <algorithm>
 #include <map>
 #include <queue>
-#include <unordered_set>
 
 #include "core/error.h"
 #include "ops/aggregation_plan.h"
+#include "ops/growing_bloom_filter.h"
 #include "ops/key_table.h"
+#include "ops/probe_table.h"
 #include "ops/session_merge.h"
 #include "ops/timer_buckets.h"
 #include "ops/window_result.h"
@@ -79,17 +82,17 @@ class SessionWindowState final : public KeyedOperatorState {
       plan_.event_time->ToMs(*rows, &times_);
     }
     keys_.Lookup(*rows, key_groups, &slots_);
+    LoadSpilledKeys();
     inputs_ = AggregateInputs(plan_, *rows);
     group_of_row_.assign(n, kNoGroup);
     late_rows_.clear();
-    checked_.clear();
     const int64_t watermark_ms = watermark_ms_;
     int64_t pending_from = 0;
     constexpr int64_t kAhead = 8;
     for (int64_t i = 0; i < n; ++i) {
       if (i + kAhead < n) keys_.PrefetchSlot(slots_[i + kAhead]);
       const uint32_t slot = slots_[i];
-      KeySessions& key = SessionsOf(slot);
+      KeySessions& key = keys_.payload<KeySessions>(slot);
       absorbed_.clear();
       size_t index = AddToSessions(&key.sessions, times_[i], gap_ms_, kNone, &absorbed_);
       Session& session = key.sessions[index];
@@ -151,10 +154,24 @@ class SessionWindowState final : public KeyedOperatorState {
   }
 
  private:
-  KeySessions& SessionsOf(uint32_t slot) {
-    KeySessions& key = keys_.payload<KeySessions>(slot);
-    if (key.sessions.empty() && spilled_keys_ > 0 && checked_.insert(slot).second) LoadKey(slot);
-    return key;
+  // Brings back the keys of the batch (slots_) that are not hot and may be in the backend.
+  void LoadSpilledKeys() {
+    if (spilled_keys_ == 0) return;
+    if (slot_checked_.size() < keys_.slot_capacity()) slot_checked_.resize(keys_.slot_capacity(), 0);
+    load_slots_.clear();
+    load_keys_.clear();
+    for (uint32_t slot : slots_) {
+      if (slot_checked_[slot] == batch_number_) continue;
+      slot_checked_[slot] = batch_number_;
+      if (!keys_.payload<KeySessions>(slot).sessions.empty()) continue;
+      std::string key = AccKey(slot);
+      if (!written_.MayContain(HashBytes(key))) continue;
+      load_slots_.push_back(slot);
+      load_keys_.push_back(std::move(key));
+    }
+    backend_.MultiGet(acc_cf_, load_keys_, [&](size_t i, std::string_view value) {
+      LoadKey(load_slots_[i], load_keys_[i], value);
+    });
   }
 
   uint32_t NewGroup(uint32_t slot, int64_t first_seq) {
@@ -317,11 +334,9 @@ class SessionWindowState final : public KeyedOperatorState {
     return bytes;
   }
 
-  // Brings a key's sessions back from the backend, if it is there.
-  void LoadKey(uint32_t slot) {
-    std::string acc_key = AccKey(slot);
-    if (!backend_.Get(acc_cf_, acc_key, &value_)) return;
-    std::string_view bytes = value_;
+  // Brings a key's sessions back from the backend: `value`, read at `acc_key`.
+  void LoadKey(uint32_t slot, const std::string& acc_key, std::string_view value) {
+    std::string_view bytes = value;
     int64_t deadline_ms;
     uint32_t count;
     aggregate_detail::ReadBytes(&bytes, &deadline_ms, sizeof(deadline_ms));
@@ -368,18 +383,28 @@ class SessionWindowState final : public KeyedOperatorState {
         due_keys.emplace_back(key_group, std::string(key.substr(10)));
       }
     }
+    load_slots_.clear();
+    load_keys_.clear();
     for (const auto& [key_group, key] : due_keys) {
-      uint32_t slot = keys_.LookupEncoded(key, key_group);
-      LoadKey(slot);
+      load_slots_.push_back(keys_.LookupEncoded(key, key_group));
+      load_keys_.push_back(AccKey(load_slots_.back()));
+    }
+    size_t loaded = 0;
+    backend_.MultiGet(acc_cf_, load_keys_, [&](size_t i, std::string_view value) {
+      const uint32_t slot = load_slots_[i];
+      LoadKey(slot, load_keys_[i], value);
       // Due now: its timer (made against the new watermark) must not stand in for that.
       keys_.payload<KeySessions>(slot).set_timer_ms(kNoTimer);
       due_.push_back(slot);
-    }
+      ++loaded;
+    });
+    MS_CHECK(loaded == due_keys.size(), "session timer without its sessions");
   }
 
   int64_t HotBytes() const {
     const int64_t per_session = static_cast<int64_t>(layout_.row_bytes()) + sizeof(Session) + 8;
-    return live_sessions_ * per_session + static_cast<int64_t>(keys_.memory_bytes()) + heap_bytes_;
+    return live_sessions_ * per_session + static_cast<int64_t>(keys_.memory_bytes()) + heap_bytes_ +
+           static_cast<int64_t>(written_.memory_bytes());
   }
 
   // Writes the least recently touched keys (all their sessions) to the backend until the hot
@@ -419,6 +444,8 @@ class SessionWindowState final : public KeyedOperatorState {
       key.sessions.Clear();
       key.set_timer_ms(kNoTimer);
       std::string acc_key = AccKey(slot);
+      const uint64_t hash = HashBytes(acc_key);
+      if (!written_.MayContain(hash)) written_.Add(hash);
       backend_.Put(acc_cf_, acc_key, value);
       backend_.Put(timer_cf_, TimerKey(keys_.key_group(slot), deadline_ms, acc_key.substr(2)), "");
       ++spilled_deadlines_[deadline_ms];
@@ -474,7 +501,10 @@ class SessionWindowState final : public KeyedOperatorState {
     uint32_t slot, group;
   };
   std::vector<Firing> firings_;
-  std::unordered_set<uint32_t> checked_;  // keys asked for in the backend this batch
+  GrowingBloomFilter written_;             // keys written to the backend
+  std::vector<uint32_t> slot_checked_;     // per key slot: the batch that looked for it last
+  std::vector<uint32_t> load_slots_;       // keys to read back from the backend
+  std::vector<std::string> load_keys_;     // and their keys there
   std::vector<int64_t> late_rows_;
   std::vector<Session> absorbed_;
   std::vector<const arrow::Array*> inputs_;

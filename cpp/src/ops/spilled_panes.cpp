@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/key_groups.h"
 #include "ops/aggregation_plan.h"
+#include "ops/probe_table.h"
 
 namespace millstream {
 
@@ -31,78 +32,57 @@ std::string SpilledPanes::TimerKey(uint16_t key_group, int64_t pane_end, std::st
 }
 
 void SpilledPanes::Put(uint16_t key_group, std::string_view key, int64_t pane_end,
-                       std::string_view row) {
+                       std::string_view row, bool overwrite) {
   backend_.Put(acc_cf_, AccKey(key_group, key, pane_end), row);
-  backend_.Put(timer_cf_, TimerKey(key_group, pane_end, key), "");
+  backend_.Put(timer_cf_, TimerKey(key_group, pane_end, key), row);
+  dirty_ = true;
+  if (overwrite) return;
   Pane& pane = panes_[pane_end];
   ++pane.groups;
   ++pane.key_groups[key_group];
+  filter_bytes_ -= pane.keys.memory_bytes();
+  pane.keys.Add(HashBytes(key));
+  filter_bytes_ += pane.keys.memory_bytes();
   ++groups_by_pane_[pane_end];
   ++total_;
-  dirty_ = true;
 }
 
 bool SpilledPanes::Get(uint16_t key_group, std::string_view key, int64_t pane_end,
                        std::string* row) {
-  if (!Has(pane_end)) return false;
+  auto pane = panes_.find(pane_end);
+  if (pane == panes_.end() || !pane->second.keys.MayContain(HashBytes(key))) return false;
   return backend_.Get(acc_cf_, AccKey(key_group, key, pane_end), row);
-}
-
-bool SpilledPanes::Take(uint16_t key_group, std::string_view key, int64_t pane_end,
-                        std::string* row) {
-  if (!Get(key_group, key, pane_end, row)) return false;
-  backend_.Delete(acc_cf_, AccKey(key_group, key, pane_end));
-  backend_.Delete(timer_cf_, TimerKey(key_group, pane_end, key));
-  Forget(key_group, pane_end);
-  dirty_ = true;
-  return true;
-}
-
-void SpilledPanes::Forget(uint16_t key_group, int64_t pane_end) {
-  auto pane = panes_.find(pane_end);
-  MS_CHECK(pane != panes_.end(), "spilled pane not tracked");
-  if (--pane->second.key_groups[key_group] == 0) pane->second.key_groups.erase(key_group);
-  --total_;
-  if (--groups_by_pane_[pane_end] == 0) groups_by_pane_.erase(pane_end);
-  if (--pane->second.groups == 0) panes_.erase(pane);
-}
-
-void SpilledPanes::ForEachKey(int64_t pane_end,
-                              const std::function<void(uint16_t, std::string_view)>& f) {
-  auto pane = panes_.find(pane_end);
-  if (pane == panes_.end()) return;
-  std::vector<std::pair<uint16_t, std::string>> keys;
-  for (const auto& [key_group, count] : pane->second.key_groups) {
-    std::string begin = TimerKey(key_group, pane_end, "");
-    std::string end = TimerKey(key_group, pane_end + 1, "");
-    for (auto it = backend_.Scan(timer_cf_, begin, end); it->Valid(); it->Next()) {
-      keys.emplace_back(key_group, it->key().substr(begin.size()));
-    }
-  }
-  for (const auto& [key_group, key] : keys) f(key_group, key);
 }
 
 void SpilledPanes::ForEach(
     int64_t pane_end, const std::function<void(uint16_t, std::string_view, std::string_view)>& f) {
-  ForEachKey(pane_end, [&](uint16_t key_group, std::string_view key) {
-    bool found = backend_.Get(acc_cf_, AccKey(key_group, key, pane_end), &value_);
-    MS_CHECK(found, "window timer without its accumulator");
-    f(key_group, key, value_);
-  });
+  auto pane = panes_.find(pane_end);
+  if (pane == panes_.end()) return;
+  for (const auto& [key_group, count] : pane->second.key_groups) {
+    const std::string begin = TimerKey(key_group, pane_end, "");
+    const std::string end = TimerKey(key_group, pane_end + 1, "");
+    for (auto it = backend_.Scan(timer_cf_, begin, end); it->Valid(); it->Next()) {
+      f(key_group, it->key().substr(begin.size()), it->value());
+    }
+  }
 }
 
 int64_t SpilledPanes::Drop(int64_t pane_end) {
   auto pane = panes_.find(pane_end);
   if (pane == panes_.end()) return 0;
   const int64_t expected = pane->second.groups;
-  int64_t dropped = 0;
-  ForEachKey(pane_end, [&](uint16_t key_group, std::string_view key) {
+  keys_.clear();
+  ForEach(pane_end, [&](uint16_t key_group, std::string_view key, std::string_view) {
+    keys_.emplace_back(key_group, key);
+  });
+  for (const auto& [key_group, key] : keys_) {
     backend_.Delete(acc_cf_, AccKey(key_group, key, pane_end));
     backend_.Delete(timer_cf_, TimerKey(key_group, pane_end, key));
-    ++dropped;
-  });
+  }
+  const int64_t dropped = static_cast<int64_t>(keys_.size());
   MS_CHECK(dropped == expected, "spilled window count out of step");
-  panes_.erase(pane_end);
+  filter_bytes_ -= pane->second.keys.memory_bytes();
+  panes_.erase(pane);
   groups_by_pane_.erase(pane_end);
   total_ -= dropped;
   dirty_ = true;

@@ -6,6 +6,8 @@
 
 #include <rocksdb/convenience.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/perf_level.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 
 #include "core/error.h"
@@ -25,6 +27,9 @@ rocksdb::Options StateDbOptions(const RocksDbResources& resources) {
   // A Bloom filter per memtable too: most Gets of new keys and windows miss every memtable.
   options.memtable_whole_key_filtering = true;
   options.memtable_prefix_bloom_size_ratio = 0.02;
+  // Commit() writes in key order; with a hint per key group, each memtable insert continues the
+  // search from the previous insert's place in the skiplist instead of from its top.
+  options.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(2));
   options.level_compaction_dynamic_level_bytes = true;  // less space amplification
   options.max_background_jobs = 2;       // the machines are small; the pool is process-wide
   options.bytes_per_sync = 1 << 20;
@@ -100,9 +105,7 @@ class RocksDbBackend::Iterator final : public StateIterator {
       case State::kExhausted: return false;
       case State::kLive: break;
     }
-    if (!iterator_->Valid()) return false;
-    // The upper bound is also checked here: BaseDeltaIterator applies it to the DB side only.
-    return end_.empty() || iterator_->key().compare(rocksdb::Slice(end_)) < 0;
+    return iterator_->Valid();  // iterate_upper_bound ends it at `end`
   }
   std::string_view key() const override {
     if (state_ == State::kDetached) return saved_key_;
@@ -142,11 +145,11 @@ class RocksDbBackend::Iterator final : public StateIterator {
   enum class State : uint8_t { kLive, kDetached, kExhausted };
 
   void Open() {
+    backend_->Commit();  // the iterator sees the buffered writes
+    NoPerfCounters();
     read_options_ = backend_->read_options_;
     if (!end_.empty()) read_options_.iterate_upper_bound = &upper_bound_;
-    rocksdb::ColumnFamilyHandle* handle = backend_->handle(cf_);
-    rocksdb::Iterator* base = backend_->db_->NewIterator(read_options_, handle);
-    iterator_.reset(backend_->batch_.NewIteratorWithBase(handle, base, &read_options_));
+    iterator_.reset(backend_->db_->NewIterator(read_options_, backend_->handle(cf_)));
   }
   void CheckStatus() const { backend_->Check(iterator_->status(), "scanning state"); }
 
@@ -163,8 +166,7 @@ class RocksDbBackend::Iterator final : public StateIterator {
 
 RocksDbBackend::RocksDbBackend(std::shared_ptr<RocksDbResources> resources,
                                const std::string& operator_id, int subtask)
-    : resources_(std::move(resources)),
-      batch_(rocksdb::BytewiseComparator(), /*reserved_bytes=*/0, /*overwrite_key=*/true) {
+    : resources_(std::move(resources)) {
   path_ = resources_->ClaimPath(operator_id, subtask);
   try {
     ClearOldDb(path_);
@@ -196,6 +198,13 @@ RocksDbBackend::~RocksDbBackend() {
   resources_->ReleasePath(path_);
 }
 
+void RocksDbBackend::NoPerfCounters() {
+  // RocksDB counts key comparisons and more per thread by default, through a thread-local
+  // context of its shared library: ~10% of the time of memtable inserts. Nothing reads them.
+  // Per call, since the operators' threads are the runtime's.
+  rocksdb::SetPerfLevel(rocksdb::PerfLevel::kDisable);
+}
+
 void RocksDbBackend::Check(const rocksdb::Status& status, const char* what) const {
   if (status.ok()) return;
   if (status.IsIOError() || status.IsCorruption() || status.IsNoSpace()) {
@@ -225,30 +234,92 @@ int RocksDbBackend::ColumnFamily(const std::string& name) {
 }
 
 bool RocksDbBackend::Get(int cf, std::string_view key, std::string* value) {
-  const rocksdb::Status status = batch_.GetFromBatchAndDB(
-      db_, read_options_, handle(cf), rocksdb::Slice(key.data(), key.size()), value);
+  Commit();
+  NoPerfCounters();
+  pinned_.Reset();
+  const rocksdb::Status status =
+      db_->Get(read_options_, handle(cf), rocksdb::Slice(key.data(), key.size()), &pinned_);
   if (status.IsNotFound()) return false;
   Check(status, "reading state");
+  value->assign(pinned_.data(), pinned_.size());
   return true;
+}
+
+void RocksDbBackend::MultiGet(int cf, const std::vector<std::string>& keys,
+                              const std::function<void(size_t, std::string_view)>& found) {
+  // In chunks: the values of a chunk stay pinned (blocks held in the cache) until it is done.
+  constexpr size_t kChunk = 1024;
+  rocksdb::ColumnFamilyHandle* family = handle(cf);
+  Commit();
+  NoPerfCounters();
+  for (size_t first = 0; first < keys.size(); first += kChunk) {
+    const size_t n = std::min(kChunk, keys.size() - first);
+    multi_keys_.clear();
+    for (size_t i = 0; i < n; ++i) {
+      multi_keys_.emplace_back(keys[first + i].data(), keys[first + i].size());
+    }
+    multi_values_.resize(n);
+    multi_statuses_.resize(n);
+    db_->MultiGet(read_options_, family, n, multi_keys_.data(), multi_values_.data(),
+                  multi_statuses_.data(), /*sorted_input=*/false);
+    for (size_t i = 0; i < n; ++i) {
+      if (multi_statuses_[i].IsNotFound()) continue;
+      Check(multi_statuses_[i], "reading state");
+      found(first + i, std::string_view(multi_values_[i].data(), multi_values_[i].size()));
+    }
+    for (size_t i = 0; i < n; ++i) multi_values_[i].Reset();
+  }
 }
 
 void RocksDbBackend::Put(int cf, std::string_view key, std::string_view value) {
   if (!open_iterators_.empty()) DetachIterators();
-  Check(batch_.Put(handle(cf), rocksdb::Slice(key.data(), key.size()),
-                   rocksdb::Slice(value.data(), value.size())),
-        "buffering a state write");
+  handle(cf);  // checks it
+  pending_.push_back(PendingWrite{static_cast<uint32_t>(cf), static_cast<uint32_t>(key.size()),
+                                  pending_bytes_.size(), static_cast<uint32_t>(value.size()), false});
+  pending_bytes_.append(key);
+  pending_bytes_.append(value);
 }
 
 void RocksDbBackend::Delete(int cf, std::string_view key) {
   if (!open_iterators_.empty()) DetachIterators();
-  Check(batch_.Delete(handle(cf), rocksdb::Slice(key.data(), key.size())),
-        "buffering a state delete");
+  handle(cf);
+  pending_.push_back(PendingWrite{static_cast<uint32_t>(cf), static_cast<uint32_t>(key.size()),
+                                  pending_bytes_.size(), 0, true});
+  pending_bytes_.append(key);
 }
 
 void RocksDbBackend::Commit() {
-  if (batch_.GetWriteBatch()->Count() == 0) return;
+  if (pending_.empty()) return;
+  NoPerfCounters();
   if (!open_iterators_.empty()) DetachIterators();
-  Check(db_->Write(write_options_, batch_.GetWriteBatch()), "writing state");
+  auto key_of = [this](const PendingWrite& write) {
+    return std::string_view(pending_bytes_.data() + write.key_offset, write.key_size);
+  };
+  // By family and key; of several writes of one key (in order: the sort is stable) the last.
+  std::stable_sort(pending_.begin(), pending_.end(),
+                   [&](const PendingWrite& a, const PendingWrite& b) {
+                     return a.cf != b.cf ? a.cf < b.cf : key_of(a) < key_of(b);
+                   });
+  batch_.Clear();
+  for (size_t i = 0; i < pending_.size(); ++i) {
+    const PendingWrite& write = pending_[i];
+    if (i + 1 < pending_.size() && pending_[i + 1].cf == write.cf &&
+        key_of(pending_[i + 1]) == key_of(write)) {
+      continue;  // overwritten
+    }
+    const std::string_view key = key_of(write);
+    const rocksdb::Slice key_slice(key.data(), key.size());
+    if (write.is_delete) {
+      Check(batch_.Delete(handles_[write.cf], key_slice), "buffering a state delete");
+    } else {
+      Check(batch_.Put(handles_[write.cf], key_slice,
+                       rocksdb::Slice(key.data() + key.size(), write.value_size)),
+            "buffering a state write");
+    }
+  }
+  pending_.clear();
+  pending_bytes_.clear();
+  Check(db_->Write(write_options_, &batch_), "writing state");
   batch_.Clear();
 }
 

@@ -102,6 +102,50 @@ TEST_P(StateBackendConformance, ReadsItsUncommittedWritesMergedWithCommittedStat
   EXPECT_EQ(ScanAll(cf), expected);
 }
 
+TEST_P(StateBackendConformance, MultiGetSeesCommittedAndBufferedWrites) {
+  const int cf = state_->ColumnFamily("s");
+  std::map<std::string, std::string> reference;
+  std::mt19937_64 random(5);
+  std::vector<std::string> keys;
+  for (int i = 0; i < 3000; ++i) keys.push_back("k" + std::to_string(random() % 5000));
+  auto check = [&](const char* when) {
+    // Unsorted, with repeats and absent keys, more than one chunk.
+    std::vector<std::string> asked;
+    for (int i = 0; i < 2500; ++i) asked.push_back("k" + std::to_string(random() % 6000));
+    std::vector<std::string> got(asked.size(), "<missing>");
+    size_t last = 0, calls = 0;
+    state_->MultiGet(cf, asked, [&](size_t i, std::string_view value) {
+      EXPECT_TRUE(calls == 0 || i > last) << when << ": found() out of index order";
+      last = i;
+      ++calls;
+      got[i] = std::string(value);
+    });
+    for (size_t i = 0; i < asked.size(); ++i) {
+      auto found = reference.find(asked[i]);
+      ASSERT_EQ(got[i], found == reference.end() ? "<missing>" : found->second) << when << " " << asked[i];
+    }
+  };
+  check("empty");
+  for (int i = 0; i < 2000; ++i) {
+    state_->Put(cf, keys[i], "v" + std::to_string(i));
+    reference[keys[i]] = "v" + std::to_string(i);
+  }
+  state_->Commit();
+  check("committed");
+  for (int i = 2000; i < 3000; ++i) {
+    if (i % 3 == 0) {
+      state_->Delete(cf, keys[i]);
+      reference.erase(keys[i]);
+    } else {
+      state_->Put(cf, keys[i], "w" + std::to_string(i));
+      reference[keys[i]] = "w" + std::to_string(i);
+    }
+  }
+  check("buffered");
+  state_->Commit();
+  check("committed again");
+}
+
 TEST_P(StateBackendConformance, ScansAreBytewiseOrderedWithinBounds) {
   const int cf = state_->ColumnFamily("s");
   // Bytes above 0x7f sort after ASCII (unsigned), and a key sorts before its extensions.
