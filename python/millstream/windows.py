@@ -91,12 +91,14 @@ def mean(column: str) -> Aggregation:
 
 
 def first(column: str) -> Aggregation:
-    """The value of the row with the earliest event time."""
+    """The value of the row with the earliest event time (the smallest value among rows with that
+    time, so the result does not depend on arrival order); by arrival without event time."""
     return Aggregation("first", column)
 
 
 def last(column: str) -> Aggregation:
-    """The value of the row with the latest event time."""
+    """The value of the row with the latest event time (the largest value among rows with that
+    time); by arrival without event time."""
     return Aggregation("last", column)
 
 

@@ -42,11 +42,12 @@ def aggregate(values_with_ts, kind):
             return None
         var = float(np.var(values, ddof=1))
         return var if kind == "var" else var ** 0.5
-    present = [(ts, i, v) for i, (v, ts) in enumerate(values_with_ts) if v is not None]
+    # by event time; among equal times first takes the smallest value, last the largest
+    present = [(ts, v) for v, ts in values_with_ts if v is not None]
     if kind == "first":
-        return min(present, key=lambda e: (e[0], e[1]))[2]
+        return min(present)[1]
     if kind == "last":
-        return max(present, key=lambda e: (e[0], -e[1]))[2]
+        return max(present)[1]
     raise ValueError(kind)
 
 

@@ -30,25 +30,25 @@ struct ByValue {
   }
 };
 
-// first: the value with the smallest event time; last: the largest. Ties go to the row that
-// arrived first, so the result does not depend on how rows were split into batches or panes.
-// Without event time, first and last are by arrival.
-template <bool kLast>
+// first: the value with the smallest event time; last: the largest. Among rows with the same
+// event time first takes the smallest value and last the largest: the result depends neither on
+// batches nor on the order in which parallel splits deliver rows. Without event time (running
+// aggregates) the order of arrival is the order.
+template <typename Traits, bool kLast>
 struct ByEventTime {
   struct Rank {
     int64_t time_ms;
-    int64_t seq;  // arrival order: breaks ties of event time
   };
   static constexpr const char* kOutputName = "first/last output";
   static Rank RankOf(const UpdateRows& rows, int64_t row) {
-    // Without event time (running aggregates) arrival order is the order.
-    int64_t time_ms = rows.times_ms ? rows.times_ms[row] : rows.first_seq + row;
-    return {time_ms, rows.first_seq + row};
+    return {rows.times_ms ? rows.times_ms[row] : rows.first_seq + row};
   }
-  template <typename View>
-  static bool Better(View, const Rank& rank, View, const Rank& current) {
-    if (rank.time_ms == current.time_ms) return rank.seq < current.seq;
-    return kLast ? rank.time_ms > current.time_ms : rank.time_ms < current.time_ms;
+  static bool Better(typename Traits::View value, const Rank& rank, typename Traits::View current,
+                     const Rank& current_rank) {
+    if (rank.time_ms == current_rank.time_ms) {
+      return kLast ? Traits::Less(current, value) : Traits::Less(value, current);
+    }
+    return kLast ? rank.time_ms > current_rank.time_ms : rank.time_ms < current_rank.time_ms;
   }
 };
 
@@ -138,9 +138,9 @@ std::unique_ptr<AggregateFunction> MakeValueFunction(const AggregateSpec& spec,
         using Traits = decltype(traits);
         if (spec.kind == "min") return KeepOne<Traits, ByValue<Traits, false>>(type);
         if (spec.kind == "max") return KeepOne<Traits, ByValue<Traits, true>>(type);
-        if (spec.kind == "first") return KeepOne<Traits, ByEventTime<false>>(type);
+        if (spec.kind == "first") return KeepOne<Traits, ByEventTime<Traits, false>>(type);
         MS_CHECK(spec.kind == "last", "unexpected value aggregate " + spec.kind);
-        return KeepOne<Traits, ByEventTime<true>>(type);
+        return KeepOne<Traits, ByEventTime<Traits, true>>(type);
       });
 }
 

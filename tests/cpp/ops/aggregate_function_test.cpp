@@ -241,17 +241,24 @@ TEST(AggregateFunction, SumOverflowIsAUserError) {
   EXPECT_THROW(layout.function(0).Update(batch->column(0).get(), update, rows.states(0)), UserError);
 }
 
+// Each column of MakeData's batch with the order of its values (by row).
+struct ColumnOrder {
+  int column;
+  std::function<bool(int64_t, int64_t)> less;
+};
+std::vector<ColumnOrder> ColumnOrders(const Data& d) {
+  return {
+      {0, [&d](int64_t a, int64_t b) { return *d.ints[a] < *d.ints[b]; }},
+      {1, [&d](int64_t a, int64_t b) { return RealLess(*d.reals[a], *d.reals[b]); }},
+      {2, [&d](int64_t a, int64_t b) { return *d.bools[a] < *d.bools[b]; }},
+      {3, [&d](int64_t a, int64_t b) { return *d.strings[a] < *d.strings[b]; }},
+      {4, [&d](int64_t a, int64_t b) { return *d.ints[a] < *d.ints[b]; }},
+  };
+}
+
 TEST(AggregateFunction, MinMaxOfEveryType) {
   Data d = MakeData(3);
-  struct Case { int column; std::function<bool(int64_t, int64_t)> less; };
-  std::vector<Case> cases = {
-      {0, [&](int64_t a, int64_t b) { return *d.ints[a] < *d.ints[b]; }},
-      {1, [&](int64_t a, int64_t b) { return RealLess(*d.reals[a], *d.reals[b]); }},
-      {2, [&](int64_t a, int64_t b) { return *d.bools[a] < *d.bools[b]; }},
-      {3, [&](int64_t a, int64_t b) { return *d.strings[a] < *d.strings[b]; }},
-      {4, [&](int64_t a, int64_t b) { return *d.ints[a] < *d.ints[b]; }},
-  };
-  for (const Case& c : cases) {
+  for (const ColumnOrder& c : ColumnOrders(d)) {
     auto min_rows = PickRows(d, d.ints, [&](int64_t r, int64_t best) { return c.less(r, best); });
     auto max_rows = PickRows(d, d.ints, [&](int64_t r, int64_t best) { return c.less(best, r); });
     auto column = d.batch->column(c.column);
@@ -265,19 +272,23 @@ TEST(AggregateFunction, MinMaxOfEveryType) {
   }
 }
 
-TEST(AggregateFunction, FirstAndLastByEventTimeThenArrival) {
+TEST(AggregateFunction, FirstAndLastByEventTimeThenValue) {
   Data d = MakeData(4);
-  // Earliest time, ties to the earlier row; latest time, ties to the earlier row.
-  auto first = PickRows(d, d.ints, [&](int64_t r, int64_t best) { return d.time_ms[r] < d.time_ms[best]; });
-  auto last = PickRows(d, d.ints, [&](int64_t r, int64_t best) { return d.time_ms[r] > d.time_ms[best]; });
-  for (int column = 0; column < 5; ++column) {
+  for (const ColumnOrder& c : ColumnOrders(d)) {
+    // Earliest time, ties to the smallest value; latest time, ties to the largest value.
+    auto first = PickRows(d, d.ints, [&](int64_t r, int64_t best) {
+      return d.time_ms[r] != d.time_ms[best] ? d.time_ms[r] < d.time_ms[best] : c.less(r, best);
+    });
+    auto last = PickRows(d, d.ints, [&](int64_t r, int64_t best) {
+      return d.time_ms[r] != d.time_ms[best] ? d.time_ms[r] > d.time_ms[best] : c.less(best, r);
+    });
     auto take = [&](const std::vector<int64_t>& picked) {
       arrow::Int64Builder indices;
       for (int64_t r : picked) CheckArrow(r < 0 ? indices.AppendNull() : indices.Append(r), "idx");
-      return CheckArrow(arrow::compute::Take(*d.batch->column(column), *CheckArrow(indices.Finish(), "idx")), "take");
+      return CheckArrow(arrow::compute::Take(*d.batch->column(c.column), *CheckArrow(indices.Finish(), "idx")), "take");
     };
-    ExpectResult(d, {"first", column, "f"}, take(first));
-    ExpectResult(d, {"last", column, "l"}, take(last));
+    ExpectResult(d, {"first", c.column, "f"}, take(first));
+    ExpectResult(d, {"last", c.column, "l"}, take(last));
   }
 }
 

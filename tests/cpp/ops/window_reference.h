@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "keyed_operator_harness.h"
@@ -32,15 +33,18 @@ inline std::vector<Cell> ReferenceAggregates(const InputRows& in, const std::vec
   Cell null; null.null = true;
   int64_t non_null = 0;
   double sum = 0, lo = 0, hi = 0;
-  int64_t first = -1, last = -1;  // row indices; rows are in arrival order
+  int64_t first = -1, last = -1;  // row indices: by time, then by value (smallest / largest)
   for (int64_t r : rows) {
     if (!in.values[r]) continue;
     double v = *in.values[r];
     sum += v;
     lo = non_null ? std::min(lo, v) : v;
     hi = non_null ? std::max(hi, v) : v;
-    if (first < 0 || in.times_ms[r] < in.times_ms[first]) first = r;
-    if (last < 0 || in.times_ms[r] > in.times_ms[last]) last = r;
+    auto earlier = [&](int64_t a, int64_t b) {  // (time, value) of row a < that of row b
+      return std::pair(in.times_ms[a], *in.values[a]) < std::pair(in.times_ms[b], *in.values[b]);
+    };
+    if (first < 0 || earlier(r, first)) first = r;
+    if (last < 0 || earlier(last, r)) last = r;
     ++non_null;
   }
   std::vector<Cell> cells = {integer(static_cast<int64_t>(rows.size())), integer(non_null)};
