@@ -132,12 +132,13 @@ def test_bad_input_dead_letters(tmp_path):
     path = bad_jsonl(tmp_path)
     p = ms.Pipeline(parallelism=2)
     s = p.read_jsonl(str(path), schema=SCHEMA, on_error="dead_letter")
-    dead = s.dead_letters().collect().to_pylist()
+    rows, dead = p.collect(s, s.dead_letters())  # one run, both outputs
+    dead = dead.to_pylist()
     assert [d["line"] for d in dead] == [17, 23]
     assert dead[0]["field"] == "price" and "expected float64" in dead[0]["reason"]
     assert dead[0]["raw"].startswith('{"id": 17') and dead[0]["source"] == str(path)
     assert "invalid JSON" in dead[1]["reason"]
-    assert s.collect().num_rows == 28
+    assert rows.num_rows == 28
 
 
 def test_csv_wrong_field_count(tmp_path):
