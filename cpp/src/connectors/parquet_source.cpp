@@ -22,7 +22,6 @@ struct ParquetFile {
   std::shared_ptr<parquet::FileMetaData> metadata;  // read once, at construction
 };
 
-// Row groups of one file that a split reads, in order.
 // One row group of one file; its block is its place among all files' row groups.
 struct RowGroupRef {
   size_t file_index;
@@ -70,6 +69,7 @@ class ParquetSplit final : public SourceSplit {
   OperatorMetrics* metrics_;
   size_t group_index_ = 0;
   uint64_t part_ = 0;  // the next batch's place in its row group
+  size_t open_file_ = 0;  // the file file_reader_ reads (kept while the next group is there too)
   std::unique_ptr<parquet::arrow::FileReader> file_reader_;  // outlives batch_reader_
   std::unique_ptr<arrow::RecordBatchReader> batch_reader_;
 };
@@ -122,7 +122,10 @@ SplitOutput ParquetSplit::Next() {
     const RowGroupRef& group = groups_[group_index_];
     const ParquetFile& file = source_->files()[group.file_index];
     if (!batch_reader_) {
-      file_reader_ = OpenReader(file, source_->batch_size());
+      if (!file_reader_ || open_file_ != group.file_index) {
+        file_reader_ = OpenReader(file, source_->batch_size());
+        open_file_ = group.file_index;
+      }
       auto reader = file_reader_->GetRecordBatchReader({group.row_group});
       if (!reader.ok()) ThrowUnreadable(file.path, reader.status().ToString());
       batch_reader_ = std::move(reader).ValueUnsafe();
@@ -148,7 +151,6 @@ SplitOutput ParquetSplit::Next() {
       return output;
     }
     batch_reader_.reset();
-    file_reader_.reset();
     ++group_index_;
   }
   output.end = true;
