@@ -144,9 +144,10 @@ PhysicalOperator BuildOperator(const PlanNode& node, const std::vector<SchemaPtr
 }
 
 void TimeColumnToMs(const arrow::Array& column, int64_t units_per_ms, std::vector<int64_t>* out_ms) {
-  // int64 and timestamp arrays share the layout: read the raw values.
-  const auto& values = static_cast<const arrow::NumericArray<arrow::Int64Type>&>(
-      *column.View(arrow::int64()).ValueOrDie());
+  // int64 and timestamp arrays share the layout: read the raw values through an int64 view
+  // (held here: the view owns the Array object that `values` refers to).
+  const std::shared_ptr<arrow::Array> view = CheckArrow(column.View(arrow::int64()), "event-time view");
+  const auto& values = static_cast<const arrow::NumericArray<arrow::Int64Type>&>(*view);
   const int64_t rows = values.length();
   out_ms->resize(rows);
   const int64_t* raw = values.raw_values();
