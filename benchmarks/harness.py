@@ -108,18 +108,21 @@ class Timing:
 
 
 def time_query(query: Callable[[], Any], repeat: int = 1, quiet_wait_s: float = 0.0) -> Timing:
-    """Runs `query` `repeat` times and keeps the fastest run; before each run, waits up to
-    `quiet_wait_s` for other processes to leave the CPU alone.
+    """Runs `query` `repeat` times back to back and keeps the fastest run; before the first run,
+    waits up to `quiet_wait_s` for other processes to leave the CPU alone.
 
-    The previous result is dropped before the next run, so peak RSS holds one result, not several.
+    The runs follow each other without a pause: after a second or two idle, allocators (pyarrow's
+    mimalloc among them) give freed pages back to the VM, and the next run pays first-touch faults
+    again, which is what the repeats are there to leave out (README.md, "Warm runs"). The previous
+    result is dropped before the next run, so peak RSS holds one result, not several.
     """
     best, result, first_seconds = Timing(math.inf, math.nan, math.nan, None), None, math.nan
     peak_was_reset = reset_peak_rss()
+    if quiet_wait_s > 0:
+        wait_for_quiet_machine(quiet_wait_s)
     for _ in range(max(1, repeat)):
         best.result = result = None
         gc.collect()
-        if quiet_wait_s > 0:
-            wait_for_quiet_machine(quiet_wait_s)
         machine_start, cpu_start, wall_start = busy_cpu_seconds_of_machine(), cpu_seconds(), time.perf_counter()
         result = query()
         wall_seconds = time.perf_counter() - wall_start

@@ -5,8 +5,12 @@
 // and regular expressions (RE2) go to Arrow. Case mapping is per code point (utf8proc), so
 // "ß".upper() stays "ß" where Python gives "SS".
 #include <cstring>
+#include <limits>
+#include <type_traits>
 
 #include <arrow/array/array_binary.h>
+#include <arrow/array/array_primitive.h>
+#include <arrow/compute/api_vector.h>
 #include <arrow/util/bit_util.h>
 #include <arrow/util/bitmap_generate.h>
 
@@ -124,24 +128,106 @@ std::shared_ptr<arrow::Buffer> OffsetsFromZero(const arrow::ArrayData& array, co
   return buffer;
 }
 
+// The rows whose characters have a byte >= 0x80, from one scan of the character bytes, eight
+// at a time.
+template <typename Offset>
+std::vector<int64_t> NonAsciiRows(const StringColumn<Offset>& column) {
+  std::vector<int64_t> rows;
+  const int64_t end = column.offsets[column.length];
+  int64_t position = column.offsets[0];
+  int64_t row = 0;
+  while (position < end) {
+    while (position + 8 <= end) {
+      uint64_t word;
+      std::memcpy(&word, column.data + position, sizeof(word));
+      if ((word & 0x8080808080808080ULL) != 0) {
+        position += __builtin_ctzll(word & 0x8080808080808080ULL) / 8;
+        break;
+      }
+      position += 8;
+    }
+    while (position < end && column.data[position] < 0x80) ++position;
+    if (position >= end) break;
+    while (column.offsets[row + 1] <= position) ++row;
+    rows.push_back(row);
+    position = column.offsets[row + 1];
+  }
+  return rows;
+}
+
+// Flips the case of the ASCII letters `from`..`from`+25 in `size` bytes.
+void ChangeAsciiCase(const uint8_t* in, int64_t size, uint8_t from, uint8_t* out) {
+  for (int64_t i = 0; i < size; ++i) {
+    uint8_t byte = in[i];
+    out[i] = static_cast<uint8_t>(byte - from) < 26 ? byte ^ 0x20 : byte;
+  }
+}
+
+// ASCII rows are mapped here, byte by byte; the few rows with other characters go to Arrow's
+// utf8_upper / utf8_lower (per code point) and are spliced in. Arrow alone decodes every code
+// point of every row: the in-memory benchmark's names (a few accented) took 4x longer that way.
 arrow::Datum ChangeCase(const arrow::Datum& value, bool upper) {
-  bool ascii = VisitStrings(value, [](auto column) { return column.IsAscii(); });
-  if (!ascii) return CallArrow(upper ? "utf8_upper" : "utf8_lower", {value});
+  const char* arrow_function = upper ? "utf8_upper" : "utf8_lower";
+  const uint8_t from = upper ? 'a' : 'A';
   const arrow::ArrayData& array = *value.array();
   return VisitStrings(value, [&](auto column) {
-    int64_t size = column.offsets[column.length] - column.offsets[0];
-    auto data = AllocateBytes(size);
-    const uint8_t* in = column.data + column.offsets[0];
-    uint8_t* out = data->mutable_data();
-    uint8_t from = upper ? 'a' : 'A';
-    for (int64_t i = 0; i < size; ++i) {
-      uint8_t byte = in[i];
-      out[i] = static_cast<uint8_t>(byte - from) < 26 ? byte ^ 0x20 : byte;
+    using Offset = std::remove_const_t<std::remove_pointer_t<decltype(column.offsets)>>;
+    const std::vector<int64_t> mixed = NonAsciiRows(column);
+    if (mixed.size() * 8 > static_cast<size_t>(column.length)) return CallArrow(arrow_function, {value});
+    const uint8_t* in = column.data;
+    const int64_t first = column.offsets[0];
+    if (mixed.empty()) {
+      const int64_t size = column.offsets[column.length] - first;
+      auto data = AllocateBytes(size);
+      ChangeAsciiCase(in + first, size, from, data->mutable_data());
+      return arrow::Datum(arrow::ArrayData::Make(array.type, column.length,
+                                                 {ValidityAtZero(array), OffsetsFromZero(array, column), data},
+                                                 array.GetNullCount()));
     }
-    auto result = arrow::ArrayData::Make(array.type, column.length,
-                                         {ValidityAtZero(array), OffsetsFromZero(array, column), data},
-                                         array.GetNullCount());
-    return arrow::Datum(result);
+    arrow::Int64Array indices(static_cast<int64_t>(mixed.size()),
+                              arrow::Buffer::Wrap(mixed.data(), mixed.size()));
+    arrow::Datum taken = CheckArrow(arrow::compute::Take(value, arrow::Datum(indices.data())), "case mapping");
+    arrow::Datum mapped_datum = CallArrow(arrow_function, {taken});
+    const StringColumn<Offset> mapped(*mapped_datum.array());
+    // Byte lengths may change (a few code points have a case partner of another width).
+    int64_t growth = 0;
+    bool resized = false;  // then the input's offsets do not fit (even when growth sums to 0)
+    for (size_t j = 0; j < mixed.size(); ++j) {
+      const int64_t change = (mapped.offsets[j + 1] - mapped.offsets[j]) -
+                             (column.offsets[mixed[j] + 1] - column.offsets[mixed[j]]);
+      growth += change;
+      resized |= change != 0;
+    }
+    const int64_t size = column.offsets[column.length] - first + growth;
+    MS_CHECK(size <= std::numeric_limits<Offset>::max(), "case mapping: the strings outgrow their offsets");
+    auto data = AllocateBytes(size);
+    uint8_t* out = data->mutable_data();
+    std::shared_ptr<arrow::Buffer> offsets_buffer = OffsetsFromZero(array, column);
+    Offset* out_offsets = nullptr;
+    if (resized) {
+      offsets_buffer = AllocateBytes((column.length + 1) * static_cast<int64_t>(sizeof(Offset)));
+      out_offsets = offsets_buffer->template mutable_data_as<Offset>();
+    }
+    int64_t shift = -first;  // output offset minus input offset of the current row
+    int64_t row = 0;
+    for (size_t j = 0; j <= mixed.size(); ++j) {
+      const int64_t stop = j < mixed.size() ? mixed[j] : column.length;  // ASCII rows [row, stop)
+      ChangeAsciiCase(in + column.offsets[row], column.offsets[stop] - column.offsets[row], from,
+                      out + column.offsets[row] + shift);
+      if (out_offsets != nullptr) {
+        for (int64_t r = row; r < stop; ++r) out_offsets[r] = static_cast<Offset>(column.offsets[r] + shift);
+      }
+      if (j == mixed.size()) break;
+      const std::string_view text = mapped.view(static_cast<int64_t>(j));
+      std::memcpy(out + column.offsets[stop] + shift, text.data(), text.size());
+      if (out_offsets != nullptr) out_offsets[stop] = static_cast<Offset>(column.offsets[stop] + shift);
+      shift += static_cast<int64_t>(text.size()) - (column.offsets[stop + 1] - column.offsets[stop]);
+      row = stop + 1;
+    }
+    if (out_offsets != nullptr) out_offsets[column.length] = static_cast<Offset>(size);
+    return arrow::Datum(arrow::ArrayData::Make(array.type, column.length,
+                                               {ValidityAtZero(array), offsets_buffer, data},
+                                               array.GetNullCount()));
   });
 }
 
