@@ -65,6 +65,8 @@ py::list MetricsToPython(const RunMetrics& metrics) {
     entry["bytes_read"] = op.bytes_read.load();
     entry["state_entries"] = op.state_entries.load();
     entry["state_entries_peak"] = op.state_entries_peak.load();
+    entry["state_reads"] = op.state_reads.load();
+    entry["state_writes"] = op.state_writes.load();
     result.append(entry);
   }
   return result;

@@ -45,8 +45,9 @@ class RunResult:
 
     Each operator's metrics are a dict: ``operator`` (its name), ``rows_in``, ``rows_out``,
     ``rows_skipped`` and ``rows_dead_letter`` (bad input), ``rows_late``, ``bytes_read``,
-    ``state_entries`` (live keyed-state entries: windows, keys) and ``state_entries_peak``
-    (the most there were after an input batch).
+    ``state_entries`` (live keyed-state entries: windows, keys), ``state_entries_peak``
+    (the most there were after an input batch), ``state_reads`` and ``state_writes`` (keys
+    looked up in and entries written to the state backend: state beyond the hot budget).
     """
 
     metrics: list = field(default_factory=list)

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "ops/aggregation_plan.h"
+#include "ops/evict_oldest.h"
 #include "ops/growing_bloom_filter.h"
 #include "ops/key_table.h"
 #include "ops/probe_table.h"
@@ -48,6 +49,7 @@ class RunningAggregateState final : public KeyedOperatorState {
     if (slot_group_.size() < keys_.slot_capacity()) slot_group_.resize(keys_.slot_capacity(), kNone);
     group_of_row_.resize(n);
     changed_.clear();
+    changed_first_row_.clear();
     to_load_.clear();
     for (int64_t i = 0; i < n; ++i) {
       const uint32_t slot = slots_[i];
@@ -56,6 +58,7 @@ class RunningAggregateState final : public KeyedOperatorState {
       if (group_touched_[group] != batch_number_) {
         group_touched_[group] = batch_number_;
         changed_.push_back(group);
+        changed_first_row_.push_back(static_cast<int32_t>(i));
       }
       group_of_row_[i] = group;
     }
@@ -66,9 +69,9 @@ class RunningAggregateState final : public KeyedOperatorState {
     for (size_t a = 0; a < layout_.size(); ++a) {
       layout_.function(a).Update(inputs_[a], update, groups_.states(a));
     }
-    for (uint32_t group : changed_) {
-      results_.AppendSlot(group_slot_[group], 0, 0, groups_.row(group), false);
-    }
+    changed_rows_.clear();
+    for (uint32_t group : changed_) changed_rows_.push_back(groups_.row(group));
+    results_.AppendWithInputKeys(*rows, plan_.key_columns, changed_first_row_, changed_rows_);
     next_seq_ += n;
     results_.Flush(out);
     keys_.Sweep(IdleKeysToKeep(keys_, context_.hot_state_bytes));
@@ -119,6 +122,7 @@ class RunningAggregateState final : public KeyedOperatorState {
   // Reads the new groups of the batch that may be in the backend (to_load_) back, at once.
   void LoadSpilled() {
     if (to_load_.empty()) return;
+    metrics_->state_reads += static_cast<int64_t>(load_keys_.size());
     backend_.MultiGet(acc_cf_, load_keys_, [&](size_t i, std::string_view value) {
       const uint32_t group = to_load_[i];
       layout_.Deserialize(value, groups_.row(group), &heap_bytes_);
@@ -139,18 +143,18 @@ class RunningAggregateState final : public KeyedOperatorState {
   void MaybeSpill() {
     const int64_t budget = context_.hot_state_bytes;
     if (budget < 0 || HotBytes() <= budget) return;
-    std::vector<std::pair<uint32_t, uint32_t>> by_age;  // (touched, group)
+    std::vector<AgeEntry> by_age;  // (touched, group)
+    by_age.reserve(groups_.live());
     for (uint32_t g = 0; g < groups_.capacity(); ++g) {
       if (groups_.in_use(g)) by_age.emplace_back(group_touched_[g], g);
     }
-    std::sort(by_age.begin(), by_age.end());
-    for (const auto& [touched, group] : by_age) {
-      if (HotBytes() <= budget / 4 * 3) break;
+    EvictOldest(&by_age, [&] { return HotBytes() > budget / 4 * 3; }, [&](uint32_t group) {
       const uint32_t slot = group_slot_[group];
       value_.clear();
       layout_.Serialize(groups_.row(group), &value_);
       std::string key = AccKey(slot);
       backend_.Put(acc_cf_, key, value_);
+      ++metrics_->state_writes;
       if (group_in_backend_[group]) {
         --hot_in_backend_;
       } else {
@@ -161,7 +165,7 @@ class RunningAggregateState final : public KeyedOperatorState {
       keys_.Release(slot);
       groups_.Free(group, &heap_bytes_);
       backend_dirty_ = true;
-    }
+    });
   }
 
   const AggregationPlan& plan_;
@@ -188,6 +192,8 @@ class RunningAggregateState final : public KeyedOperatorState {
   bool backend_dirty_ = false;
 
   std::vector<uint32_t> slots_, group_of_row_, changed_;
+  std::vector<int32_t> changed_first_row_;       // per changed group: its first row in the batch
+  std::vector<const uint8_t*> changed_rows_;     // per changed group: its accumulators
   std::vector<uint32_t> to_load_;        // new groups of this batch to look for in the backend
   std::vector<std::string> load_keys_;   // and their keys
   std::vector<const arrow::Array*> inputs_;

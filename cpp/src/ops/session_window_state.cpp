@@ -16,6 +16,7 @@
 
 #include "core/error.h"
 #include "ops/aggregation_plan.h"
+#include "ops/evict_oldest.h"
 #include "ops/growing_bloom_filter.h"
 #include "ops/key_table.h"
 #include "ops/probe_table.h"
@@ -169,6 +170,7 @@ class SessionWindowState final : public KeyedOperatorState {
       load_slots_.push_back(slot);
       load_keys_.push_back(std::move(key));
     }
+    metrics_->state_reads += static_cast<int64_t>(load_keys_.size());
     backend_.MultiGet(acc_cf_, load_keys_, [&](size_t i, std::string_view value) {
       LoadKey(load_slots_[i], load_keys_[i], value);
     });
@@ -390,6 +392,7 @@ class SessionWindowState final : public KeyedOperatorState {
       load_keys_.push_back(AccKey(load_slots_.back()));
     }
     size_t loaded = 0;
+    metrics_->state_reads += static_cast<int64_t>(load_keys_.size());
     backend_.MultiGet(acc_cf_, load_keys_, [&](size_t i, std::string_view value) {
       const uint32_t slot = load_slots_[i];
       LoadKey(slot, load_keys_[i], value);
@@ -412,7 +415,7 @@ class SessionWindowState final : public KeyedOperatorState {
   void MaybeSpill() {
     const int64_t budget = context_.hot_state_bytes;
     if (budget < 0 || HotBytes() <= budget) return;
-    std::vector<std::pair<uint32_t, uint32_t>> by_age;  // (last batch with a row, slot)
+    std::vector<AgeEntry> by_age;  // (last batch with a row, slot)
     for (uint32_t slot = 0; slot < keys_.slot_capacity(); ++slot) {
       if (!keys_.in_use(slot)) continue;
       uint32_t touched = 0;
@@ -421,9 +424,7 @@ class SessionWindowState final : public KeyedOperatorState {
       }
       if (!keys_.payload<KeySessions>(slot).sessions.empty()) by_age.emplace_back(touched, slot);
     }
-    std::sort(by_age.begin(), by_age.end());
-    for (const auto& [touched, slot] : by_age) {
-      if (HotBytes() <= budget / 4 * 3) break;
+    EvictOldest(&by_age, [&] { return HotBytes() > budget / 4 * 3; }, [&](uint32_t slot) {
       KeySessions& key = keys_.payload<KeySessions>(slot);
       const int64_t deadline_ms = KeyDeadline(key);
       std::string value;
@@ -447,12 +448,13 @@ class SessionWindowState final : public KeyedOperatorState {
       const uint64_t hash = HashBytes(acc_key);
       if (!written_.MayContain(hash)) written_.Add(hash);
       backend_.Put(acc_cf_, acc_key, value);
+      ++metrics_->state_writes;
       backend_.Put(timer_cf_, TimerKey(keys_.key_group(slot), deadline_ms, acc_key.substr(2)), "");
       ++spilled_deadlines_[deadline_ms];
       ++spilled_key_groups_[keys_.key_group(slot)];
       ++spilled_keys_;
       backend_dirty_ = true;
-    }
+    });
   }
 
   void FinishStep() {

@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "ops/aggregation_plan.h"
+#include "ops/evict_oldest.h"
 #include "ops/key_table.h"
 #include "ops/probe_table.h"
 #include "ops/spilled_panes.h"
@@ -523,6 +524,7 @@ class SliceWindowState final : public KeyedOperatorState {
     if (!spilled_.Has(pane_end)) return false;
     key_scratch_.clear();
     keys_.AppendEncoded(slot, &key_scratch_);
+    ++metrics_->state_reads;
     return spilled_.Get(keys_.key_group(slot), key_scratch_, pane_end, &value_scratch_);
   }
 
@@ -545,14 +547,13 @@ class SliceWindowState final : public KeyedOperatorState {
   void MaybeSpill() {
     const int64_t budget = context_.hot_state_bytes;
     if (budget < 0 || HotBytes() <= budget) return;
-    std::vector<std::pair<uint32_t, uint32_t>> by_age;  // (touched, group)
+    std::vector<AgeEntry> by_age;  // (touched, group)
+    by_age.reserve(groups_.live());
     for (uint32_t g = 0; g < groups_.capacity(); ++g) {
       if (groups_.in_use(g)) by_age.emplace_back(groups_.header(g)->touched, g);
     }
-    std::sort(by_age.begin(), by_age.end());
     std::set<int64_t> touched_panes;
-    for (const auto& [touched, group] : by_age) {
-      if (HotBytes() <= budget / 4 * 3) break;
+    EvictOldest(&by_age, [&] { return HotBytes() > budget / 4 * 3; }, [&](uint32_t group) {
       const uint32_t slot = meta_[group].slot;
       const int64_t pane_end = meta_[group].pane_end;
       const uint16_t key_group = keys_.key_group(slot);
@@ -561,11 +562,12 @@ class SliceWindowState final : public KeyedOperatorState {
       value_scratch_.clear();
       layout_.Serialize(groups_.row(group), &value_scratch_);
       spilled_.Put(key_group, key_scratch_, pane_end, value_scratch_, meta_[group].in_backend);
+      ++metrics_->state_writes;
       hot_in_backend_ -= meta_[group].in_backend;
       touched_panes.insert(pane_end);
       panes_[pane_end].members[meta_[group].position].group = kNone;
       FreeGroup(group, slot, pane_end);
-    }
+    });
     // Compact the panes that lost groups (keeping the order).
     for (int64_t pane_end : touched_panes) {
       PaneGroups& pane = panes_[pane_end];

@@ -1,6 +1,10 @@
 #include "ops/window_result.h"
 
+#include <algorithm>
+
+#include <arrow/array/array_primitive.h>
 #include <arrow/builder.h>
+#include <arrow/compute/api_vector.h>
 
 #include "core/error.h"
 
@@ -59,6 +63,29 @@ void ResultBuilder::FinishBatch() {
            "result columns do not match the output schema");
   done_.push_back(arrow::RecordBatch::Make(schema_, rows_, std::move(columns)));
   rows_ = 0;
+}
+
+void ResultBuilder::AppendWithInputKeys(const arrow::RecordBatch& input,
+                                        const std::vector<int>& key_columns,
+                                        const std::vector<int32_t>& key_rows,
+                                        const std::vector<const uint8_t*>& acc_rows) {
+  MS_CHECK(event_time_ == nullptr && !with_is_update_, "input keys are for running aggregates");
+  MS_CHECK(key_rows.size() == acc_rows.size(), "one accumulator per key row");
+  FinishBatch();
+  for (size_t begin = 0; begin < key_rows.size(); begin += kDefaultBatchSize) {
+    const size_t end = std::min(key_rows.size(), begin + static_cast<size_t>(kDefaultBatchSize));
+    const auto count = static_cast<int64_t>(end - begin);
+    arrow::Int32Array indices(count, arrow::Buffer::Wrap(key_rows.data() + begin, end - begin));
+    arrow::ArrayVector columns;
+    for (int column : key_columns) {
+      columns.push_back(CheckArrow(arrow::compute::Take(*input.column(column), indices), "result keys"));
+    }
+    for (size_t i = begin; i < end; ++i) layout_.Finalize(acc_rows[i], aggregates_);
+    for (auto& builder : aggregates_) columns.push_back(CheckArrow(builder->Finish(), "result"));
+    MS_CHECK(static_cast<int>(columns.size()) == schema_->num_fields(),
+             "result columns do not match the output schema");
+    done_.push_back(arrow::RecordBatch::Make(schema_, count, std::move(columns)));
+  }
 }
 
 void ResultBuilder::Flush(Emitter& out) {

@@ -30,6 +30,13 @@ class ResultBuilder {
                   bool is_update);
   void AppendEncoded(std::string_view key_bytes, int64_t start_ms, int64_t end_ms,
                      const uint8_t* row, bool is_update);
+  // Result rows without window columns whose keys are copied from `input` (its `key_columns` at
+  // rows `key_rows`, ascending): row i has the aggregates of accumulator `acc_rows[i]`. For keys
+  // seen in the current input batch this beats AppendSlot, whose key table slots lie all over
+  // memory (a cache miss per row with millions of keys). Ends the batch being built first.
+  void AppendWithInputKeys(const arrow::RecordBatch& input, const std::vector<int>& key_columns,
+                           const std::vector<int32_t>& key_rows,
+                           const std::vector<const uint8_t*>& acc_rows);
   int64_t pending_rows() const { return rows_ + static_cast<int64_t>(done_.size()) * kDefaultBatchSize; }
   // Emits everything appended on port 0, in batches of at most kDefaultBatchSize rows.
   void Flush(Emitter& out);

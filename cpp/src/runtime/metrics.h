@@ -21,6 +21,8 @@ struct OperatorMetrics {
   std::atomic<int64_t> bytes_read{0};
   std::atomic<int64_t> state_entries{0};      // live keyed-state entries (windows, keys)
   std::atomic<int64_t> state_entries_peak{0}; // the most state_entries seen after an input batch
+  std::atomic<int64_t> state_reads{0};        // keys looked up in the state backend (cold state)
+  std::atomic<int64_t> state_writes{0};       // entries written to the state backend (spilled)
 
   void NotePeakState() {
     const int64_t now = state_entries.load(std::memory_order_relaxed);
