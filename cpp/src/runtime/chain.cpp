@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/key_groups.h"
+#include "expr/row_selection.h"
 
 namespace millstream {
 
@@ -124,30 +125,37 @@ class SendChain final : public Chain {
       Send(0, batch, std::move(key_groups), origin, sequence);
       return;
     }
-    // Partition the rows by subtask, keeping their order within each subtask.
-    std::vector<std::vector<int32_t>> rows_of(parallelism);
-    std::vector<int> subtask_of_group(max_parallelism_);
-    for (int group = 0; group < max_parallelism_; ++group) {
-      subtask_of_group[group] = SubtaskOfKeyGroup(group, parallelism, max_parallelism_);
+    // Partition the rows by subtask, keeping their order within each subtask, then gather each
+    // subtask's rows with the filter's hand-written gathers (Arrow's Take spent as long again
+    // checking the indices' bounds: 4% of a keyed window at P=2).
+    const int64_t rows = batch->num_rows();
+    if (subtask_of_group_.empty()) {
+      for (int group = 0; group < max_parallelism_; ++group) {
+        subtask_of_group_.push_back(SubtaskOfKeyGroup(group, parallelism, max_parallelism_));
+      }
     }
-    for (int32_t row = 0; row < static_cast<int32_t>(key_groups->size()); ++row) {
-      rows_of[subtask_of_group[(*key_groups)[row]]].push_back(row);
+    std::vector<expr::RowSelection> selections(parallelism);
+    std::vector<int32_t*> next(parallelism);
+    for (int subtask = 0; subtask < parallelism; ++subtask) {
+      selections[subtask].indices = CheckArrow(arrow::AllocateBuffer(rows * static_cast<int64_t>(sizeof(int32_t))),
+                                               "partitioning a batch");
+      next[subtask] = selections[subtask].indices->mutable_data_as<int32_t>();
+    }
+    for (int32_t row = 0; row < static_cast<int32_t>(rows); ++row) {
+      *next[subtask_of_group_[(*key_groups)[row]]]++ = row;
     }
     for (int subtask = 0; subtask < parallelism; ++subtask) {
-      const auto& rows = rows_of[subtask];
-      if (rows.empty()) continue;
-      if (rows.size() == key_groups->size()) {
+      expr::RowSelection& selection = selections[subtask];
+      selection.count = next[subtask] - selection.data();
+      if (selection.count == 0) continue;
+      if (selection.count == rows) {
         Send(subtask, batch, key_groups, origin, sequence);
         continue;
       }
-      auto indices = std::make_shared<arrow::Int32Array>(
-          static_cast<int64_t>(rows.size()), arrow::Buffer::Wrap(rows.data(), rows.size()));
-      auto taken = CheckArrow(arrow::compute::Take(arrow::Datum(batch), arrow::Datum(indices)),
-                                "partitioning a batch");
-      auto groups = std::make_shared<std::vector<uint16_t>>();
-      groups->reserve(rows.size());
-      for (int32_t row : rows) groups->push_back((*key_groups)[row]);
-      Send(subtask, taken.record_batch(), std::move(groups), origin, sequence);
+      auto groups = std::make_shared<std::vector<uint16_t>>(selection.count);
+      const int32_t* selected = selection.data();
+      for (int64_t i = 0; i < selection.count; ++i) (*groups)[i] = (*key_groups)[selected[i]];
+      Send(subtask, expr::TakeSelectedRows(batch, selection), std::move(groups), origin, sequence);
     }
   }
 
@@ -188,6 +196,7 @@ class SendChain final : public Chain {
   std::vector<int> key_columns_;
   bool keyed_;
   int max_parallelism_;
+  std::vector<int> subtask_of_group_;  // per key group
 };
 
 }  // namespace
