@@ -5,8 +5,9 @@ import pytest
 
 # The package is used from the source tree (make setup writes a .pth file); allow running
 # pytest without it too.
+# MILLSTREAM_PYTHON_DIR: another copy of the package to test (`make test-asan`'s).
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, "python"))
+sys.path.insert(0, os.environ.get("MILLSTREAM_PYTHON_DIR") or os.path.join(ROOT, "python"))
 
 PARALLELISMS = [1, 2, 4]
 

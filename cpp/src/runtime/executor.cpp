@@ -62,7 +62,7 @@ class SplitAlignment {
   // True when the split is parked (it is spawned again when the slowest split catches up).
   bool ParkIfAhead(SourceDriver* driver) {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (chunks_[driver->index()] <= SlowestLocked() + kMaxLead) return false;
+    if (chunks_[driver->index()] <= LimitLocked()) return false;
     parked_.push_back(driver);
     return true;
   }
@@ -72,7 +72,7 @@ class SplitAlignment {
     ++chunks_[index];
     ended_[index] = ended;
     std::vector<SourceDriver*> woken;
-    const int64_t limit = SlowestLocked() + kMaxLead;
+    const int64_t limit = LimitLocked();
     std::erase_if(parked_, [&](SourceDriver* driver) {
       if (chunks_[driver->index()] > limit) return false;
       woken.push_back(driver);
@@ -82,12 +82,14 @@ class SplitAlignment {
   }
 
  private:
-  int64_t SlowestLocked() const {
+  // How many chunks a split may have read: kMaxLead more than the slowest split that has not
+  // ended; no limit once every split has ended.
+  int64_t LimitLocked() const {
     int64_t slowest = std::numeric_limits<int64_t>::max();
     for (size_t i = 0; i < chunks_.size(); ++i) {
       if (!ended_[i]) slowest = std::min(slowest, chunks_[i]);
     }
-    return slowest;
+    return slowest == std::numeric_limits<int64_t>::max() ? slowest : slowest + kMaxLead;
   }
 
   std::mutex mutex_;

@@ -201,8 +201,10 @@ inline Cell CellOf(const arrow::Array& array, int64_t i) {
       cell.real = static_cast<const arrow::DoubleScalar&>(*scalar).value;
       break;
     case arrow::Type::INT64:
-    case arrow::Type::TIMESTAMP:
       cell.integer = static_cast<const arrow::Int64Scalar&>(*scalar).value;
+      break;
+    case arrow::Type::TIMESTAMP:
+      cell.integer = static_cast<const arrow::TimestampScalar&>(*scalar).value;
       break;
     case arrow::Type::BOOL:
       cell.integer = static_cast<const arrow::BooleanScalar&>(*scalar).value;
