@@ -9,14 +9,13 @@
 #include <type_traits>
 
 #include <arrow/array/array_binary.h>
-#include <arrow/array/array_primitive.h>
-#include <arrow/compute/api_vector.h>
 #include <arrow/util/bit_util.h>
 #include <arrow/util/bitmap_generate.h>
 
 #include "core/error.h"
 #include "expr/function_registry.h"
 #include "expr/kernel_support.h"
+#include "expr/row_selection.h"
 #include "expr/type_rules.h"
 
 namespace millstream::expr {
@@ -131,8 +130,8 @@ std::shared_ptr<arrow::Buffer> OffsetsFromZero(const arrow::ArrayData& array, co
 // The rows whose characters have a byte >= 0x80, from one scan of the character bytes, eight
 // at a time.
 template <typename Offset>
-std::vector<int64_t> NonAsciiRows(const StringColumn<Offset>& column) {
-  std::vector<int64_t> rows;
+std::vector<int32_t> NonAsciiRows(const StringColumn<Offset>& column) {
+  std::vector<int32_t> rows;
   const int64_t end = column.offsets[column.length];
   int64_t position = column.offsets[0];
   int64_t row = 0;
@@ -149,7 +148,7 @@ std::vector<int64_t> NonAsciiRows(const StringColumn<Offset>& column) {
     while (position < end && column.data[position] < 0x80) ++position;
     if (position >= end) break;
     while (column.offsets[row + 1] <= position) ++row;
-    rows.push_back(row);
+    rows.push_back(static_cast<int32_t>(row));
     position = column.offsets[row + 1];
   }
   return rows;
@@ -172,22 +171,18 @@ arrow::Datum ChangeCase(const arrow::Datum& value, bool upper) {
   const arrow::ArrayData& array = *value.array();
   return VisitStrings(value, [&](auto column) {
     using Offset = std::remove_const_t<std::remove_pointer_t<decltype(column.offsets)>>;
-    const std::vector<int64_t> mixed = NonAsciiRows(column);
+    const std::vector<int32_t> mixed = NonAsciiRows(column);
     if (mixed.size() * 8 > static_cast<size_t>(column.length)) return CallArrow(arrow_function, {value});
     const uint8_t* in = column.data;
     const int64_t first = column.offsets[0];
-    if (mixed.empty()) {
-      const int64_t size = column.offsets[column.length] - first;
-      auto data = AllocateBytes(size);
-      ChangeAsciiCase(in + first, size, from, data->mutable_data());
-      return arrow::Datum(arrow::ArrayData::Make(array.type, column.length,
-                                                 {ValidityAtZero(array), OffsetsFromZero(array, column), data},
-                                                 array.GetNullCount()));
+    // The mixed rows, mapped by Arrow (row j of `mapped` is row mixed[j]); without any, `mapped`
+    // is never read.
+    arrow::Datum mapped_datum = value;
+    if (!mixed.empty()) {
+      const RowSelection selection{arrow::Buffer::Wrap(mixed.data(), mixed.size()),
+                                   static_cast<int64_t>(mixed.size())};
+      mapped_datum = CallArrow(arrow_function, {arrow::Datum(TakeSelected(*value.make_array(), selection))});
     }
-    arrow::Int64Array indices(static_cast<int64_t>(mixed.size()),
-                              arrow::Buffer::Wrap(mixed.data(), mixed.size()));
-    arrow::Datum taken = CheckArrow(arrow::compute::Take(value, arrow::Datum(indices.data())), "case mapping");
-    arrow::Datum mapped_datum = CallArrow(arrow_function, {taken});
     const StringColumn<Offset> mapped(*mapped_datum.array());
     // Byte lengths may change (a few code points have a case partner of another width).
     int64_t growth = 0;

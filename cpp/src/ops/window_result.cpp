@@ -2,11 +2,10 @@
 
 #include <algorithm>
 
-#include <arrow/array/array_primitive.h>
 #include <arrow/builder.h>
-#include <arrow/compute/api_vector.h>
 
 #include "core/error.h"
+#include "expr/row_selection.h"
 
 namespace millstream {
 
@@ -45,7 +44,11 @@ void ResultBuilder::AppendRest(int64_t start_ms, int64_t end_ms, const uint8_t* 
 
 void ResultBuilder::FinishBatch() {
   if (rows_ == 0) return;
-  arrow::ArrayVector columns = keys_.Finish();
+  CompleteBatch(keys_.Finish(), rows_);
+  rows_ = 0;
+}
+
+void ResultBuilder::CompleteBatch(arrow::ArrayVector columns, int64_t rows) {
   if (event_time_ != nullptr) {
     columns.push_back(event_time_->FromMs(starts_ms_));
     columns.push_back(event_time_->FromMs(ends_ms_));
@@ -61,8 +64,7 @@ void ResultBuilder::FinishBatch() {
   }
   MS_CHECK(static_cast<int>(columns.size()) == schema_->num_fields(),
            "result columns do not match the output schema");
-  done_.push_back(arrow::RecordBatch::Make(schema_, rows_, std::move(columns)));
-  rows_ = 0;
+  done_.push_back(arrow::RecordBatch::Make(schema_, rows, std::move(columns)));
 }
 
 void ResultBuilder::AppendWithInputKeys(const arrow::RecordBatch& input,
@@ -74,17 +76,12 @@ void ResultBuilder::AppendWithInputKeys(const arrow::RecordBatch& input,
   FinishBatch();
   for (size_t begin = 0; begin < key_rows.size(); begin += kDefaultBatchSize) {
     const size_t end = std::min(key_rows.size(), begin + static_cast<size_t>(kDefaultBatchSize));
-    const auto count = static_cast<int64_t>(end - begin);
-    arrow::Int32Array indices(count, arrow::Buffer::Wrap(key_rows.data() + begin, end - begin));
+    expr::RowSelection selection{arrow::Buffer::Wrap(key_rows.data() + begin, end - begin),
+                                 static_cast<int64_t>(end - begin)};
     arrow::ArrayVector columns;
-    for (int column : key_columns) {
-      columns.push_back(CheckArrow(arrow::compute::Take(*input.column(column), indices), "result keys"));
-    }
+    for (int column : key_columns) columns.push_back(expr::TakeSelected(*input.column(column), selection));
     for (size_t i = begin; i < end; ++i) layout_.Finalize(acc_rows[i], aggregates_);
-    for (auto& builder : aggregates_) columns.push_back(CheckArrow(builder->Finish(), "result"));
-    MS_CHECK(static_cast<int>(columns.size()) == schema_->num_fields(),
-             "result columns do not match the output schema");
-    done_.push_back(arrow::RecordBatch::Make(schema_, count, std::move(columns)));
+    CompleteBatch(std::move(columns), selection.count);
   }
 }
 

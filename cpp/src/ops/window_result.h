@@ -44,6 +44,9 @@ class ResultBuilder {
  private:
   void AppendRest(int64_t start_ms, int64_t end_ms, const uint8_t* row, bool is_update);
   void FinishBatch();
+  // Adds the window, aggregate and is_update columns built so far to the key columns `columns`
+  // of `rows` rows, and keeps the batch for Flush.
+  void CompleteBatch(arrow::ArrayVector columns, int64_t rows);
 
   SchemaPtr schema_;
   const AccumulatorLayout& layout_;

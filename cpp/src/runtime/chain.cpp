@@ -107,7 +107,12 @@ class SendChain final : public Chain {
         input_(input),
         key_columns_(std::move(key_columns)),
         keyed_(keyed),
-        max_parallelism_(max_parallelism) {}
+        max_parallelism_(max_parallelism) {
+    for (int group = 0; keyed_ && group < max_parallelism_; ++group) {
+      subtask_of_group_.push_back(
+          SubtaskOfKeyGroup(group, static_cast<int>(targets_.size()), max_parallelism_));
+    }
+  }
 
   void Push(const BatchPtr& batch, uint64_t origin, uint64_t sequence) override {
     if (!keyed_) {
@@ -129,11 +134,6 @@ class SendChain final : public Chain {
     // subtask's rows with the filter's hand-written gathers (Arrow's Take spent as long again
     // checking the indices' bounds: 4% of a keyed window at P=2).
     const int64_t rows = batch->num_rows();
-    if (subtask_of_group_.empty()) {
-      for (int group = 0; group < max_parallelism_; ++group) {
-        subtask_of_group_.push_back(SubtaskOfKeyGroup(group, parallelism, max_parallelism_));
-      }
-    }
     std::vector<expr::RowSelection> selections(parallelism);
     std::vector<int32_t*> next(parallelism);
     for (int subtask = 0; subtask < parallelism; ++subtask) {

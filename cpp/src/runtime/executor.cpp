@@ -53,7 +53,8 @@ class SourceDriver {
 // blocks of the same input (source.h), so on input ordered by event time chunks read is event
 // time: a split that raced ahead would not move the operators' watermark (the minimum over the
 // splits) and only fill the windows that stay open meanwhile. Like Flink's watermark alignment,
-// but by progress through the input, which needs no watermark and holds for every source.
+// but by progress through the input. Only sources followed by a watermark get one
+// (RunGraph::FeedsWatermark): elsewhere the lockstep only makes splits wait.
 class SplitAlignment {
  public:
   static constexpr int64_t kMaxLead = 1;
