@@ -384,10 +384,10 @@ def measure(script: str, spec: dict, input_rows: int, *, timeout_s: float,
 
 
 def measure_all(script: str, args, inputs: dict[str, tuple[str, int]],
-                single_threaded: frozenset[str] = frozenset()) -> list[Measurement]:
+                single_threaded: frozenset[str] = frozenset(), extra_spec: dict | None = None) -> list[Measurement]:
     """Measures each case, engine and parallelism that `args` (from argument_parser) names, each
     in its own process; `inputs[case]` is the case's input (path, rows); engines in
-    `single_threaded` run at P=1 only."""
+    `single_threaded` run at P=1 only; `extra_spec` goes into every child's spec."""
     plan = [(case, engine, parallelism) for case in args.cases for engine in args.engines
             for parallelism in args.parallelism
             if not (engine in single_threaded and parallelism != 1)]
@@ -395,7 +395,7 @@ def measure_all(script: str, args, inputs: dict[str, tuple[str, int]],
     for number, (case, engine, parallelism) in enumerate(plan, 1):
         path, rows = inputs[case]
         spec = {"case": case, "engine": engine, "parallelism": parallelism, "path": path,
-                "repeat": args.repeat}
+                "repeat": args.repeat, **(extra_spec or {})}
         measurements.append(measure(
             script, spec, rows, timeout_s=args.timeout_s,
             rss_limit_bytes=int(args.rss_limit_gb * 2**30), progress=f"[{number}/{len(plan)}]",

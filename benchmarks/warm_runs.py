@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("parallelism", help="comma-separated, run in this order, e.g. 1,2")
     parser.add_argument("runs", type=int, help="runs per parallelism, back to back")
     parser.add_argument("--state", default="memory", choices=["memory", "rocksdb"])
-    parser.add_argument("--state-memory", default="256MB")
+    parser.add_argument("--state-memory", default=None, help="default: the engine's (a quarter of RAM)")
     parser.add_argument("--rows", type=int, default=None,
                         help="input size (default 20 M for in_memory, 10 M for the keyed queries)")
     args = parser.parse_args()
@@ -62,7 +62,7 @@ def main() -> None:
         table = pq.read_table(os.path.join(DATA, f"windows_{args.rows or 10_000_000}.parquet"))
         table = table.select(["key_big", "value"] if args.query == "running" else ["key", "value", "ts"])
         build = running if args.query == "running" else windowed(args.query)
-    print(f"{args.query}: {table.num_rows:,} rows, state={args.state}, state_memory={args.state_memory}")
+    print(f"{args.query}: {table.num_rows:,} rows, state={args.state}, state_memory={args.state_memory or 'default'}")
     for parallelism in [int(p) for p in args.parallelism.split(",")]:
         for _ in range(args.runs):
             pipeline = ms.Pipeline(parallelism=parallelism, state=args.state, state_memory=args.state_memory)

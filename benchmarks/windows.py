@@ -20,6 +20,8 @@ way a careful SQL user would: counts per 2 s pane, each pane added to its 5 wind
 
     .venv/bin/python benchmarks/windows.py                   # 50 M rows
     .venv/bin/python benchmarks/windows.py --rows 2000000    # a quick run
+    .venv/bin/python benchmarks/windows.py --cases running --engines millstream/rocksdb --state-memory 256MB
+                                                             # keyed state ~4x beyond its budget
 """
 from __future__ import annotations
 
@@ -80,7 +82,8 @@ def run_one(spec: dict) -> dict:
     harness.limit_arrow_threads(parallelism)
     table = pq.read_table(spec["path"])
     if engine.startswith("millstream"):
-        query = _millstream_query(ms, case, table, parallelism, backend=engine.split("/", 1)[1])
+        query = _millstream_query(ms, case, table, parallelism, backend=engine.split("/", 1)[1],
+                                  state_memory=spec.get("state_memory"))
     elif engine == "duckdb":
         query = _duckdb_query(case, table, parallelism)
         del table
@@ -92,12 +95,12 @@ def run_one(spec: dict) -> dict:
     return harness.timed_result(query, spec, checksum)
 
 
-def _millstream_query(ms, case: str, table, parallelism: int, backend: str):
+def _millstream_query(ms, case: str, table, parallelism: int, backend: str, state_memory=None):
     col = ms.col
 
     def query():
         # only the columns the case reads: the peers prune unread columns by themselves
-        pipeline = ms.Pipeline(parallelism=parallelism, state=backend)
+        pipeline = ms.Pipeline(parallelism=parallelism, state=backend, state_memory=state_memory)
         if case == "running":
             source = pipeline.from_arrow(table.select(["key_big", "value"]))
             return source.key_by("key_big").agg(n=ms.count(), total=ms.sum("value")).collect()
@@ -192,7 +195,10 @@ def measure_and_report(args) -> None:
     path = harness.in_fresh_process(ensure_windows_parquet, args.rows)
     print(f"input: {args.rows:,} rows from {os.path.relpath(path)} ({os.path.getsize(path) / 2**20:,.0f} MiB)")
     measurements = harness.measure_all(os.path.abspath(__file__), args,
-                                       {case: (path, args.rows) for case in args.cases})
+                                       {case: (path, args.rows) for case in args.cases},
+                                       extra_spec={"state_memory": args.state_memory})
+    if args.state_memory:
+        print(f"millstream state_memory: {args.state_memory}")
     harness.print_report(
         measurements, args, millstream_engines=[e for e in MILLSTREAM_ENGINES if e in args.engines],
         reference_engines=REFERENCE_ENGINES,
@@ -203,6 +209,8 @@ def measure_and_report(args) -> None:
 def parse_args():
     parser = harness.argument_parser(__doc__, CASES, ENGINES, default_repeat=2)
     parser.add_argument("--rows", type=int, default=50_000_000, help="input rows")
+    parser.add_argument("--state-memory", default=None,
+                        help="millstream's state_memory, e.g. 256MB (default: the engine's, a quarter of RAM)")
     return parser.parse_args()
 
 

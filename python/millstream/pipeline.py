@@ -28,7 +28,30 @@ def _batch_of(schema_capsule, array_capsule) -> pa.RecordBatch:
     return pa.RecordBatch._import_from_c_capsule(schema_capsule, array_capsule)
 
 
+def _machine_memory_bytes() -> int:
+    """Physical memory, or the container's memory limit (cgroup v2 or v1) when that is lower."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for limit_file in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            with open(limit_file) as f:
+                text = f.read().strip()
+        except OSError:
+            continue
+        if text.isdigit():
+            total = min(total, int(text))
+    return total
+
+
+def default_state_memory() -> int:
+    """``state_memory`` when none is given: a quarter of the machine's (or container's) memory,
+    at least 64 MB. Keyed state that fits stays in hash maps with either backend; RocksDB holds
+    what does not (DuckDB likewise takes 80% of memory unless told otherwise)."""
+    return max(_machine_memory_bytes() // 4, 64 << 20)
+
+
 def _parse_bytes(value) -> int:
+    if value is None:
+        return default_state_memory()
     if isinstance(value, int):
         return value
     units = {"KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}
@@ -85,7 +108,7 @@ class Pipeline:
 
     def __init__(self, parallelism: int | None = None, state: str | None = None,
                  state_dir: str | None = None, batch_size: int | None = None,
-                 state_memory="256MB", max_parallelism: int = 128):
+                 state_memory=None, max_parallelism: int = 128):
         self.parallelism = int(parallelism or os.cpu_count() or 1)
         if self.parallelism < 1:
             raise ValueError(f"parallelism must be at least 1, got {parallelism}")
