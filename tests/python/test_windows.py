@@ -1,6 +1,7 @@
 """Keyed windows against a plain-Python reference (reference.py) on random out-of-order input,
 over parallelism, batch size and both state backends."""
 import math
+import os
 import random
 
 import pyarrow as pa
@@ -199,6 +200,21 @@ def test_running_aggregation_beyond_the_hot_budget_reads_state_back(parallelism)
         expected[key] = (n + 1, total + float(key % 7))
     assert final == expected
     assert agg["state_writes"] > 0 and agg["state_reads"] > 0
+
+
+def test_state_memory_defaults_to_a_quarter_of_the_machine(monkeypatch):
+    from millstream import pipeline as pipeline_module
+
+    assert ms.Pipeline(state_memory="1.5GB").state_memory_bytes == 3 << 29
+    assert ms.Pipeline(state_memory=64 << 20).state_memory_bytes == 64 << 20
+    with pytest.raises(ValueError, match="state_memory"):
+        ms.Pipeline(state_memory="lots")
+    monkeypatch.setattr(pipeline_module, "_machine_memory_bytes", lambda: 24 << 30)
+    assert ms.Pipeline(state="rocksdb").state_memory_bytes == 6 << 30
+    monkeypatch.setattr(pipeline_module, "_machine_memory_bytes", lambda: 128 << 20)
+    assert ms.Pipeline(state="rocksdb").state_memory_bytes == 64 << 20  # the floor
+    # the real machine's (or container's) memory, whatever it is
+    assert 0 < pipeline_module._machine_memory_bytes() <= os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def test_window_needs_event_time():

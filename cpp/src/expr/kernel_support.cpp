@@ -7,6 +7,7 @@
 #include <arrow/util/bitmap_ops.h>
 
 #include "core/error.h"
+#include "core/recycling_pool.h"
 
 namespace millstream::expr {
 
@@ -18,7 +19,7 @@ void EnsureComputeInitialized() {
   (void)initialized;
 }
 
-arrow::MemoryPool* Pool() { return arrow::default_memory_pool(); }
+arrow::MemoryPool* Pool() { return EnginePool(); }
 
 bool HasAvx512() {
 #if MS_HAVE_AVX512_BUILD

@@ -6,18 +6,19 @@
 #include <arrow/memory_pool.h>
 
 #include "core/error.h"
+#include "core/recycling_pool.h"
 
 namespace millstream {
 
 namespace {
 
 std::shared_ptr<arrow::ResizableBuffer> AllocateBytes(int64_t size_bytes) {
-  return CheckArrow(arrow::AllocateResizableBuffer(size_bytes), "allocating a column buffer");
+  return CheckArrow(arrow::AllocateResizableBuffer(size_bytes, EnginePool()), "allocating a column buffer");
 }
 
 // Packs one byte per row (0 or 1) into an Arrow bitmap.
 std::shared_ptr<arrow::Buffer> PackBits(const uint8_t* bytes, int64_t rows) {
-  auto bitmap = CheckArrow(arrow::AllocateBuffer((rows + 7) / 8), "allocating a bitmap");
+  auto bitmap = CheckArrow(arrow::AllocateBuffer((rows + 7) / 8, EnginePool()), "allocating a bitmap");
   uint8_t* out = bitmap->mutable_data();
   int64_t row = 0;
   for (; row + 8 <= rows; row += 8) {

@@ -4,6 +4,7 @@
 #include <arrow/util/bit_util.h>
 
 #include "core/error.h"
+#include "core/recycling_pool.h"
 #include "core/types.h"
 #include "ops/window_assigner.h"
 
@@ -71,7 +72,7 @@ void EventTime::ToMs(const arrow::RecordBatch& batch, std::vector<int64_t>* time
 
 std::shared_ptr<arrow::Array> EventTime::FromMs(const std::vector<int64_t>& times_ms) const {
   const int64_t rows = static_cast<int64_t>(times_ms.size());
-  auto buffer = CheckArrow(arrow::AllocateBuffer(rows * sizeof(int64_t)), "time column");
+  auto buffer = CheckArrow(arrow::AllocateBuffer(rows * sizeof(int64_t), EnginePool()), "time column");
   auto* out = reinterpret_cast<int64_t*>(buffer->mutable_data());
   for (int64_t i = 0; i < rows; ++i) {
     int64_t ms = times_ms[i];

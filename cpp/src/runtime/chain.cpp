@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "core/key_groups.h"
+#include "core/recycling_pool.h"
 #include "expr/row_selection.h"
 
 namespace millstream {
@@ -137,7 +138,7 @@ class SendChain final : public Chain {
     std::vector<expr::RowSelection> selections(parallelism);
     std::vector<int32_t*> next(parallelism);
     for (int subtask = 0; subtask < parallelism; ++subtask) {
-      selections[subtask].indices = CheckArrow(arrow::AllocateBuffer(rows * static_cast<int64_t>(sizeof(int32_t))),
+      selections[subtask].indices = CheckArrow(arrow::AllocateBuffer(rows * static_cast<int64_t>(sizeof(int32_t)), EnginePool()),
                                                "partitioning a batch");
       next[subtask] = selections[subtask].indices->mutable_data_as<int32_t>();
     }
