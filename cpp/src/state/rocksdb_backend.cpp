@@ -1,6 +1,12 @@
 #include "state/rocksdb_backend.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <system_error>
 
@@ -87,6 +93,15 @@ void ClearOldDb(const std::string& path) {
   }
 }
 
+// A scan of a DB that was never opened (nothing was written).
+class EmptyIterator final : public StateIterator {
+ public:
+  bool Valid() const override { return false; }
+  std::string_view key() const override { return {}; }
+  std::string_view value() const override { return {}; }
+  void Next() override {}
+};
+
 }  // namespace
 
 class RocksDbBackend::Iterator final : public StateIterator {
@@ -153,7 +168,8 @@ class RocksDbBackend::Iterator final : public StateIterator {
     NoPerfCounters();
     read_options_ = backend_->read_options_;
     if (!end_.empty()) read_options_.iterate_upper_bound = &upper_bound_;
-    iterator_.reset(backend_->db_->NewIterator(read_options_, backend_->handle(cf_)));
+    rocksdb::ColumnFamilyHandle* family = backend_->handle(cf_);  // opens the DB
+    iterator_.reset(backend_->db_->NewIterator(read_options_, family));
   }
   void CheckStatus() const { backend_->Check(iterator_->status(), "scanning state"); }
 
@@ -173,32 +189,78 @@ RocksDbBackend::RocksDbBackend(std::shared_ptr<RocksDbResources> resources,
     : resources_(std::move(resources)) {
   path_ = resources_->ClaimPath(operator_id, subtask);
   try {
-    ClearOldDb(path_);
     std::error_code error;
     std::filesystem::create_directories(std::filesystem::path(path_).parent_path(), error);
-    options_ = StateDbOptions(*resources_);
-    const rocksdb::Status status = rocksdb::DB::Open(options_, path_, &db_);
-    if (!status.ok()) {
-      throw UserError("cannot open the rocksdb state at '" + path_ + "': " + status.ToString());
+    if (error) {
+      throw UserError("cannot create the state directory '" +
+                      std::filesystem::path(path_).parent_path().string() + "': " + error.message());
     }
+    LockPath();  // before clearing: the DB there may be another process's, in use
+    ClearOldDb(path_);
   } catch (...) {
+    UnlockPath();
     resources_->ReleasePath(path_);
     throw;
   }
-  handles_.push_back(db_->DefaultColumnFamily());
+  options_ = StateDbOptions(*resources_);
+  family_names_.push_back(rocksdb::kDefaultColumnFamilyName);
   handle_of_name_.emplace(rocksdb::kDefaultColumnFamilyName, 0);
   write_options_.disableWAL = true;
 }
 
+void RocksDbBackend::LockPath() {
+  // The DB opens later (Open), and RocksDB's own LOCK file only then: until it does, this lock
+  // keeps another pipeline (in this process or another) off the same directory.
+  const std::string lock_path = path_ + ".lock";
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd_ < 0) {
+    throw UserError("cannot create '" + lock_path + "': " + std::strerror(errno));
+  }
+  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    ::close(lock_fd_);
+    lock_fd_ = -1;
+    throw UserError("the state directory '" + path_ +
+                    "' is in use by another running pipeline: give each pipeline its own state_dir");
+  }
+}
+
+void RocksDbBackend::UnlockPath() {
+  if (lock_fd_ < 0) return;
+  ::unlink((path_ + ".lock").c_str());  // while still holding the lock
+  ::close(lock_fd_);
+  lock_fd_ = -1;
+}
+
+void RocksDbBackend::Open() {
+  if (db_ != nullptr) return;
+  const rocksdb::Status status = rocksdb::DB::Open(options_, path_, &db_);
+  if (!status.ok()) {
+    db_ = nullptr;
+    throw UserError("cannot open the rocksdb state at '" + path_ + "': " + status.ToString());
+  }
+  handles_.push_back(db_->DefaultColumnFamily());
+  for (size_t cf = 1; cf < family_names_.size(); ++cf) CreateFamily(family_names_[cf]);
+}
+
+void RocksDbBackend::CreateFamily(const std::string& name) {
+  rocksdb::ColumnFamilyHandle* handle = nullptr;
+  Check(db_->CreateColumnFamily(rocksdb::ColumnFamilyOptions(options_), name, &handle),
+        "creating a column family");
+  handles_.push_back(handle);
+}
+
 RocksDbBackend::~RocksDbBackend() {
   MS_CHECK(open_iterators_.empty(), "a state iterator outlived its rocksdb backend");
-  for (size_t i = 1; i < handles_.size(); ++i) db_->DestroyColumnFamilyHandle(handles_[i]);
-  db_->Close();  // its status: nothing to do about a failed close of scratch state
-  delete db_;
+  if (db_ != nullptr) {
+    for (size_t i = 1; i < handles_.size(); ++i) db_->DestroyColumnFamilyHandle(handles_[i]);
+    db_->Close();  // its status: nothing to do about a failed close of scratch state
+    delete db_;
+  }
   if (resources_->temporary()) {
     std::error_code ignored;
     std::filesystem::remove_all(path_, ignored);
   }
+  UnlockPath();
   resources_->ReleasePath(path_);
 }
 
@@ -219,30 +281,36 @@ void RocksDbBackend::Check(const rocksdb::Status& status, const char* what) cons
   FailInternal(__FILE__, __LINE__, what, status.ToString());
 }
 
-rocksdb::ColumnFamilyHandle* RocksDbBackend::handle(int cf) const {
-  MS_CHECK(cf >= 0 && cf < static_cast<int>(handles_.size()),
+void RocksDbBackend::CheckFamily(int cf) const {
+  MS_CHECK(cf >= 0 && cf < static_cast<int>(family_names_.size()),
            "unknown column family handle " + std::to_string(cf));
+}
+
+rocksdb::ColumnFamilyHandle* RocksDbBackend::handle(int cf) {
+  CheckFamily(cf);
+  Open();
   return handles_[cf];
 }
 
 int RocksDbBackend::ColumnFamily(const std::string& name) {
   auto found = handle_of_name_.find(name);
   if (found != handle_of_name_.end()) return found->second;
-  rocksdb::ColumnFamilyHandle* handle = nullptr;
-  Check(db_->CreateColumnFamily(rocksdb::ColumnFamilyOptions(options_), name, &handle),
-        "creating a column family");
-  handles_.push_back(handle);
-  const int cf = static_cast<int>(handles_.size()) - 1;
+  family_names_.push_back(name);
+  if (db_ != nullptr) CreateFamily(name);
+  const int cf = static_cast<int>(family_names_.size()) - 1;
   handle_of_name_.emplace(name, cf);
   return cf;
 }
 
 bool RocksDbBackend::Get(int cf, std::string_view key, std::string* value) {
+  CheckFamily(cf);
+  if (db_ == nullptr && pending_.empty()) return false;  // nothing was ever written
   Commit();
   NoPerfCounters();
   pinned_.Reset();
+  rocksdb::ColumnFamilyHandle* family = handle(cf);
   const rocksdb::Status status =
-      db_->Get(read_options_, handle(cf), rocksdb::Slice(key.data(), key.size()), &pinned_);
+      db_->Get(read_options_, family, rocksdb::Slice(key.data(), key.size()), &pinned_);
   if (status.IsNotFound()) return false;
   Check(status, "reading state");
   value->assign(pinned_.data(), pinned_.size());
@@ -253,6 +321,8 @@ void RocksDbBackend::MultiGet(int cf, const std::vector<std::string>& keys,
                               const std::function<void(size_t, std::string_view)>& found) {
   // In chunks: the values of a chunk stay pinned (blocks held in the cache) until it is done.
   constexpr size_t kChunk = 1024;
+  CheckFamily(cf);
+  if (db_ == nullptr && pending_.empty()) return;  // nothing was ever written
   rocksdb::ColumnFamilyHandle* family = handle(cf);
   Commit();
   NoPerfCounters();
@@ -277,7 +347,7 @@ void RocksDbBackend::MultiGet(int cf, const std::vector<std::string>& keys,
 
 void RocksDbBackend::Put(int cf, std::string_view key, std::string_view value) {
   if (!open_iterators_.empty()) DetachIterators();
-  handle(cf);  // checks it
+  CheckFamily(cf);
   pending_.push_back(PendingWrite{static_cast<uint32_t>(cf), static_cast<uint32_t>(key.size()),
                                   pending_bytes_.size(), static_cast<uint32_t>(value.size()), false});
   pending_bytes_.append(key);
@@ -286,7 +356,7 @@ void RocksDbBackend::Put(int cf, std::string_view key, std::string_view value) {
 
 void RocksDbBackend::Delete(int cf, std::string_view key) {
   if (!open_iterators_.empty()) DetachIterators();
-  handle(cf);
+  CheckFamily(cf);
   pending_.push_back(PendingWrite{static_cast<uint32_t>(cf), static_cast<uint32_t>(key.size()),
                                   pending_bytes_.size(), 0, true});
   pending_bytes_.append(key);
@@ -294,6 +364,7 @@ void RocksDbBackend::Delete(int cf, std::string_view key) {
 
 void RocksDbBackend::Commit() {
   if (pending_.empty()) return;
+  Open();
   NoPerfCounters();
   if (!open_iterators_.empty()) DetachIterators();
   auto key_of = [this](const PendingWrite& write) {
@@ -329,6 +400,8 @@ void RocksDbBackend::Commit() {
 
 std::unique_ptr<StateIterator> RocksDbBackend::Scan(int cf, std::string_view begin,
                                                     std::string_view end) {
+  CheckFamily(cf);
+  if (db_ == nullptr && pending_.empty()) return std::make_unique<EmptyIterator>();
   return std::make_unique<Iterator>(this, cf, begin, end);
 }
 
@@ -337,6 +410,7 @@ void RocksDbBackend::DetachIterators() {
 }
 
 std::string RocksDbBackend::Property(int cf, const std::string& name) {
+  Open();
   std::string value;
   const bool found = cf < 0 ? db_->GetProperty(name, &value)
                             : db_->GetProperty(handle(cf), name, &value);

@@ -36,10 +36,11 @@ namespace millstream {
 
 class RocksDbBackend final : public StateBackend {
  public:
-  // Opens a new, empty DB at resources->ClaimPath(operator_id, subtask). A DB left there by an
-  // earlier run is deleted first: the working DB is scratch (restoring state is the checkpoints'
-  // job). Throws UserError when the path holds something that is not a RocksDB DB, or the DB
-  // cannot be opened.
+  // A new, empty DB at resources->ClaimPath(operator_id, subtask), locked at once (a file lock
+  // on <path>.lock) and opened on its first write. A DB left there by an earlier run is deleted
+  // first: the working DB is scratch (restoring state is the checkpoints' job). Throws UserError
+  // when another pipeline uses the path or it holds something that is not a RocksDB DB, and
+  // (from the first write) when the DB cannot be opened.
   RocksDbBackend(std::shared_ptr<RocksDbResources> resources, const std::string& operator_id,
                  int subtask);
   ~RocksDbBackend() override;
@@ -63,7 +64,15 @@ class RocksDbBackend final : public StateBackend {
   class Iterator;
 
  private:
-  rocksdb::ColumnFamilyHandle* handle(int cf) const;
+  // The DB is opened on first need (a write reaching Commit, a read or scan after one, a
+  // property): keyed state that fits its hot budget never opens it (~5-10 ms a DB, with
+  // its files and fsyncs). The directory is checked and cleared at construction all the same.
+  void Open();
+  void LockPath();    // flock of <path>.lock; throws UserError when another pipeline holds it
+  void UnlockPath();
+  void CreateFamily(const std::string& name);
+  void CheckFamily(int cf) const;
+  rocksdb::ColumnFamilyHandle* handle(int cf);  // opens the DB
   // Before any write, open iterators copy their current entry and drop their RocksDB iterator
   // (which would not see the write); the next Next() applies the writes and seeks again.
   void DetachIterators();
@@ -72,9 +81,11 @@ class RocksDbBackend final : public StateBackend {
 
   std::shared_ptr<RocksDbResources> resources_;
   std::string path_;
+  int lock_fd_ = -1;
   rocksdb::Options options_;
   rocksdb::DB* db_ = nullptr;
-  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  std::vector<std::string> family_names_;  // by handle; created in the DB when it opens
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // by handle, once open
   std::unordered_map<std::string, int> handle_of_name_;
   // The buffered writes: keys and values in pending_bytes_, applied sorted by Commit().
   struct PendingWrite {

@@ -60,6 +60,14 @@ TEST(StateFactory, OneDbPerSubtaskUnderTheStateDirectory) {
   auto c = environment->MakeBackend("op4", 0);
   EXPECT_EQ(PathOf(a), (fs::absolute(scratch.path()) / "op3" / "subtask-0").string());
   EXPECT_EQ(PathOf(b), (fs::absolute(scratch.path()) / "op3" / "subtask-1").string());
+  // The DB is created on its first write, not before (state that fits in memory never opens it).
+  const int cf_c = c->ColumnFamily("s");
+  std::string ignored;
+  EXPECT_FALSE(c->Get(cf_c, "k", &ignored));
+  EXPECT_FALSE(c->Scan(cf_c, "", "")->Valid());
+  EXPECT_FALSE(fs::exists(fs::path(PathOf(c)) / "CURRENT"));
+  c->Put(cf_c, "k", "v");
+  EXPECT_TRUE(c->Get(cf_c, "k", &ignored));
   EXPECT_TRUE(fs::exists(fs::path(PathOf(c)) / "CURRENT"));
   // Two live backends on one path: two runs on one state directory.
   EXPECT_THROW(environment->MakeBackend("op3", 0), UserError);
