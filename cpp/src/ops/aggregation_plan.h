@@ -62,11 +62,12 @@ void AppendTime(std::string* out, int64_t time_ms);
 int64_t ReadTime(std::string_view bytes);  // the 8 bytes at the start of `bytes`
 }  // namespace state_keys
 
-// How many key slots without state a subtask keeps interned (KeyTable::Sweep): with unbounded
-// hot state, as many as there are keys with state (at least 64 k), so keys that come back soon
-// are not interned again; with a budget, none (they would count against it).
-inline size_t IdleKeysToKeep(const KeyTable& keys, int64_t hot_state_bytes) {
-  if (hot_state_bytes >= 0) return 0;
+// How many key slots without state a subtask keeps interned (KeyTable::Sweep): as many as there
+// are keys with state (at least 64 k), so keys that come back soon are not interned again;
+// with a budget (hot_state_bytes >= 0) none once the hot state (hot_bytes) passes half of it,
+// as idle keys count against it.
+inline size_t IdleKeysToKeep(const KeyTable& keys, int64_t hot_state_bytes, int64_t hot_bytes) {
+  if (hot_state_bytes >= 0 && hot_bytes > hot_state_bytes / 2) return 0;
   return std::max<size_t>(size_t{1} << 16, keys.live_slots() - keys.idle_slots());
 }
 

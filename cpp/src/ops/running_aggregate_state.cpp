@@ -74,9 +74,9 @@ class RunningAggregateState final : public KeyedOperatorState {
     results_.AppendWithInputKeys(*rows, plan_.key_columns, changed_first_row_, changed_rows_);
     next_seq_ += n;
     results_.Flush(out);
-    keys_.Sweep(IdleKeysToKeep(keys_, context_.hot_state_bytes));
+    keys_.Sweep(IdleKeysToKeep(keys_, context_.hot_state_bytes, HotBytes()));
     MaybeSpill();
-    keys_.Sweep(IdleKeysToKeep(keys_, context_.hot_state_bytes));
+    keys_.Sweep(IdleKeysToKeep(keys_, context_.hot_state_bytes, HotBytes()));
     if (backend_dirty_) {
       backend_.Commit();
       backend_dirty_ = false;

@@ -458,9 +458,9 @@ class SessionWindowState final : public KeyedOperatorState {
   }
 
   void FinishStep() {
-    keys_.Sweep(IdleKeysToKeep(keys_, context_.hot_state_bytes));
+    keys_.Sweep(IdleKeysToKeep(keys_, context_.hot_state_bytes, HotBytes()));
     MaybeSpill();
-    keys_.Sweep(IdleKeysToKeep(keys_, context_.hot_state_bytes));
+    keys_.Sweep(IdleKeysToKeep(keys_, context_.hot_state_bytes, HotBytes()));
     if (backend_dirty_) {
       backend_.Commit();
       backend_dirty_ = false;

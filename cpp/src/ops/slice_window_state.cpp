@@ -583,9 +583,9 @@ class SliceWindowState final : public KeyedOperatorState {
   }
 
   void FinishStep() {
-    keys_.Sweep(IdleKeysToKeep(keys_, context_.hot_state_bytes));
+    keys_.Sweep(IdleKeysToKeep(keys_, context_.hot_state_bytes, HotBytes()));
     MaybeSpill();
-    keys_.Sweep(IdleKeysToKeep(keys_, context_.hot_state_bytes));
+    keys_.Sweep(IdleKeysToKeep(keys_, context_.hot_state_bytes, HotBytes()));
     if (spilled_.TakeDirty()) backend_.Commit();
   }
 
