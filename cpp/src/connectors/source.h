@@ -32,6 +32,7 @@ struct SplitOutput {
 // The position of the `part`-th chunk of block `block` (blocks: see Source::CreateSplits). A
 // chunk never holds rows of two blocks.
 inline uint64_t ChunkPosition(uint64_t block, uint64_t part) { return block << 24 | part; }
+inline uint64_t BlockOfPosition(uint64_t position) { return position >> 24; }
 
 class SourceSplit {
  public:

@@ -73,12 +73,10 @@ class SplitAlignment {
     return true;
   }
   // A split read a chunk at `position` (ChunkPosition), or ended: returns the parked splits
-  // that may go on.
-  std::vector<SourceDriver*> Advance(int index, uint64_t position, bool has_rows, bool ended) {
+  // that may go on. (A chunk without rows may carry no position: the round never goes back.)
+  std::vector<SourceDriver*> Advance(int index, uint64_t position, bool ended) {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (has_rows) {
-      rounds_[index] = std::max(rounds_[index], static_cast<int64_t>((position >> 24) / splits_));
-    }
+    rounds_[index] = std::max(rounds_[index], static_cast<int64_t>(BlockOfPosition(position)) / splits_);
     ended_[index] = ended;
     std::vector<SourceDriver*> woken;
     const int64_t limit = LimitLocked();
@@ -103,7 +101,7 @@ class SplitAlignment {
 
   const int64_t splits_;
   std::mutex mutex_;
-  std::vector<int64_t> rounds_;  // per split: the round of its last chunk with rows (-1: none)
+  std::vector<int64_t> rounds_;  // per split: the furthest round it read from (-1: none yet)
   std::vector<bool> ended_;
   std::vector<SourceDriver*> parked_;
 };
@@ -163,9 +161,7 @@ void SourceDriver::Step() {
   }
   if (output.rows && output.rows->num_rows() > 0) PushAll(rows, output.rows, origin_, output.position);
   if (alignment_ != nullptr) {
-    const bool has_rows = (output.rows && output.rows->num_rows() > 0) ||
-                          (output.dead_letters && output.dead_letters->num_rows() > 0);
-    for (SourceDriver* other : alignment_->Advance(index_, output.position, has_rows, output.end)) {
+    for (SourceDriver* other : alignment_->Advance(index_, output.position, output.end)) {
       scheduler_->Spawn([other] { other->Step(); });
     }
   }

@@ -304,7 +304,7 @@ int RocksDbBackend::ColumnFamily(const std::string& name) {
 
 bool RocksDbBackend::Get(int cf, std::string_view key, std::string* value) {
   CheckFamily(cf);
-  if (db_ == nullptr && pending_.empty()) return false;  // nothing was ever written
+  if (NothingWritten()) return false;
   Commit();
   NoPerfCounters();
   pinned_.Reset();
@@ -322,7 +322,7 @@ void RocksDbBackend::MultiGet(int cf, const std::vector<std::string>& keys,
   // In chunks: the values of a chunk stay pinned (blocks held in the cache) until it is done.
   constexpr size_t kChunk = 1024;
   CheckFamily(cf);
-  if (db_ == nullptr && pending_.empty()) return;  // nothing was ever written
+  if (NothingWritten()) return;
   rocksdb::ColumnFamilyHandle* family = handle(cf);
   Commit();
   NoPerfCounters();
@@ -401,7 +401,7 @@ void RocksDbBackend::Commit() {
 std::unique_ptr<StateIterator> RocksDbBackend::Scan(int cf, std::string_view begin,
                                                     std::string_view end) {
   CheckFamily(cf);
-  if (db_ == nullptr && pending_.empty()) return std::make_unique<EmptyIterator>();
+  if (NothingWritten()) return std::make_unique<EmptyIterator>();
   return std::make_unique<Iterator>(this, cf, begin, end);
 }
 

@@ -72,6 +72,8 @@ class RocksDbBackend final : public StateBackend {
   void UnlockPath();
   void CreateFamily(const std::string& name);
   void CheckFamily(int cf) const;
+  // No write was ever buffered, so no DB was opened: every read finds nothing.
+  bool NothingWritten() const { return db_ == nullptr && pending_.empty(); }
   rocksdb::ColumnFamilyHandle* handle(int cf);  // opens the DB
   // Before any write, open iterators copy their current entry and drop their RocksDB iterator
   // (which would not see the write); the next Next() applies the writes and seeks again.
