@@ -120,6 +120,10 @@ def test_late_rows_are_conserved_at_any_parallelism(backend, parallelism):
     late_rows = late_table.num_rows
     assert late_rows > 0
     assert counted + late_rows == len(rows)
+    # the window reads key and ts only, but its late rows keep every input column
+    assert late_table.schema.names == ["key", "value", "ts"]
+    as_tuples = lambda rs: sorted((r["key"], r["ts"], r["value"] is None, r["value"] or 0) for r in rs)
+    assert set(as_tuples(late_table.to_pylist())) <= set(as_tuples(rows))
 
 
 def test_allowed_lateness_updates_windows():

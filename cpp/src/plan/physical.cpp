@@ -143,6 +143,32 @@ PhysicalOperator BuildOperator(const PlanNode& node, const std::vector<SchemaPtr
   return result;
 }
 
+bool PruneKeyedInput(const PlanNode& node, const SchemaPtr& input_schema,
+                     const PlanHandles& handles, PhysicalOperator* op) {
+  MS_CHECK(node.op == "window" || node.op == "running_agg", "only keyed operators are pruned");
+  std::vector<bool> read(input_schema->num_fields(), false);
+  for (const auto& key : node.keys) read[ColumnIndex(*input_schema, key, node)] = true;
+  if (node.op == "window" && !node.processing_time) {
+    read[ColumnIndex(*input_schema, node.time_column, node)] = true;
+  }
+  for (const auto& aggregate : node.aggregates) {
+    if (!aggregate.column.empty()) read[ColumnIndex(*input_schema, aggregate.column, node)] = true;
+  }
+  std::vector<int> columns;
+  arrow::FieldVector fields;
+  for (int column = 0; column < input_schema->num_fields(); ++column) {
+    if (!read[column]) continue;
+    columns.push_back(column);
+    fields.push_back(input_schema->field(column));
+  }
+  // Nothing read (a global processing-time count) is not pruned either: an empty list means
+  // every column, and one subtask gets every row of a global key, uncopied, anyway.
+  if (columns.empty() || columns.size() == read.size()) return false;
+  *op = BuildOperator(node, {arrow::schema(std::move(fields))}, handles);
+  op->input_columns = std::move(columns);
+  return true;
+}
+
 void TimeColumnToMs(const arrow::Array& column, int64_t units_per_ms, std::vector<int64_t>* out_ms) {
   // int64 and timestamp arrays share the layout: read the raw values through an int64 view
   // (held here: the view owns the Array object that `values` refers to).

@@ -24,11 +24,21 @@ struct PhysicalOperator {
   std::shared_ptr<BatchTransform> transform;      // kTransform
   WatermarkAssignment watermark;                  // kWatermark
   std::shared_ptr<KeyedOperator> keyed;           // kKeyed
+  // kKeyed: the input columns the exchange sends to the operator, which was built on just
+  // those (PruneKeyedInput); empty: all of them.
+  std::vector<int> input_columns;
   std::vector<SchemaPtr> output_schemas;          // per port
 };
 
 PhysicalOperator BuildOperator(const PlanNode& node, const std::vector<SchemaPtr>& input_schemas,
                                const PlanHandles& handles);
+
+// Builds a keyed operator (window, running_agg) on only the input columns it reads, so the
+// exchange gathers and sends no others: its keys, its time column and its aggregations'
+// columns. Returns false, leaving `op` alone, when it reads every column or none. Only for an operator
+// whose late rows nobody consumes: late rows keep every input column.
+bool PruneKeyedInput(const PlanNode& node, const SchemaPtr& input_schema,
+                     const PlanHandles& handles, PhysicalOperator* op);
 
 // Rows of one batch's time column in epoch milliseconds (floor), for watermarks and windows.
 void TimeColumnToMs(const arrow::Array& column, int64_t units_per_ms, std::vector<int64_t>* out_ms);

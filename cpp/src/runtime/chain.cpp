@@ -102,10 +102,11 @@ class WatermarkChain final : public Chain {
 
 class SendChain final : public Chain {
  public:
-  SendChain(std::vector<Actor*> targets, int input, std::vector<int> key_columns, bool keyed,
-            int max_parallelism)
+  SendChain(std::vector<Actor*> targets, int input, std::vector<int> columns,
+            std::vector<int> key_columns, bool keyed, int max_parallelism)
       : targets_(std::move(targets)),
         input_(input),
+        columns_(std::move(columns)),
         key_columns_(std::move(key_columns)),
         keyed_(keyed),
         max_parallelism_(max_parallelism) {
@@ -115,7 +116,9 @@ class SendChain final : public Chain {
     }
   }
 
-  void Push(const BatchPtr& batch, uint64_t origin, uint64_t sequence) override {
+  void Push(const BatchPtr& input, uint64_t origin, uint64_t sequence) override {
+    const BatchPtr batch = columns_.empty()
+        ? input : CheckArrow(input->SelectColumns(columns_), "selecting the columns a keyed operator reads");
     if (!keyed_) {
       Send(0, batch, nullptr, origin, sequence);
       return;
@@ -194,6 +197,7 @@ class SendChain final : public Chain {
 
   std::vector<Actor*> targets_;
   int input_;
+  std::vector<int> columns_;
   std::vector<int> key_columns_;
   bool keyed_;
   int max_parallelism_;
@@ -213,9 +217,10 @@ std::unique_ptr<Chain> MakeWatermarkChain(WatermarkAssignment assignment, Operat
 }
 
 std::unique_ptr<Chain> MakeSendChain(std::vector<Actor*> targets, int input,
-                                     std::vector<int> key_columns, bool keyed, int max_parallelism) {
-  return std::make_unique<SendChain>(std::move(targets), input, std::move(key_columns), keyed,
-                                     max_parallelism);
+                                     std::vector<int> columns, std::vector<int> key_columns,
+                                     bool keyed, int max_parallelism) {
+  return std::make_unique<SendChain>(std::move(targets), input, std::move(columns),
+                                     std::move(key_columns), keyed, max_parallelism);
 }
 
 }  // namespace millstream

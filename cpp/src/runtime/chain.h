@@ -30,8 +30,10 @@ std::unique_ptr<Chain> MakeTransformChain(std::shared_ptr<BatchTransform> transf
 std::unique_ptr<Chain> MakeWatermarkChain(WatermarkAssignment assignment, OperatorMetrics* metrics,
                                           ChainList children);
 // Hands batches to other actors: to one actor, or partitioned by key group over a keyed
-// operator's subtasks (`key_columns` empty: one global key, all rows to key group 0).
+// operator's subtasks (`key_columns` empty: one global key, all rows to key group 0). Sends
+// only the `columns` of each batch (empty: all; `key_columns` index the columns sent).
 std::unique_ptr<Chain> MakeSendChain(std::vector<Actor*> targets, int input,
-                                     std::vector<int> key_columns, bool keyed, int max_parallelism);
+                                     std::vector<int> columns, std::vector<int> key_columns,
+                                     bool keyed, int max_parallelism);
 
 }  // namespace millstream

@@ -327,10 +327,16 @@ class RunGraph {
     metrics_.resize(node_count);
     consumers_.resize(node_count);
     for (int index = 0; index < node_count; ++index) {
+      for (int input : plan.nodes[index].inputs) consumers_[index_of_.at(input)].push_back(index);
+    }
+    for (int index = 0; index < node_count; ++index) {
       const PlanNode& node = plan.nodes[index];
-      operators_[index] = BuildOperator(node, InputSchemas(node), handles);
+      std::vector<SchemaPtr> inputs = InputSchemas(node);
+      operators_[index] = BuildOperator(node, inputs, handles);
+      if (operators_[index].kind == PhysicalOperator::Kind::kKeyed && !PortConsumed(index, 1)) {
+        PruneKeyedInput(node, inputs.front(), handles, &operators_[index]);
+      }
       metrics_[index] = metrics->Add(node.label);
-      for (int input : node.inputs) consumers_[index_of_.at(input)].push_back(index);
     }
     CreateActors();
     ConnectActors();
@@ -362,6 +368,14 @@ class RunGraph {
       schemas.push_back(outputs[port]);
     }
     return schemas;
+  }
+
+  bool PortConsumed(int index, int port) const {
+    for (int consumer : consumers_[index]) {
+      const PlanNode& node = plan_.nodes[consumer];
+      if ((node.op == "port" ? node.port : 0) == port) return true;
+    }
+    return false;
   }
 
   // Whether event time is assigned at node `index` or after it: only then do the splits of a
@@ -465,14 +479,15 @@ class RunGraph {
             targets.push_back(actor.get());
             input = actor->AddInput();
           }
-          chains.push_back(MakeSendChain(std::move(targets), input, op.keyed->key_columns(),
-                                         /*keyed=*/true, plan_.max_parallelism));
+          chains.push_back(MakeSendChain(std::move(targets), input, op.input_columns,
+                                         op.keyed->key_columns(), /*keyed=*/true,
+                                         plan_.max_parallelism));
           break;
         }
         case PhysicalOperator::Kind::kSink: {
           SinkActor* sink = sinks_.at(consumer).get();
           const int input = sink->AddInput();
-          chains.push_back(MakeSendChain({sink}, input, {}, /*keyed=*/false, plan_.max_parallelism));
+          chains.push_back(MakeSendChain({sink}, input, {}, {}, /*keyed=*/false, plan_.max_parallelism));
           break;
         }
         case PhysicalOperator::Kind::kSource:
