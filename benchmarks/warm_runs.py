@@ -6,11 +6,17 @@ generate (run those once first).
     .venv/bin/python benchmarks/warm_runs.py in_memory 1,2 8        # stateless query, P=1 then P=2
     .venv/bin/python benchmarks/warm_runs.py tumbling 1,2 3         # also sliding_top1, session
     .venv/bin/python benchmarks/warm_runs.py running 1 1 --state rocksdb
+    .venv/bin/python benchmarks/warm_runs.py session 1,2 9 --alternate  # P=1, P=2, P=1, ...
+
+With --alternate the parallelisms take turns, run by run, and each round's speed-up (the first
+parallelism's wall time over the others') is printed, then the median over the rounds: on a VM
+whose speed drifts from minute to minute, neighbouring runs are the fairer comparison.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import time
 
 import pyarrow.parquet as pq
@@ -54,6 +60,8 @@ def main() -> None:
     parser.add_argument("--state-memory", default=None, help="default: the engine's (a quarter of RAM)")
     parser.add_argument("--rows", type=int, default=None,
                         help="input size (default 20 M for in_memory, 10 M for the keyed queries)")
+    parser.add_argument("--alternate", action="store_true",
+                        help="the parallelisms take turns run by run; print each round's speed-up")
     args = parser.parse_args()
     if args.query == "in_memory":
         table = pq.read_table(os.path.join(DATA, f"stateless_{args.rows or 20_000_000}.parquet"))
@@ -63,20 +71,40 @@ def main() -> None:
         table = table.select(["key_big", "value"] if args.query == "running" else ["key", "value", "ts"])
         build = running if args.query == "running" else windowed(args.query)
     print(f"{args.query}: {table.num_rows:,} rows, state={args.state}, state_memory={args.state_memory or 'default'}")
-    for parallelism in [int(p) for p in args.parallelism.split(",")]:
-        for _ in range(args.runs):
-            pipeline = ms.Pipeline(parallelism=parallelism, state=args.state, state_memory=args.state_memory)
-            out_rows = []
-            build(pipeline, table).for_each_batch(lambda batch: out_rows.append(batch.num_rows))
-            wall, cpu = time.perf_counter(), time.process_time()
-            result = pipeline.run()
-            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-            keyed = [m for m in result.metrics if m["state_entries_peak"] > 0]
-            state = "".join(f"  {m['operator']}: state_reads {m['state_reads']:,} state_writes "
-                            f"{m['state_writes']:,} peak entries {m['state_entries_peak']:,}" for m in keyed)
-            print(f"P={parallelism} {wall:.3f} s wall {cpu:.3f} s CPU {sum(out_rows):,} rows out{state}",
-                  flush=True)
+    parallelisms = [int(p) for p in args.parallelism.split(",")]
+    if args.alternate:
+        order = [list(parallelisms) for _ in range(args.runs)]
+    else:
+        order = [[p] * args.runs for p in parallelisms]
+    speedups = {p: [] for p in parallelisms[1:]}
+    for turn in order:
+        walls = {}
+        for parallelism in turn:
+            walls[parallelism] = run_once(build, table, parallelism, args)
+        if args.alternate:
+            for p in parallelisms[1:]:
+                speedups[p].append(walls[parallelisms[0]] / walls[p])
+            print("  speed-up this round: " + ", ".join(
+                f"P={p} {speedups[p][-1]:.2f}x" for p in parallelisms[1:]), flush=True)
+    for p, values in speedups.items():
+        if values:
+            print(f"P={p} over P={parallelisms[0]}, median of {len(values)} rounds: "
+                  f"{statistics.median(values):.2f}x (range {min(values):.2f}-{max(values):.2f}x)")
 
+
+def run_once(build, table, parallelism, args) -> float:
+    pipeline = ms.Pipeline(parallelism=parallelism, state=args.state, state_memory=args.state_memory)
+    out_rows = []
+    build(pipeline, table).for_each_batch(lambda batch: out_rows.append(batch.num_rows))
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = pipeline.run()
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    keyed = [m for m in result.metrics if m["state_entries_peak"] > 0]
+    state = "".join(f"  {m['operator']}: state_reads {m['state_reads']:,} state_writes "
+                    f"{m['state_writes']:,} peak entries {m['state_entries_peak']:,}" for m in keyed)
+    print(f"P={parallelism} {wall:.3f} s wall {cpu:.3f} s CPU {sum(out_rows):,} rows out{state}",
+          flush=True)
+    return wall
 
 if __name__ == "__main__":
     main()

@@ -12,7 +12,7 @@ RowSelection BoundNode::Select(const arrow::RecordBatch& batch) const {
     const arrow::Scalar& scalar = *mask.scalar();
     bool keep = scalar.is_valid && scalar.type->id() == arrow::Type::BOOL &&
                 static_cast<const arrow::BooleanScalar&>(scalar).value;
-    return RowSelection{nullptr, keep ? batch.num_rows() : 0};
+    return RowSelection{nullptr, keep ? batch.num_rows() : 0, nullptr};
   }
   return SelectionFromMask(*mask.make_array());
 }

@@ -87,12 +87,12 @@ arrow::Datum CompareKernel(const std::vector<arrow::Datum>& args, int64_t num_ro
 // 33 -> ~20 us per 64 K rows with AVX-512).
 template <typename Cmp>
 RowSelection CompareSelect(const std::vector<arrow::Datum>& args, int64_t num_rows, Cmp cmp) {
-  if (AnyNullScalar(args)) return RowSelection{nullptr, 0};
+  if (AnyNullScalar(args)) return RowSelection{nullptr, 0, nullptr};
   std::shared_ptr<arrow::Buffer> bits = CompareBits(args, num_rows, cmp);
   if (std::shared_ptr<arrow::Buffer> validity = CombinedValidity(args, num_rows)) {
     arrow::internal::BitmapAnd(bits->data(), 0, validity->data(), 0, num_rows, 0, bits->mutable_data());
   }
-  return SelectionFromBitmap(bits->data(), num_rows);
+  return SelectionFromBitmap(std::move(bits), num_rows);
 }
 
 ResolvedCall NullBoolResult() {
