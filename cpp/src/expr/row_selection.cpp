@@ -66,6 +66,53 @@ MS_TARGET_AVX512 std::shared_ptr<arrow::Buffer> CompressFixedAvx512(const arrow:
 }
 #endif
 
+// One load per register of `column`, compressed into each part by its bitmap (the parts are
+// disjoint, so each row is stored once).
+template <typename T>
+MS_TARGET_AVX512 std::vector<std::shared_ptr<arrow::Buffer>> SplitFixedAvx512(
+    const arrow::ArrayData& column, const std::vector<RowSelection>& parts) {
+  static_assert(sizeof(T) == 4 || sizeof(T) == 8);
+  constexpr int64_t kLanes = 64 / sizeof(T);
+  const size_t n = parts.size();
+  const T* in = column.GetValues<T>(1);
+  const int64_t length = column.length;
+  std::vector<std::shared_ptr<arrow::Buffer>> buffers(n);
+  std::vector<T*> out(n);
+  std::vector<const uint8_t*> bits(n);
+  std::vector<int64_t> written(n, 0);
+  for (size_t p = 0; p < n; ++p) {
+    buffers[p] = AllocateBytes(parts[p].count * static_cast<int64_t>(sizeof(T)) + 64);
+    out[p] = buffers[p]->mutable_data_as<T>();
+    bits[p] = parts[p].bitmap->data();
+  }
+  int64_t row = 0;
+  for (; row + kLanes <= length; row += kLanes) {
+    const __m512i values = _mm512_loadu_si512(in + row);
+    for (size_t p = 0; p < n; ++p) {
+      if constexpr (sizeof(T) == 8) {
+        const __mmask8 mask = bits[p][row / 8];
+        _mm512_storeu_si512(out[p] + written[p], _mm512_maskz_compress_epi64(mask, values));
+        written[p] += __builtin_popcount(mask);
+      } else {
+        uint16_t mask;
+        std::memcpy(&mask, bits[p] + row / 8, 2);
+        _mm512_storeu_si512(out[p] + written[p], _mm512_maskz_compress_epi32(mask, values));
+        written[p] += __builtin_popcount(mask);
+      }
+    }
+  }
+  for (; row < length; ++row) {
+    for (size_t p = 0; p < n; ++p) {
+      if (arrow::bit_util::GetBit(bits[p], row)) out[p][written[p]++] = in[row];
+    }
+  }
+  for (size_t p = 0; p < n; ++p) {
+    MS_CHECK(written[p] == parts[p].count, "split row count");
+    buffers[p] = arrow::SliceBuffer(std::move(buffers[p]), 0, written[p] * static_cast<int64_t>(sizeof(T)));
+  }
+  return buffers;
+}
+
 // Compress when the selection keeps at least a quarter of the rows (every row is read either
 // way; a sparse selection gathers fewer), else gather.
 template <typename T>
@@ -301,6 +348,37 @@ std::shared_ptr<arrow::Array> TakeSelected(const arrow::Array& column, const Row
   EnsureComputeInitialized();
   return CheckArrow(arrow::compute::Take(column, *indices, arrow::compute::TakeOptions::NoBoundsCheck()),
                     "taking selected rows");
+}
+
+std::vector<BatchPtr> TakeSelectedRowsForEach(const BatchPtr& batch,
+                                              const std::vector<RowSelection>& parts) {
+  bool all_bitmaps = true;
+  for (const RowSelection& part : parts) all_bitmaps = all_bitmaps && part.bitmap;
+  std::vector<arrow::ArrayVector> columns(parts.size());
+  for (int i = 0; i < batch->num_columns(); ++i) {
+    const arrow::ArrayData& data = *batch->column(i)->data();
+    const int width = arrow::is_primitive(data.type->id()) && data.buffers.size() == 2
+                          ? data.type->byte_width() : 0;
+#if MS_HAVE_AVX512_BUILD
+    if (all_bitmaps && (width == 4 || width == 8) && HasAvx512()) {
+      auto values = width == 8 ? SplitFixedAvx512<uint64_t>(data, parts) : SplitFixedAvx512<uint32_t>(data, parts);
+      const bool nulls = data.GetNullCount() > 0;
+      for (size_t p = 0; p < parts.size(); ++p) {
+        auto validity = nulls ? GatherBits(data.buffers[0]->data(), data.offset, parts[p]) : nullptr;
+        columns[p].push_back(arrow::MakeArray(arrow::ArrayData::Make(
+            data.type, parts[p].count, {std::move(validity), std::move(values[p])},
+            nulls ? arrow::kUnknownNullCount : 0)));
+      }
+      continue;
+    }
+#endif
+    for (size_t p = 0; p < parts.size(); ++p) columns[p].push_back(TakeSelected(*batch->column(i), parts[p]));
+  }
+  std::vector<BatchPtr> batches;
+  for (size_t p = 0; p < parts.size(); ++p) {
+    batches.push_back(arrow::RecordBatch::Make(batch->schema(), parts[p].count, std::move(columns[p])));
+  }
+  return batches;
 }
 
 BatchPtr TakeSelectedRows(const BatchPtr& batch, const RowSelection& selection) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include <arrow/array.h>
 #include <arrow/buffer.h>
@@ -44,5 +45,12 @@ std::shared_ptr<arrow::Array> TakeSelected(const arrow::Array& column, const Row
 
 // The selected rows of every column. Returns `batch` itself if every row is selected.
 BatchPtr TakeSelectedRows(const BatchPtr& batch, const RowSelection& selection);
+
+// The rows of `batch` split among disjoint selections, some but not all of its rows each (a
+// keyed exchange's subtasks): one batch per selection. Column by column, so a column is still
+// in cache for the next selection; when every selection has its bitmap, a 4- or 8-byte column
+// is loaded once per 8 or 16 rows and compressed into every part (AVX-512).
+std::vector<BatchPtr> TakeSelectedRowsForEach(const BatchPtr& batch,
+                                              const std::vector<RowSelection>& parts);
 
 }  // namespace millstream::expr

@@ -2,6 +2,7 @@
 
 #include <arrow/compute/api_vector.h>
 
+#include "core/key_groups.h"
 #include "expr/bound_node.h"
 #include "expr/kernel_support.h"
 #include "expr/row_selection.h"
@@ -141,6 +142,36 @@ TEST(RowSelection, CompressedAndGatheredColumnsAgree) {
         expr::RowSelection gathered = compressed;
         gathered.bitmap = nullptr;
         ExpectBatchesEqual(expr::TakeSelectedRows(batch, gathered), expr::TakeSelectedRows(batch, compressed));
+      }
+    }
+  }
+}
+
+// A keyed exchange's split: every part equals the rows gathered for it alone, for every column
+// kind (the 4- and 8-byte ones compressed into all parts from one load), slice offsets, and
+// lengths with and without a tail.
+TEST(RowSelection, SplitIntoPartsAgreesWithGatheringEachPart) {
+  std::mt19937_64 rng(13);
+  for (int64_t rows : {9, 17, 64, 1001}) {
+    for (int64_t offset : {0, 5}) {
+      for (int parallelism : {2, 3, 4}) {
+        auto full = MixedBatch(rng, rows + offset);
+        auto batch = full->Slice(offset, rows);
+        std::vector<uint16_t> groups(rows);
+        for (auto& group : groups) group = static_cast<uint16_t>(rng() % 128);
+        std::vector<expr::RowSelection> parts;
+        for (int subtask = 0; subtask < parallelism; ++subtask) {
+          auto [first, end] = KeyGroupRange(subtask, parallelism, 128);
+          expr::RowSelection part = expr::SelectionInRange(groups.data(), rows, first, end);
+          if (part.count > 0 && part.count < rows) parts.push_back(std::move(part));
+        }
+        std::vector<BatchPtr> split = expr::TakeSelectedRowsForEach(batch, parts);
+        ASSERT_EQ(split.size(), parts.size());
+        for (size_t p = 0; p < parts.size(); ++p) {
+          expr::RowSelection gathered = parts[p];
+          gathered.bitmap = nullptr;
+          ExpectBatchesEqual(expr::TakeSelectedRows(batch, gathered), split[p]);
+        }
       }
     }
   }
