@@ -7,7 +7,6 @@
 
 #include "core/error.h"
 #include "core/key_groups.h"
-#include "core/recycling_pool.h"
 #include "expr/row_selection.h"
 
 namespace millstream {
