@@ -30,42 +30,6 @@ std::shared_ptr<arrow::Buffer> GatherFixed(const arrow::ArrayData& column, const
 }
 
 #if MS_HAVE_AVX512_BUILD
-// The rows set in the selection's bitmap, a register of 8 (or 16) values at a time: compress the
-// selected lanes into a register, then a plain store of all of it (so the buffer has a
-// register's room past the end; compress-to-memory is slow on AMD Zen 4).
-template <typename T>
-MS_TARGET_AVX512 std::shared_ptr<arrow::Buffer> CompressFixedAvx512(const arrow::ArrayData& column,
-                                                                    const RowSelection& selection) {
-  static_assert(sizeof(T) == 4 || sizeof(T) == 8);
-  constexpr int64_t kLanes = 64 / sizeof(T);
-  const T* in = column.GetValues<T>(1);
-  const uint8_t* bits = selection.bitmap->data();
-  const int64_t length = column.length;
-  auto buffer = AllocateBytes(selection.count * static_cast<int64_t>(sizeof(T)) + 64);
-  T* out = buffer->mutable_data_as<T>();
-  int64_t written = 0;
-  int64_t row = 0;
-  for (; row + kLanes <= length; row += kLanes) {
-    const __m512i values = _mm512_loadu_si512(in + row);
-    if constexpr (sizeof(T) == 8) {
-      const __mmask8 mask = bits[row / 8];
-      _mm512_storeu_si512(out + written, _mm512_maskz_compress_epi64(mask, values));
-      written += __builtin_popcount(mask);
-    } else {
-      uint16_t mask;
-      std::memcpy(&mask, bits + row / 8, 2);
-      _mm512_storeu_si512(out + written, _mm512_maskz_compress_epi32(mask, values));
-      written += __builtin_popcount(mask);
-    }
-  }
-  for (; row < length; ++row) {
-    if (arrow::bit_util::GetBit(bits, row)) out[written++] = in[row];
-  }
-  MS_CHECK(written == selection.count, "compressed row count");
-  return arrow::SliceBuffer(std::move(buffer), 0, written * static_cast<int64_t>(sizeof(T)));
-}
-#endif
-
 // One load per register of `column`, compressed into each part by its bitmap (the parts are
 // disjoint, so each row is stored once).
 template <typename T>
@@ -112,6 +76,7 @@ MS_TARGET_AVX512 std::vector<std::shared_ptr<arrow::Buffer>> SplitFixedAvx512(
   }
   return buffers;
 }
+#endif
 
 // Compress when the selection keeps at least a quarter of the rows (every row is read either
 // way; a sparse selection gathers fewer), else gather.
@@ -120,7 +85,9 @@ std::shared_ptr<arrow::Buffer> SelectFixed(const arrow::ArrayData& column, const
 #if MS_HAVE_AVX512_BUILD
   if constexpr (sizeof(T) == 4 || sizeof(T) == 8) {
     if (selection.bitmap && selection.count * 4 >= column.length && HasAvx512()) {
-      return CompressFixedAvx512<T>(column, selection);
+      // A single part: each register's selected lanes compressed into a register, then one
+      // store (compress-to-memory is slow on AMD Zen 4).
+      return SplitFixedAvx512<T>(column, {selection}).front();
     }
   }
 #endif
