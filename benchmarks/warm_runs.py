@@ -60,6 +60,7 @@ def main() -> None:
     parser.add_argument("--state-memory", default=None, help="default: the engine's (a quarter of RAM)")
     parser.add_argument("--rows", type=int, default=None,
                         help="input size (default 20 M for in_memory, 10 M for the keyed queries)")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: the engine's")
     parser.add_argument("--alternate", action="store_true",
                         help="the parallelisms take turns run by run; print each round's speed-up")
     args = parser.parse_args()
@@ -93,7 +94,8 @@ def main() -> None:
 
 
 def run_once(build, table, parallelism, args) -> float:
-    pipeline = ms.Pipeline(parallelism=parallelism, state=args.state, state_memory=args.state_memory)
+    pipeline = ms.Pipeline(parallelism=parallelism, state=args.state, state_memory=args.state_memory,
+                           batch_size=args.batch_size)
     out_rows = []
     build(pipeline, table).for_each_batch(lambda batch: out_rows.append(batch.num_rows))
     wall, cpu = time.perf_counter(), time.process_time()

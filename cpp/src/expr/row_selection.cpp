@@ -32,7 +32,13 @@ std::shared_ptr<arrow::Buffer> GatherFixed(const arrow::ArrayData& column, const
 #if MS_HAVE_AVX512_BUILD
 // One load per register of `column`, compressed into each part by its bitmap (the parts are
 // disjoint, so each row is stored once).
-template <typename T>
+//
+// kStream writes the parts with non-temporal stores: each part's compressed values collect in a
+// register and go out 64 aligned bytes at a time. A keyed exchange's parts are read later by
+// other threads, and plain stores first read every destination line into the cache (a line that
+// is then evicted, written back and read again by the subtask): docs/design-notes.md. A part
+// that is read at once (a filter's selection) is better in cache: plain stores.
+template <typename T, bool kStream>
 MS_TARGET_AVX512 std::vector<std::shared_ptr<arrow::Buffer>> SplitFixedAvx512(
     const arrow::ArrayData& column, const std::vector<RowSelection>& parts) {
   static_assert(sizeof(T) == 4 || sizeof(T) == 8);
@@ -44,25 +50,66 @@ MS_TARGET_AVX512 std::vector<std::shared_ptr<arrow::Buffer>> SplitFixedAvx512(
   std::vector<T*> out(n);
   std::vector<const uint8_t*> bits(n);
   std::vector<int64_t> written(n, 0);
+  // kStream: per part, a register's worth of values waiting to go out (the first `fill` lanes)
+  std::shared_ptr<arrow::Buffer> stage_buffer = AllocateBytes(kStream ? static_cast<int64_t>(n) * 64 : 0);
+  __m512i* stages = reinterpret_cast<__m512i*>(stage_buffer->mutable_data());
+  std::vector<int> fill(kStream ? n : 0, 0);
+  for (size_t p = 0; kStream && p < n; ++p) stages[p] = _mm512_setzero_si512();
   for (size_t p = 0; p < n; ++p) {
     buffers[p] = AllocateBytes(parts[p].count * static_cast<int64_t>(sizeof(T)) + 64);
     out[p] = buffers[p]->mutable_data_as<T>();
     bits[p] = parts[p].bitmap->data();
+    MS_CHECK(!kStream || reinterpret_cast<uintptr_t>(out[p]) % 64 == 0, "a 64-byte aligned buffer");
   }
   int64_t row = 0;
   for (; row + kLanes <= length; row += kLanes) {
     const __m512i values = _mm512_loadu_si512(in + row);
     for (size_t p = 0; p < n; ++p) {
+      uint32_t mask;
+      __m512i packed;
       if constexpr (sizeof(T) == 8) {
-        const __mmask8 mask = bits[p][row / 8];
-        _mm512_storeu_si512(out[p] + written[p], _mm512_maskz_compress_epi64(mask, values));
-        written[p] += __builtin_popcount(mask);
+        mask = bits[p][row / 8];
+        packed = _mm512_maskz_compress_epi64(static_cast<__mmask8>(mask), values);
       } else {
-        uint16_t mask;
-        std::memcpy(&mask, bits[p] + row / 8, 2);
-        _mm512_storeu_si512(out[p] + written[p], _mm512_maskz_compress_epi32(mask, values));
-        written[p] += __builtin_popcount(mask);
+        uint16_t mask16;
+        std::memcpy(&mask16, bits[p] + row / 8, 2);
+        mask = mask16;
+        packed = _mm512_maskz_compress_epi32(static_cast<__mmask16>(mask), values);
       }
+      const int count = std::popcount(mask);
+      if constexpr (kStream) {
+        // Append the packed lanes to the stage; a full stage goes out, and the lanes that did
+        // not fit start the next one.
+        const uint32_t lanes = (1u << count) - 1;
+        const uint32_t place = lanes << fill[p];  // lanes beyond kLanes: dropped by the mask type
+        if constexpr (sizeof(T) == 8) {
+          stages[p] = _mm512_mask_expand_epi64(stages[p], static_cast<__mmask8>(place), packed);
+        } else {
+          stages[p] = _mm512_mask_expand_epi32(stages[p], static_cast<__mmask16>(place), packed);
+        }
+        fill[p] += count;
+        if (fill[p] >= kLanes) {
+          _mm512_stream_si512(reinterpret_cast<__m512i*>(out[p] + written[p]), stages[p]);
+          written[p] += kLanes;
+          fill[p] -= kLanes;
+          const uint32_t rest = lanes & ~((1u << (count - fill[p])) - 1);
+          if constexpr (sizeof(T) == 8) {
+            stages[p] = _mm512_maskz_compress_epi64(static_cast<__mmask8>(rest), packed);
+          } else {
+            stages[p] = _mm512_maskz_compress_epi32(static_cast<__mmask16>(rest), packed);
+          }
+        }
+      } else {
+        _mm512_storeu_si512(out[p] + written[p], packed);
+        written[p] += count;
+      }
+    }
+  }
+  if constexpr (kStream) {
+    _mm_sfence();  // the streamed lines are visible before the parts are handed to other threads
+    for (size_t p = 0; p < n; ++p) {
+      std::memcpy(out[p] + written[p], &stages[p], fill[p] * sizeof(T));
+      written[p] += fill[p];
     }
   }
   for (; row < length; ++row) {
@@ -87,7 +134,7 @@ std::shared_ptr<arrow::Buffer> SelectFixed(const arrow::ArrayData& column, const
     if (selection.bitmap && selection.count * 4 >= column.length && HasAvx512()) {
       // A single part: each register's selected lanes compressed into a register, then one
       // store (compress-to-memory is slow on AMD Zen 4).
-      return SplitFixedAvx512<T>(column, {selection}).front();
+      return SplitFixedAvx512<T, false>(column, {selection}).front();
     }
   }
 #endif
@@ -328,7 +375,8 @@ std::vector<BatchPtr> TakeSelectedRowsForEach(const BatchPtr& batch,
                           ? data.type->byte_width() : 0;
 #if MS_HAVE_AVX512_BUILD
     if (all_bitmaps && (width == 4 || width == 8) && HasAvx512()) {
-      auto values = width == 8 ? SplitFixedAvx512<uint64_t>(data, parts) : SplitFixedAvx512<uint32_t>(data, parts);
+      auto values = width == 8 ? SplitFixedAvx512<uint64_t, true>(data, parts)
+                                : SplitFixedAvx512<uint32_t, true>(data, parts);
       const bool nulls = data.GetNullCount() > 0;
       for (size_t p = 0; p < parts.size(); ++p) {
         auto validity = nulls ? GatherBits(data.buffers[0]->data(), data.offset, parts[p]) : nullptr;

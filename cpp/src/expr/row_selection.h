@@ -49,7 +49,8 @@ BatchPtr TakeSelectedRows(const BatchPtr& batch, const RowSelection& selection);
 // The rows of `batch` split among disjoint selections, some but not all of its rows each (a
 // keyed exchange's subtasks): one batch per selection. Column by column, so a column is still
 // in cache for the next selection; when every selection has its bitmap, a 4- or 8-byte column
-// is loaded once per 8 or 16 rows and compressed into every part (AVX-512).
+// is loaded once per 8 or 16 rows and compressed into every part (AVX-512), and the parts are
+// written with non-temporal stores, as they are read later by other threads.
 std::vector<BatchPtr> TakeSelectedRowsForEach(const BatchPtr& batch,
                                               const std::vector<RowSelection>& parts);
 

@@ -180,7 +180,7 @@ arrow::Datum ChangeCase(const arrow::Datum& value, bool upper) {
     arrow::Datum mapped_datum = value;
     if (!mixed.empty()) {
       const RowSelection selection{arrow::Buffer::Wrap(mixed.data(), mixed.size()),
-                                   static_cast<int64_t>(mixed.size())};
+                                   static_cast<int64_t>(mixed.size()), nullptr};
       mapped_datum = CallArrow(arrow_function, {arrow::Datum(TakeSelected(*value.make_array(), selection))});
     }
     const StringColumn<Offset> mapped(*mapped_datum.array());

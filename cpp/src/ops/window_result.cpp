@@ -77,7 +77,7 @@ void ResultBuilder::AppendWithInputKeys(const arrow::RecordBatch& input,
   for (size_t begin = 0; begin < key_rows.size(); begin += kDefaultBatchSize) {
     const size_t end = std::min(key_rows.size(), begin + static_cast<size_t>(kDefaultBatchSize));
     expr::RowSelection selection{arrow::Buffer::Wrap(key_rows.data() + begin, end - begin),
-                                 static_cast<int64_t>(end - begin)};
+                                 static_cast<int64_t>(end - begin), nullptr};
     arrow::ArrayVector columns;
     for (int column : key_columns) columns.push_back(expr::TakeSelected(*input.column(column), selection));
     for (size_t i = begin; i < end; ++i) layout_.Finalize(acc_rows[i], aggregates_);
