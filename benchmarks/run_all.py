@@ -6,7 +6,7 @@ printed it, after a run on a quiet machine.
     .venv/bin/python benchmarks/run_all.py            # full size (generates ~4 GB of data once)
     .venv/bin/python benchmarks/run_all.py --quick    # 2 M rows each, a 200 MB JSONL file
     .venv/bin/python benchmarks/run_all.py --engines-peers-only   # pandas / polars / DuckDB only
-Other options (--parallelism, --timeout-s, --rss-limit-gb, --quiet-wait-s) go to both scripts.
+Other options (--parallelism, --processes, --timeout-s, --rss-limit-gb, --quiet-wait-s) go to both scripts.
 """
 from __future__ import annotations
 

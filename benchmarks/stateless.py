@@ -177,7 +177,7 @@ def measure_and_report(args) -> None:
     measurements = harness.measure_all(os.path.abspath(__file__), args, inputs, SINGLE_THREADED)
     harness.print_report(
         measurements, args, millstream_engines=["millstream"], reference_engines=REFERENCE_ENGINES,
-        title=f"Stateless (repeat={args.repeat}, best run; input rows count for rows/s; "
+        title=f"Stateless (repeat={args.repeat}, processes={args.processes}, best run; input rows count for rows/s; "
               f"millstream/peer = millstream rows/s / peer rows/s at the same P)",
         targets=target_lines(measurements))
 

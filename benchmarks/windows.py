@@ -202,7 +202,7 @@ def measure_and_report(args) -> None:
     harness.print_report(
         measurements, args, millstream_engines=[e for e in MILLSTREAM_ENGINES if e in args.engines],
         reference_engines=REFERENCE_ENGINES,
-        title=f"Windows ({args.rows:,} rows, repeat={args.repeat}, best run; "
+        title=f"Windows ({args.rows:,} rows, repeat={args.repeat}, processes={args.processes}, best run; "
               f"millstream/<backend>/peer = millstream rows/s / peer rows/s at the same P)")
 
 
