@@ -54,6 +54,47 @@ std::unique_ptr<KeyedOperatorState> MakeSessionWindowState(const AggregationPlan
 std::unique_ptr<KeyedOperatorState> MakeRunningAggregateState(const AggregationPlan& plan,
                                                               SubtaskContext context);
 
+// The watermark side the window states share: a watermark (with processing time, the clock) or
+// the end of the input fires the windows it passed (Advance), emits their rows (Flush) and ends
+// the step (FinishStep: idle keys swept, hot state over its budget spilled, writes committed).
+class WindowState : public KeyedOperatorState {
+ public:
+  void OnWatermark(int64_t watermark_ms, Emitter& out) final {
+    if (plan_.window.processing_time && watermark_ms != kFinalWatermarkMs) {
+      watermark_ms = plan_.clock_ms();
+    }
+    Step(watermark_ms, out);
+  }
+  void OnEnd(Emitter& out) final { Step(kFinalWatermarkMs, out); }
+
+ protected:
+  explicit WindowState(const AggregationPlan& plan) : plan_(plan) {}
+  virtual void Advance(int64_t watermark_ms) = 0;
+  virtual void Flush(Emitter& out) = 0;
+  virtual void FinishStep() = 0;
+
+  // The times of a batch's rows in ms: their event time; with processing time, the clock's now,
+  // after firing the windows it passed.
+  void RowTimes(const arrow::RecordBatch& rows, std::vector<int64_t>* times_ms) {
+    if (plan_.window.processing_time) {
+      const int64_t now_ms = plan_.clock_ms();
+      Advance(now_ms);
+      times_ms->assign(rows.num_rows(), now_ms);
+    } else {
+      plan_.event_time->ToMs(rows, times_ms);
+    }
+  }
+
+  const AggregationPlan& plan_;
+
+ private:
+  void Step(int64_t watermark_ms, Emitter& out) {
+    Advance(watermark_ms);
+    Flush(out);
+    FinishStep();
+  }
+};
+
 // Keys in the state backend (DESIGN.md): [key_group u16 BE (AppendKeyGroup, core/key_groups.h)]
 // [key bytes][namespace], where a namespace is an int64 (a window or pane end) big-endian with
 // the sign bit flipped, so bytewise order is time order.

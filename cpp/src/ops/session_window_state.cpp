@@ -45,10 +45,10 @@ struct KeySessions {
 };
 static_assert(sizeof(KeySessions) <= 48, "a key slot and its sessions fill one cache line");
 
-class SessionWindowState final : public KeyedOperatorState {
+class SessionWindowState final : public WindowState {
  public:
   SessionWindowState(const AggregationPlan& plan, SubtaskContext context)
-      : plan_(plan),
+      : WindowState(plan),
         layout_(*plan.layout),
         context_(std::move(context)),
         backend_(*context_.state),
@@ -75,13 +75,7 @@ class SessionWindowState final : public KeyedOperatorState {
     const int64_t n = rows->num_rows();
     if (n == 0) return;
     ++batch_number_;
-    if (plan_.window.processing_time) {
-      int64_t now_ms = plan_.clock_ms();
-      Advance(now_ms);
-      times_.assign(n, now_ms);
-    } else {
-      plan_.event_time->ToMs(*rows, &times_);
-    }
+    RowTimes(*rows, &times_);
     keys_.Lookup(*rows, key_groups, &slots_);
     LoadSpilledKeys();
     inputs_ = AggregateInputs(plan_, *rows);
@@ -139,22 +133,9 @@ class SessionWindowState final : public KeyedOperatorState {
     FinishStep();
   }
 
-  void OnWatermark(int64_t watermark_ms, Emitter& out) override {
-    if (plan_.window.processing_time && watermark_ms != kFinalWatermarkMs) {
-      watermark_ms = plan_.clock_ms();
-    }
-    Advance(watermark_ms);
-    results_.Flush(out);
-    FinishStep();
-  }
-
-  void OnEnd(Emitter& out) override {
-    Advance(kFinalWatermarkMs);
-    results_.Flush(out);
-    FinishStep();
-  }
-
  private:
+  void Flush(Emitter& out) override { results_.Flush(out); }
+
   // Brings back the keys of the batch (slots_) that are not hot and may be in the backend.
   void LoadSpilledKeys() {
     if (spilled_keys_ == 0) return;
@@ -254,7 +235,7 @@ class SessionWindowState final : public KeyedOperatorState {
     }
   }
 
-  void Advance(int64_t watermark_ms) {
+  void Advance(int64_t watermark_ms) override {
     const int64_t previous_ms = watermark_ms_;
     if (watermark_ms <= previous_ms) return;
     watermark_ms_ = watermark_ms;
@@ -457,7 +438,7 @@ class SessionWindowState final : public KeyedOperatorState {
     });
   }
 
-  void FinishStep() {
+  void FinishStep() override {
     keys_.Sweep(IdleKeysToKeep(keys_, context_.hot_state_bytes, HotBytes()));
     MaybeSpill();
     keys_.Sweep(IdleKeysToKeep(keys_, context_.hot_state_bytes, HotBytes()));
@@ -467,7 +448,6 @@ class SessionWindowState final : public KeyedOperatorState {
     }
   }
 
-  const AggregationPlan& plan_;
   const AccumulatorLayout& layout_;
   SubtaskContext context_;
   StateBackend& backend_;

@@ -83,10 +83,10 @@ struct GroupMeta {
   uint32_t in_backend : 1;  // read back from the backend, which still holds a (stale) copy
 };
 
-class SliceWindowState final : public KeyedOperatorState {
+class SliceWindowState final : public WindowState {
  public:
   SliceWindowState(const AggregationPlan& plan, SubtaskContext context)
-      : plan_(plan),
+      : WindowState(plan),
         slices_(*plan.slices),
         layout_(*plan.layout),
         context_(std::move(context)),
@@ -112,13 +112,7 @@ class SliceWindowState final : public KeyedOperatorState {
     const int64_t n = rows->num_rows();
     if (n == 0) return;
     ++batch_number_;
-    if (plan_.window.processing_time) {
-      int64_t now_ms = plan_.clock_ms();
-      Advance(now_ms);
-      times_.assign(n, now_ms);
-    } else {
-      plan_.event_time->ToMs(*rows, &times_);
-    }
+    RowTimes(*rows, &times_);
     keys_.Lookup(*rows, key_groups, &slots_);
     group_of_row_.resize(n);
     late_rows_.clear();
@@ -163,22 +157,9 @@ class SliceWindowState final : public KeyedOperatorState {
     FinishStep();
   }
 
-  void OnWatermark(int64_t watermark_ms, Emitter& out) override {
-    if (plan_.window.processing_time && watermark_ms != kFinalWatermarkMs) {
-      watermark_ms = plan_.clock_ms();
-    }
-    Advance(watermark_ms);
-    results_.Flush(out);
-    FinishStep();
-  }
-
-  void OnEnd(Emitter& out) override {
-    Advance(kFinalWatermarkMs);
-    results_.Flush(out);
-    FinishStep();
-  }
-
  private:
+  void Flush(Emitter& out) override { results_.Flush(out); }
+
   int64_t FirstWindowEnd(int64_t pane_end) const {
     return tumbling_ ? pane_end : slices_.FirstWindowEndAfter(pane_end - slices_.pane_ms());
   }
@@ -322,7 +303,7 @@ class SliceWindowState final : public KeyedOperatorState {
 
   // ---- time -------------------------------------------------------------------------------
 
-  void Advance(int64_t watermark_ms) {
+  void Advance(int64_t watermark_ms) override {
     if (watermark_ms <= watermark_ms_) return;
     watermark_ms_ = watermark_ms;
     Fire();
@@ -582,7 +563,7 @@ class SliceWindowState final : public KeyedOperatorState {
     }
   }
 
-  void FinishStep() {
+  void FinishStep() override {
     keys_.Sweep(IdleKeysToKeep(keys_, context_.hot_state_bytes, HotBytes()));
     MaybeSpill();
     keys_.Sweep(IdleKeysToKeep(keys_, context_.hot_state_bytes, HotBytes()));
@@ -596,7 +577,6 @@ class SliceWindowState final : public KeyedOperatorState {
     return reinterpret_cast<uint8_t*>(storage->data() + index * words);
   }
 
-  const AggregationPlan& plan_;
   const SliceAssigner& slices_;
   const AccumulatorLayout& layout_;
   SubtaskContext context_;
