@@ -51,10 +51,15 @@ MS_TARGET_AVX512 std::vector<std::shared_ptr<arrow::Buffer>> SplitFixedAvx512(
   std::vector<const uint8_t*> bits(n);
   std::vector<int64_t> written(n, 0);
   // kStream: per part, a register's worth of values waiting to go out (the first `fill` lanes)
-  std::shared_ptr<arrow::Buffer> stage_buffer = AllocateBytes(kStream ? static_cast<int64_t>(n) * 64 : 0);
-  __m512i* stages = reinterpret_cast<__m512i*>(stage_buffer->mutable_data());
-  std::vector<int> fill(kStream ? n : 0, 0);
-  for (size_t p = 0; kStream && p < n; ++p) stages[p] = _mm512_setzero_si512();
+  std::shared_ptr<arrow::Buffer> stage_buffer;
+  __m512i* stages = nullptr;
+  std::vector<int> fill;
+  if constexpr (kStream) {
+    stage_buffer = AllocateBytes(static_cast<int64_t>(n) * 64);
+    stages = reinterpret_cast<__m512i*>(stage_buffer->mutable_data());
+    for (size_t p = 0; p < n; ++p) stages[p] = _mm512_setzero_si512();
+    fill.assign(n, 0);
+  }
   for (size_t p = 0; p < n; ++p) {
     buffers[p] = AllocateBytes(parts[p].count * static_cast<int64_t>(sizeof(T)) + 64);
     out[p] = buffers[p]->mutable_data_as<T>();
