@@ -8,17 +8,10 @@
 #include <vector>
 
 #include "core/batch.h"
-#include "runtime/metrics.h"
+#include "core/bad_input.h"
+#include "core/metrics.h"
 
 namespace millstream {
-
-enum class OnError { kRaise, kSkip, kDeadLetter };
-
-OnError ParseOnError(const std::string& name);  // "raise" | "skip" | "dead_letter"
-
-// Columns of the dead-letter stream: source (file path), line (1-based physical line, null
-// where the source has no lines), field (null when the row as a whole is bad), reason, raw.
-SchemaPtr DeadLetterSchema();
 
 struct SplitOutput {
   BatchPtr rows;          // may be null or empty when a chunk held only bad rows

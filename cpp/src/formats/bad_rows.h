@@ -11,7 +11,8 @@
 
 #include <arrow/builder.h>
 
-#include "connectors/source.h"
+#include "core/bad_input.h"
+#include "core/metrics.h"
 
 namespace millstream {
 

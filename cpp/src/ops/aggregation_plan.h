@@ -18,7 +18,7 @@
 #include "ops/key_table.h"
 #include "ops/window_aggregate.h"
 #include "ops/window_assigner.h"
-#include "runtime/keyed_operator.h"
+#include "ops/keyed_operator.h"
 #include "state/state_backend.h"
 
 namespace millstream {

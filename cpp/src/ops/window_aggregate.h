@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "core/batch.h"
-#include "runtime/keyed_operator.h"
+#include "ops/keyed_operator.h"
 
 namespace millstream {
 

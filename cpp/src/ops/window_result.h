@@ -14,7 +14,7 @@
 #include "ops/accumulator_rows.h"
 #include "ops/event_time.h"
 #include "ops/key_table.h"
-#include "runtime/keyed_operator.h"
+#include "ops/keyed_operator.h"
 
 namespace millstream {
 

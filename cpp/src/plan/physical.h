@@ -7,7 +7,7 @@
 
 #include "ops/batch_transform.h"
 #include "plan/plan.h"
-#include "runtime/keyed_operator.h"
+#include "ops/keyed_operator.h"
 
 namespace millstream {
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "plan/plan.h"
-#include "runtime/metrics.h"
+#include "core/metrics.h"
 
 namespace millstream {
 

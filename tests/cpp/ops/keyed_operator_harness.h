@@ -19,7 +19,7 @@
 #include "core/batch.h"
 #include "core/error.h"
 #include "core/key_groups.h"
-#include "runtime/keyed_operator.h"
+#include "ops/keyed_operator.h"
 #include "state/state_backend.h"
 #include "state/state_factory.h"
 

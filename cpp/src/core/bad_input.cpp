@@ -1,4 +1,4 @@
-#include "connectors/source.h"
+#include "core/bad_input.h"
 
 #include "core/error.h"
 

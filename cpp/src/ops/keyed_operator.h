@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "core/batch.h"
-#include "runtime/metrics.h"
+#include "core/metrics.h"
 
 namespace millstream {
 
