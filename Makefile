@@ -2,6 +2,7 @@
 # make test  - C++ tests (ctest) and Python tests (pytest, notebooks included), then test-asan
 # make test-asan - the same tests against a build with AddressSanitizer + UBSan (build/asan)
 # make test-cpp, make test-python - one half, without the sanitizer build
+# make test-portable - both suites again with the AVX-512 kernels switched off (their portable loops)
 # make bench - the benchmarks (slow; not part of make test)
 SHELL := /bin/bash
 VENV := .venv
@@ -15,7 +16,7 @@ NATIVE_SOURCES := $(shell find cpp bindings tests/cpp cmake -name '*.cpp' -o -na
 export CCACHE_BASEDIR := $(CURDIR)
 
 ASAN_BUILD := build/asan
-.PHONY: setup demo test test-cpp test-python test-asan bench clean
+.PHONY: setup demo test test-cpp test-python test-portable test-asan bench clean
 setup: $(BUILD)/.built
 
 build/.debian:
@@ -50,7 +51,13 @@ test-cpp: setup
 test-python: setup
 	$(PY) -m pytest tests/python
 
-test: test-cpp test-python test-asan
+test: test-cpp test-python test-portable test-asan
+
+# The kernels that use AVX-512 on this machine keep portable loops for CPUs without it; the
+# switch (expr/kernel_support.cpp) lets both suites run them here too.
+test-portable: setup
+	MILLSTREAM_DISABLE_AVX512=1 ctest --test-dir $(BUILD) --output-on-failure -j2
+	MILLSTREAM_DISABLE_AVX512=1 $(PY) -m pytest tests/python -p no:cacheprovider
 
 # The package's Python files are linked into $(ASAN_BUILD)/python/millstream next to the
 # sanitized module, which pytest's own process imports (conftest.py); the quickstart and notebook
