@@ -13,6 +13,8 @@
 
 #include "arrow_capsules.h"
 #include "connectors/file_source.h"
+#include "connectors/kafka_source.h"
+#include "connectors/mock_kafka_cluster.h"
 #include "connectors/table_source.h"
 #include "core/error.h"
 #include "runtime/executor.h"
@@ -194,6 +196,29 @@ SchemaPtr OptionalSchema(py::object capsule) {
   return capsule.is_none() ? nullptr : ImportSchemaCapsule(capsule);
 }
 
+// (key: bytes | None, value: bytes, partition, [(name, bytes)], timestamp_ms) -> KafkaRecord
+KafkaRecord RecordFromPython(const py::tuple& item) {
+  KafkaRecord record;
+  if (!item[0].is_none()) record.key = item[0].cast<std::string>();
+  record.value = item[1].cast<std::string>();
+  record.partition = item[2].cast<int32_t>();
+  for (auto header : item[3].cast<py::list>()) {
+    auto pair = header.cast<py::tuple>();
+    record.headers.emplace_back(pair[0].cast<std::string>(), pair[1].cast<std::string>());
+  }
+  record.timestamp_ms = item[4].cast<int64_t>();
+  return record;
+}
+
+// KafkaRecord -> (key, value, partition, offset, timestamp_ms, [(name, bytes)])
+py::tuple RecordToPython(const KafkaRecord& record) {
+  py::list headers;
+  for (const auto& [name, value] : record.headers) headers.append(py::make_tuple(name, py::bytes(value)));
+  return py::make_tuple(record.key ? py::object(py::bytes(*record.key)) : py::object(py::none()),
+                        py::bytes(record.value), record.partition, record.offset,
+                        record.timestamp_ms, headers);
+}
+
 }  // namespace
 
 }  // namespace millstream::bindings
@@ -242,6 +267,43 @@ PYBIND11_MODULE(_core, m) {
   m.def("parquet_source", [](const std::string& path, const std::string& on_error, int64_t batch_size) {
     return MakeParquetSource(path, MakeOptions(on_error, batch_size));
   });
+  m.def("kafka_source", [](const std::vector<std::string>& topics, const std::string& brokers,
+                           const std::string& group, const std::string& format, py::object schema,
+                           const std::string& start, int64_t start_timestamp_ms,
+                           const std::vector<std::string>& metadata, const KafkaConfig& config,
+                           const std::string& on_error, int64_t batch_size) {
+    KafkaSourceOptions kafka;
+    kafka.topics = topics;
+    kafka.brokers = brokers;
+    kafka.group = group;
+    kafka.format = ParseKafkaFormat(format);
+    kafka.start = ParseKafkaStart(start, start_timestamp_ms);
+    kafka.metadata = metadata;
+    kafka.config = config;
+    return MakeKafkaSource(std::move(kafka), OptionalSchema(schema), MakeOptions(on_error, batch_size));
+  });
+  py::class_<MockKafkaCluster>(m, "MockKafkaCluster")
+      .def(py::init<int>())
+      .def_property_readonly("bootstrap_servers", &MockKafkaCluster::bootstrap_servers)
+      .def("create_topic", &MockKafkaCluster::CreateTopic)
+      .def("broker_down", &MockKafkaCluster::BrokerDown)
+      .def("broker_up", &MockKafkaCluster::BrokerUp)
+      .def("produce", [](MockKafkaCluster& cluster, const std::string& topic, const py::list& items) {
+        std::vector<KafkaRecord> records;
+        for (auto item : items) records.push_back(RecordFromPython(item.cast<py::tuple>()));
+        py::gil_scoped_release release;
+        cluster.Produce(topic, records);
+      })
+      .def("consume", [](MockKafkaCluster& cluster, const std::string& topic, int timeout_ms) {
+        std::vector<KafkaRecord> records;
+        {
+          py::gil_scoped_release release;
+          records = cluster.Consume(topic, timeout_ms);
+        }
+        py::list result;
+        for (const auto& record : records) result.append(RecordToPython(record));
+        return result;
+      });
   m.def("dead_letter_schema", [] { return ExportSchemaCapsule(*DeadLetterSchema()); });
   m.def("resolve", [](const std::string& node_json, const py::list& input_schemas) {
     std::vector<SchemaPtr> inputs;

@@ -32,6 +32,9 @@ class SourceSplit {
   virtual ~SourceSplit() = default;
   // Reads the next chunk; throws UserError on bad input when on_error is "raise".
   virtual SplitOutput Next() = 0;
+  // Called once the run has succeeded (every sink finished), on every split: a Kafka split
+  // commits the offsets it read to its consumer group. Throws UserError when that fails.
+  virtual void OnRunSucceeded() {}
 };
 
 struct SourceOptions {
@@ -55,7 +58,10 @@ class Source {
   // same stretch of the input at the same time: on input ordered by event time their watermarks,
   // and the operators' watermark (the minimum), advance together. Contiguous shares would hold
   // the watermark at the first share's pace and every later share's windows open meanwhile.
-  // With one split the input is read in its order.
+  // With one split the input is read in its order. A Kafka source is the exception: one split
+  // per partition whatever `max_splits` (connectors/kafka_source.h), as each partition has its
+  // own order and watermark; its chunks' block is the partition's index, so they never wait
+  // for each other in the executor's block alignment.
   virtual std::vector<std::unique_ptr<SourceSplit>> CreateSplits(int max_splits,
                                                                  OperatorMetrics* metrics) const = 0;
 };

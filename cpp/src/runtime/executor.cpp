@@ -37,6 +37,8 @@ class SourceDriver {
       : split_(std::move(split)), origin_(origin), scheduler_(scheduler), alignment_(alignment),
         index_(index) {}
   void Step();
+  // The run succeeded: the split may commit what it read (Kafka offsets).
+  void OnRunSucceeded() { split_->OnRunSucceeded(); }
   int index() const { return index_; }
   ChainList rows;          // port 0
   ChainList dead_letters;  // port 1
@@ -168,8 +170,7 @@ void SourceDriver::Step() {
   if (output.end) {
     PushEndAll(rows);
     PushEndAll(dead_letters);
-    split_.reset();
-    return;
+    return;  // the split stays until the run ends: OnRunSucceeded
   }
   scheduler_->Spawn([this] { Step(); });
 }
@@ -347,6 +348,10 @@ class RunGraph {
       SourceDriver* source = driver.get();
       scheduler_->Spawn([source] { source->Step(); });
     }
+  }
+
+  void OnRunSucceeded() {
+    for (auto& driver : sources_) driver->OnRunSucceeded();
   }
 
   void Collect(RunResult* result) {
@@ -554,6 +559,7 @@ RunResult Executor::Run(const std::atomic<bool>& cancel) {
       throw;
     }
     if (cancel.load()) throw Cancelled();
+    graph.OnRunSucceeded();
     graph.Collect(&result);
   });
   result.seconds =

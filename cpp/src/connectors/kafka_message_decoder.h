@@ -1,0 +1,88 @@
+// Kafka messages into columnar batches: the value's columns (a flat JSON object decoded by
+// formats/json_object_decoder.h, or the whole value as one column) followed by the metadata
+// columns asked for (key, partition, offset, timestamp). A bad message is reported as on_error
+// says, named by its place in Kafka: "bids[3]@1207: field 'price': expected float64, got "x"".
+// Kept apart from librdkafka so that it is tested without a cluster.
+//
+//   KafkaMessageDecoder decoder(KafkaFormat::kJson, value_schema, {"partition", "offset"},
+//                               65536, "read_kafka(bids)", OnError::kRaise, metrics);
+//   decoder.Append({.topic = "bids", .partition = 0, .offset = 7, .value = R"({"id": 1})"});
+//   BatchPtr rows = decoder.FinishRows();   // id, partition, offset
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <arrow/builder.h>
+
+#include "core/bad_input.h"
+#include "core/metrics.h"
+#include "formats/bad_rows.h"
+#include "formats/column_buffers.h"
+#include "formats/json_object_decoder.h"
+
+namespace millstream {
+
+// How a message's value becomes columns: a flat JSON object (the schema's columns), or the
+// whole value as one column `value` (binary for raw, UTF-8 text for string).
+enum class KafkaFormat { kJson, kRaw, kString };
+KafkaFormat ParseKafkaFormat(const std::string& name);  // "json" | "raw" | "string"
+
+// One message as the decoder needs it (views into librdkafka's message, or a test's strings).
+struct KafkaMessageView {
+  std::string_view topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  std::optional<std::string_view> key;    // none: a null key
+  std::optional<std::string_view> value;  // none: a null value (a tombstone)
+  int64_t timestamp_ms = 0;
+};
+
+class KafkaMessageDecoder {
+ public:
+  // The output schema: the value's columns (format json: `value_schema`; raw: value binary;
+  // string: value string), then the metadata columns. A metadata name other than key,
+  // partition, offset or timestamp, or one that repeats a column, is a UserError naming
+  // `source_name`.
+  static SchemaPtr OutputSchema(KafkaFormat format, const SchemaPtr& value_schema,
+                                const std::vector<std::string>& metadata,
+                                const std::string& source_name);
+
+  KafkaMessageDecoder(KafkaFormat format, SchemaPtr value_schema, std::vector<std::string> metadata,
+                      int64_t batch_size, std::string source_name, OnError on_error,
+                      OperatorMetrics* metrics);
+
+  // Adds the message as a row, or reports it as bad (throws UserError when on_error is raise).
+  void Append(const KafkaMessageView& message);
+  bool full() const { return rows_ >= batch_size_; }
+  int64_t rows() const { return rows_; }
+  // The rows since the last call (null when none); the bad messages sent to dead letters.
+  BatchPtr FinishRows();
+  BatchPtr FinishDeadLetters() { return dead_letters_.Finish(); }
+
+ private:
+  enum class Metadata { kKey, kPartition, kOffset, kTimestamp };
+  bool AppendValue(const KafkaMessageView& message);
+  void AppendMetadata(const KafkaMessageView& message);
+  void ReportBad(const KafkaMessageView& message, std::string_view field, std::string_view reason);
+
+  const KafkaFormat format_;
+  const SchemaPtr schema_;  // the output's
+  const int64_t batch_size_;
+  const std::string source_name_;
+  const OnError on_error_;
+  OperatorMetrics* metrics_;
+  std::optional<JsonObjectDecoder> json_;     // format json
+  std::optional<ColumnBuffers> json_columns_;
+  RowProblem problem_;
+  std::unique_ptr<arrow::ArrayBuilder> value_builder_;  // format raw (binary) or string
+  std::vector<Metadata> metadata_;
+  std::vector<std::unique_ptr<arrow::ArrayBuilder>> metadata_builders_;
+  DeadLetterBuilder dead_letters_;
+  int64_t rows_ = 0;
+};
+
+}  // namespace millstream

@@ -1,0 +1,367 @@
+#include "connectors/kafka_source.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <random>
+
+#include "core/error.h"
+
+namespace millstream {
+
+namespace {
+
+// A partition that yields nothing for this long, before its end offset, fails the run (a
+// broker down for good, a partition without a leader) instead of waiting forever.
+constexpr auto kStallTimeout = std::chrono::seconds(30);
+// How long one Next() waits for a first message before it returns an empty chunk, so that the
+// split's thread goes back to the other actors.
+constexpr int kPollWaitMs = 50;
+// Messages taken from a partition's queue in one call.
+constexpr size_t kMessagesPerPoll = 1024;
+
+// One assigned partition: where its read began and where it ends.
+struct PartitionRange {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t start_offset = 0;
+  int64_t end_offset = 0;  // the high watermark when the run began: stop="end"
+};
+
+std::string RandomGroupId() {
+  std::random_device device;
+  return "millstream-" + std::to_string(device()) + std::to_string(device());
+}
+
+// The run's consumer, shared by the splits of one source. It is assigned every partition with
+// an explicit start offset; each partition's messages go to a queue of their own, which that
+// partition's split drains (no message reaches the consumer's main queue). The offsets reached
+// are committed once, when the run has succeeded.
+class KafkaReadSession {
+ public:
+  KafkaReadSession(const KafkaSourceOptions& options, std::string name)
+      : name_(std::move(name)), group_(options.group) {
+    KafkaConfig config = {{"bootstrap.servers", options.brokers},
+                          {"group.id", group_.empty() ? RandomGroupId() : group_},
+                          {"enable.auto.commit", "false"},
+                          {"enable.auto.offset.store", "false"},
+                          {"enable.partition.eof", "true"},
+                          // Offsets are chosen here; one that is gone is an error, not a jump.
+                          {"auto.offset.reset", "error"}};
+    for (const auto& [property, value] : options.config) config[property] = value;
+    consumer_ = MakeKafkaClient(RD_KAFKA_CONSUMER, config, name_);
+    for (const std::string& topic : options.topics) {
+      const int count = PartitionCount(consumer_.get(), topic, name_);
+      for (int32_t partition = 0; partition < count; ++partition) {
+        PartitionRange range{topic, partition};
+        CheckKafka(rd_kafka_query_watermark_offsets(consumer_.get(), topic.c_str(), partition,
+                                                    &range.start_offset, &range.end_offset,
+                                                    kKafkaRequestTimeoutMs),
+                   name_, "reading the offsets of " + PartitionName(topic, partition));
+        ranges_.push_back(range);
+      }
+    }
+    ChooseStartOffsets(options.start);
+    PartitionList assignment(rd_kafka_topic_partition_list_new(static_cast<int>(ranges_.size())));
+    for (const PartitionRange& range : ranges_) {
+      rd_kafka_topic_partition_list_add(assignment.get(), range.topic.c_str(), range.partition)
+          ->offset = range.start_offset;
+      // Disconnected from the main queue before the assignment starts fetching: librdkafka then
+      // leaves the forwarding as set here.
+      KafkaQueue queue(rd_kafka_queue_get_partition(consumer_.get(), range.topic.c_str(),
+                                                    range.partition));
+      MS_CHECK(queue != nullptr, "no queue for " + PartitionName(range.topic, range.partition));
+      rd_kafka_queue_forward(queue.get(), nullptr);
+      queues_.push_back(std::move(queue));
+    }
+    CheckKafka(rd_kafka_assign(consumer_.get(), assignment.get()), name_,
+               "assigning the partitions");
+    reached_offsets_.resize(ranges_.size(), -1);
+  }
+
+  ~KafkaReadSession() {
+    queues_.clear();
+    rd_kafka_assign(consumer_.get(), nullptr);
+    rd_kafka_consumer_close(consumer_.get());
+  }
+
+  const std::vector<PartitionRange>& ranges() const { return ranges_; }
+  rd_kafka_queue_t* queue(size_t index) const { return queues_[index].get(); }
+  const std::string& name() const { return name_; }
+
+  // A split read its partition up to `next_offset` (the offset its group resumes from).
+  void NoteReached(size_t index, int64_t next_offset) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    reached_offsets_[index] = next_offset;
+  }
+
+  // Commits the offsets every split reached, once (the first split to ask does it for all).
+  void CommitOnce() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (committed_ || group_.empty()) return;
+    committed_ = true;
+    PartitionList offsets(rd_kafka_topic_partition_list_new(static_cast<int>(ranges_.size())));
+    for (size_t i = 0; i < ranges_.size(); ++i) {
+      MS_CHECK(reached_offsets_[i] >= 0, "a Kafka split ended without its offset");
+      rd_kafka_topic_partition_list_add(offsets.get(), ranges_[i].topic.c_str(),
+                                        ranges_[i].partition)
+          ->offset = reached_offsets_[i];
+    }
+    CheckKafka(rd_kafka_commit(consumer_.get(), offsets.get(), /*async=*/0), name_,
+               "committing the offsets read to group '" + group_ +
+                   "' (the results are complete; a next run from start='committed' reads "
+                   "these records again)");
+    for (int i = 0; i < offsets->cnt; ++i) {
+      CheckKafka(offsets->elems[i].err, name_,
+                 "committing the offset of " +
+                     PartitionName(offsets->elems[i].topic, offsets->elems[i].partition));
+    }
+  }
+
+  // Serves the consumer's main queue, which carries only client-wide events (errors such as
+  // all brokers down: librdkafka retries them). Returns the latest error, for the message of a
+  // stalled partition.
+  std::string LatestClientError() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (;;) {
+      KafkaMessage event(rd_kafka_consumer_poll(consumer_.get(), 0));
+      if (!event) break;
+      MS_CHECK(event->err != RD_KAFKA_RESP_ERR_NO_ERROR,
+               "a Kafka message reached the main queue instead of its partition's queue");
+      latest_error_ = rd_kafka_message_errstr(event.get());
+    }
+    return latest_error_;
+  }
+
+ private:
+  void ChooseStartOffsets(const KafkaStart& start) {
+    if (start.kind == KafkaStart::Kind::kEarliest) return;  // the low watermarks
+    if (start.kind == KafkaStart::Kind::kLatest) {
+      for (PartitionRange& range : ranges_) range.start_offset = range.end_offset;
+      return;
+    }
+    PartitionList offsets(rd_kafka_topic_partition_list_new(static_cast<int>(ranges_.size())));
+    for (const PartitionRange& range : ranges_) {
+      rd_kafka_topic_partition_list_add(offsets.get(), range.topic.c_str(), range.partition)
+          ->offset = start.timestamp_ms;
+    }
+    if (start.kind == KafkaStart::Kind::kCommitted) {
+      CheckKafka(rd_kafka_committed(consumer_.get(), offsets.get(), kKafkaRequestTimeoutMs),
+                 name_, "reading the offsets committed by group '" + group_ + "'");
+    } else {
+      CheckKafka(rd_kafka_offsets_for_times(consumer_.get(), offsets.get(), kKafkaRequestTimeoutMs),
+                 name_, "looking up the offsets of time " + std::to_string(start.timestamp_ms));
+    }
+    for (size_t i = 0; i < ranges_.size(); ++i) {
+      PartitionRange& range = ranges_[i];
+      const rd_kafka_topic_partition_t& found = offsets->elems[i];
+      CheckKafka(found.err, name_, "finding the start offset of " +
+                                       PartitionName(range.topic, range.partition));
+      if (found.offset < 0) {
+        // Nothing committed: from the earliest (the low watermark). No message at or after the
+        // time: nothing to read.
+        if (start.kind == KafkaStart::Kind::kTimestamp) range.start_offset = range.end_offset;
+        continue;
+      }
+      // A committed offset below the low watermark points at records the broker no longer
+      // keeps: reading starts at the first one it has.
+      range.start_offset = std::clamp(found.offset, range.start_offset, range.end_offset);
+    }
+  }
+
+  std::string name_;
+  std::string group_;  // empty: none (a random group id is used, and nothing committed)
+  KafkaClient consumer_;
+  std::vector<PartitionRange> ranges_;
+  std::vector<KafkaQueue> queues_;  // per range
+  std::mutex mutex_;
+  std::vector<int64_t> reached_offsets_;  // per range; -1 until its split ended
+  bool committed_ = false;
+  std::string latest_error_;
+};
+
+class KafkaPartitionSplit final : public SourceSplit {
+ public:
+  KafkaPartitionSplit(std::shared_ptr<KafkaReadSession> session, size_t index,
+                      const KafkaSourceOptions& kafka, SchemaPtr value_schema,
+                      const SourceOptions& options, OperatorMetrics* metrics)
+      : session_(std::move(session)),
+        index_(index),
+        range_(session_->ranges()[index]),
+        next_offset_(range_.start_offset),
+        metrics_(metrics),
+        decoder_(kafka.format, std::move(value_schema), kafka.metadata, options.batch_size,
+                 session_->name(), options.on_error, metrics),
+        last_progress_(std::chrono::steady_clock::now()) {
+    if (next_offset_ >= range_.end_offset) End();
+  }
+
+  SplitOutput Next() override {
+    SplitOutput output;
+    // Chunks of partition k are block k: sinks keep each partition's order, partitions in turn.
+    output.position = ChunkPosition(index_, part_++);
+    while (!ended_ && !decoder_.full()) {
+      rd_kafka_message_t* messages[kMessagesPerPoll];
+      const size_t wanted = std::min<size_t>(kMessagesPerPoll, batch_room());
+      const ssize_t count = rd_kafka_consume_batch_queue(
+          session_->queue(index_), decoder_.rows() == 0 ? kPollWaitMs : 0, messages, wanted);
+      MS_CHECK(count >= 0, "rd_kafka_consume_batch_queue failed on " + place());
+      if (count == 0) {
+        if (decoder_.rows() == 0) CheckStalled();
+        break;
+      }
+      last_progress_ = std::chrono::steady_clock::now();
+      std::vector<KafkaMessage> owned(messages, messages + count);
+      for (const KafkaMessage& message : owned) {
+        if (ended_) break;  // fetched past the end offset: left for a later run
+        Take(*message);
+      }
+    }
+    output.rows = decoder_.FinishRows();
+    output.dead_letters = decoder_.FinishDeadLetters();
+    if (output.rows) metrics_->rows_out += output.rows->num_rows();
+    output.end = ended_;
+    return output;
+  }
+
+  void OnRunSucceeded() override { session_->CommitOnce(); }
+
+ private:
+  size_t batch_room() const {
+    return static_cast<size_t>(std::max<int64_t>(1, kMessagesPerPoll - decoder_.rows() % kMessagesPerPoll));
+  }
+
+  void Take(const rd_kafka_message_t& message) {
+    if (message.err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      // The partition's end as the broker sees it now; offsets may skip (transaction markers).
+      next_offset_ = std::max(next_offset_, message.offset);
+      if (next_offset_ >= range_.end_offset) End();
+      return;
+    }
+    if (message.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      throw UserError(session_->name() + ": reading " + place() + " at offset " +
+                      std::to_string(next_offset_) + ": " +
+                      rd_kafka_message_errstr(const_cast<rd_kafka_message_t*>(&message)));
+    }
+    if (message.offset >= range_.end_offset) {  // written after the run began
+      End();
+      return;
+    }
+    KafkaMessageView view;
+    view.topic = range_.topic;
+    view.partition = range_.partition;
+    view.offset = message.offset;
+    if (message.key != nullptr) view.key.emplace(static_cast<const char*>(message.key), message.key_len);
+    if (message.payload != nullptr) view.value.emplace(static_cast<const char*>(message.payload), message.len);
+    view.timestamp_ms = rd_kafka_message_timestamp(&message, nullptr);
+    decoder_.Append(view);
+    metrics_->bytes_read += static_cast<int64_t>(message.len);
+    next_offset_ = message.offset + 1;
+    if (next_offset_ >= range_.end_offset) End();
+  }
+
+  void End() {
+    ended_ = true;
+    next_offset_ = std::max(next_offset_, range_.end_offset);
+    session_->NoteReached(index_, next_offset_);
+  }
+
+  void CheckStalled() {
+    const std::string client_error = session_->LatestClientError();
+    if (std::chrono::steady_clock::now() - last_progress_ < kStallTimeout) return;
+    throw UserError(session_->name() + ": " + place() + ": no message for " +
+                    std::to_string(kStallTimeout.count()) + " s at offset " +
+                    std::to_string(next_offset_) + " of end offset " +
+                    std::to_string(range_.end_offset) +
+                    (client_error.empty() ? "" : " (latest client error: " + client_error + ")") +
+                    "; check that the brokers are up and the partition has a leader");
+  }
+
+  std::string place() const { return PartitionName(range_.topic, range_.partition); }
+
+  std::shared_ptr<KafkaReadSession> session_;
+  const size_t index_;
+  const PartitionRange range_;
+  int64_t next_offset_;  // of the next message to read
+  OperatorMetrics* metrics_;
+  KafkaMessageDecoder decoder_;
+  std::chrono::steady_clock::time_point last_progress_;
+  bool ended_ = false;
+  uint64_t part_ = 0;
+};
+
+class KafkaSource final : public Source {
+ public:
+  KafkaSource(KafkaSourceOptions kafka, SchemaPtr value_schema, SourceOptions options)
+      : kafka_(std::move(kafka)),
+        value_schema_(std::move(value_schema)),
+        options_(options),
+        name_("read_kafka(" + JoinTopics() + ")"),
+        schema_(KafkaMessageDecoder::OutputSchema(kafka_.format, value_schema_, kafka_.metadata,
+                                                  name_)) {
+    if (kafka_.topics.empty()) throw UserError("read_kafka: name at least one topic");
+    if (kafka_.brokers.empty()) {
+      throw UserError(name_ + ": brokers is empty; pass the bootstrap servers, e.g. "
+                      "brokers='localhost:9092'");
+    }
+    if (options_.batch_size <= 0) throw UserError(name_ + ": batch_size must be positive");
+    if (kafka_.start.kind == KafkaStart::Kind::kCommitted && kafka_.group.empty()) {
+      throw UserError(name_ + ": start='committed' reads a group's offsets; pass group=...");
+    }
+  }
+
+  SchemaPtr schema() const override { return schema_; }
+  std::string name() const override { return name_; }
+
+  std::vector<std::unique_ptr<SourceSplit>> CreateSplits(int max_splits,
+                                                         OperatorMetrics* metrics) const override {
+    auto session = std::make_shared<KafkaReadSession>(kafka_, name_);
+    std::vector<std::unique_ptr<SourceSplit>> splits;
+    for (size_t index = 0; index < session->ranges().size(); ++index) {
+      splits.push_back(std::make_unique<KafkaPartitionSplit>(session, index, kafka_, value_schema_,
+                                                             options_, metrics));
+    }
+    return splits;
+  }
+
+ private:
+  std::string JoinTopics() const {
+    std::string joined;
+    for (const auto& topic : kafka_.topics) joined += (joined.empty() ? "" : ", ") + topic;
+    return joined;
+  }
+
+  KafkaSourceOptions kafka_;
+  SchemaPtr value_schema_;
+  SourceOptions options_;
+  std::string name_;
+  SchemaPtr schema_;
+};
+
+}  // namespace
+
+KafkaStart ParseKafkaStart(const std::string& name, int64_t timestamp_ms) {
+  KafkaStart start;
+  start.timestamp_ms = timestamp_ms;
+  if (name == "earliest") {
+    start.kind = KafkaStart::Kind::kEarliest;
+  } else if (name == "latest") {
+    start.kind = KafkaStart::Kind::kLatest;
+  } else if (name == "committed") {
+    start.kind = KafkaStart::Kind::kCommitted;
+  } else if (name == "timestamp") {
+    start.kind = KafkaStart::Kind::kTimestamp;
+  } else {
+    throw UserError("read_kafka: start must be 'earliest', 'latest', 'committed' or a timestamp, "
+                    "got '" + name + "'");
+  }
+  return start;
+}
+
+std::shared_ptr<Source> MakeKafkaSource(KafkaSourceOptions kafka, SchemaPtr schema,
+                                        SourceOptions options) {
+  return std::make_shared<KafkaSource>(std::move(kafka), std::move(schema), options);
+}
+
+}  // namespace millstream

@@ -1,0 +1,159 @@
+// Kafka messages into batches without a cluster: JSON values with metadata columns, raw and
+// string values, tombstones and keys, batch boundaries, and bad messages in the three on_error
+// modes, named topic[partition]@offset.
+#include "connectors/kafka_message_decoder.h"
+
+#include <arrow/table.h>
+#include <gtest/gtest.h>
+
+#include "core/error.h"
+#include "../formats/text_file_testing.h"
+
+namespace millstream {
+namespace {
+
+using testing::ColumnText;
+
+SchemaPtr BidSchema() {
+  return arrow::schema({arrow::field("id", arrow::int64()), arrow::field("price", arrow::float64())});
+}
+
+KafkaMessageView Message(int64_t offset, std::optional<std::string_view> value,
+                         std::optional<std::string_view> key = std::nullopt) {
+  KafkaMessageView message;
+  message.topic = "bids";
+  message.partition = 3;
+  message.offset = offset;
+  message.value = value;
+  message.key = key;
+  message.timestamp_ms = 1'700'000'000'000 + offset;
+  return message;
+}
+
+std::shared_ptr<arrow::Table> TableOf(const BatchPtr& batch) {
+  return CheckArrow(arrow::Table::FromRecordBatches({batch}), "table");
+}
+
+TEST(KafkaMessageDecoder, JsonValuesThenMetadataColumnsInTheOrderAsked) {
+  OperatorMetrics metrics("read_kafka(bids)");
+  KafkaMessageDecoder decoder(KafkaFormat::kJson, BidSchema(), {"offset", "key", "partition", "timestamp"},
+                              100, "read_kafka(bids)", OnError::kRaise, &metrics);
+  decoder.Append(Message(7, R"({"price": 2.5, "id": 1})", "k1"));
+  decoder.Append(Message(8, R"({"id": 2, "extra": [1]})"));
+  const BatchPtr batch = decoder.FinishRows();
+  ASSERT_NE(batch, nullptr);
+  EXPECT_EQ(batch->schema()->ToString(),
+            arrow::schema({arrow::field("id", arrow::int64()), arrow::field("price", arrow::float64()),
+                           arrow::field("offset", arrow::int64()), arrow::field("key", arrow::utf8()),
+                           arrow::field("partition", arrow::int64()),
+                           arrow::field("timestamp", arrow::timestamp(arrow::TimeUnit::MILLI))})
+                ->ToString());
+  const auto owned = TableOf(batch);
+  const arrow::Table& table = *owned;
+  EXPECT_EQ(ColumnText(table, "id"), (std::vector<std::string>{"1", "2"}));
+  EXPECT_EQ(ColumnText(table, "price"), (std::vector<std::string>{"2.5", "null"}));
+  EXPECT_EQ(ColumnText(table, "offset"), (std::vector<std::string>{"7", "8"}));
+  EXPECT_EQ(ColumnText(table, "key"), (std::vector<std::string>{"k1", "null"}));
+  EXPECT_EQ(ColumnText(table, "partition"), (std::vector<std::string>{"3", "3"}));
+  EXPECT_EQ(table.GetColumnByName("timestamp")->chunk(0)->length(), 2);
+  EXPECT_EQ(decoder.FinishRows(), nullptr);  // started over
+}
+
+TEST(KafkaMessageDecoder, FullAtTheBatchSize) {
+  KafkaMessageDecoder decoder(KafkaFormat::kJson, BidSchema(), {}, 2, "read_kafka(bids)",
+                              OnError::kRaise, nullptr);
+  decoder.Append(Message(0, R"({"id": 1})"));
+  EXPECT_FALSE(decoder.full());
+  decoder.Append(Message(1, R"({"id": 2})"));
+  EXPECT_TRUE(decoder.full());
+  EXPECT_EQ(decoder.FinishRows()->num_rows(), 2);
+  EXPECT_FALSE(decoder.full());
+}
+
+TEST(KafkaMessageDecoder, RawKeepsBytesAndStringNeedsUtf8) {
+  KafkaMessageDecoder raw(KafkaFormat::kRaw, nullptr, {}, 10, "read_kafka(bids)", OnError::kRaise,
+                          nullptr);
+  raw.Append(Message(0, std::string_view("\xff\x00z", 3)));
+  raw.Append(Message(1, std::nullopt));  // a tombstone: a null value
+  const BatchPtr batch = raw.FinishRows();
+  ASSERT_EQ(batch->num_rows(), 2);
+  EXPECT_EQ(batch->schema()->field(0)->type()->id(), arrow::Type::BINARY);
+  EXPECT_EQ(std::static_pointer_cast<arrow::BinaryArray>(batch->column(0))->GetView(0),
+            std::string_view("\xff\x00z", 3));
+  EXPECT_TRUE(batch->column(0)->IsNull(1));
+
+  KafkaMessageDecoder text(KafkaFormat::kString, nullptr, {}, 10, "read_kafka(bids)",
+                           OnError::kRaise, nullptr);
+  text.Append(Message(0, "héllo"));
+  EXPECT_EQ(ColumnText(*TableOf(text.FinishRows()), "value"), (std::vector<std::string>{"héllo"}));
+  try {
+    text.Append(Message(4, "\xff"));
+    FAIL() << "expected a UserError";
+  } catch (const UserError& error) {
+    EXPECT_EQ(std::string(error.what()).rfind("read_kafka(bids): bids[3]@4: invalid UTF-8", 0), 0u)
+        << error.what();
+  }
+}
+
+TEST(KafkaMessageDecoder, BadMessagesInTheThreeModes) {
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {R"({"id": "x"})", "bids[3]@0: field 'id': expected int64, got \"x\""},
+      {"{oops", "bids[3]@1: invalid JSON"},
+      {"[1]", "bids[3]@2: expected a JSON object, got [1]"}};
+  for (size_t i = 0; i < bad.size(); ++i) {
+    KafkaMessageDecoder decoder(KafkaFormat::kJson, BidSchema(), {}, 10, "read_kafka(bids)",
+                                OnError::kRaise, nullptr);
+    try {
+      decoder.Append(Message(static_cast<int64_t>(i), bad[i].first));
+      FAIL() << "expected a UserError for " << bad[i].first;
+    } catch (const UserError& error) {
+      EXPECT_EQ(std::string(error.what()).rfind("read_kafka(bids): " + bad[i].second, 0), 0u)
+          << error.what();
+    }
+  }
+  OperatorMetrics metrics("read_kafka(bids)");
+  KafkaMessageDecoder skip(KafkaFormat::kJson, BidSchema(), {"offset"}, 10, "read_kafka(bids)",
+                           OnError::kSkip, &metrics);
+  KafkaMessageDecoder dead(KafkaFormat::kJson, BidSchema(), {"offset"}, 10, "read_kafka(bids)",
+                           OnError::kDeadLetter, &metrics);
+  for (KafkaMessageDecoder* decoder : {&skip, &dead}) {
+    decoder->Append(Message(0, R"({"id": 1})"));
+    for (size_t i = 0; i < bad.size(); ++i) decoder->Append(Message(1 + i, bad[i].first));
+    decoder->Append(Message(9, std::nullopt));  // a tombstone is not a JSON object
+    decoder->Append(Message(10, R"({"id": 5})", std::string_view("\xff", 1)));  // key not read
+    const BatchPtr rows = decoder->FinishRows();
+    EXPECT_EQ(ColumnText(*TableOf(rows), "offset"), (std::vector<std::string>{"0", "10"}));
+  }
+  EXPECT_EQ(metrics.rows_skipped.load(), 4);
+  EXPECT_EQ(metrics.rows_dead_letter.load(), 4);
+  const BatchPtr letters = dead.FinishDeadLetters();
+  ASSERT_NE(letters, nullptr);
+  const auto letters_table = TableOf(letters);
+  const arrow::Table& table = *letters_table;
+  EXPECT_EQ(ColumnText(table, "source"),
+            (std::vector<std::string>{"bids[3]@1", "bids[3]@2", "bids[3]@3", "bids[3]@9"}));
+  EXPECT_EQ(ColumnText(table, "field"), (std::vector<std::string>{"id", "null", "null", "null"}));
+  EXPECT_EQ(ColumnText(table, "line"), (std::vector<std::string>{"null", "null", "null", "null"}));
+  EXPECT_EQ(ColumnText(table, "raw")[0], R"({"id": "x"})");
+}
+
+TEST(KafkaMessageDecoder, AKeyThatIsNotUtf8IsBadOnlyWhenAskedFor) {
+  KafkaMessageDecoder decoder(KafkaFormat::kJson, BidSchema(), {"key"}, 10, "read_kafka(bids)",
+                              OnError::kRaise, nullptr);
+  EXPECT_THROW(decoder.Append(Message(0, R"({"id": 1})", std::string_view("\xff", 1))), UserError);
+}
+
+TEST(KafkaMessageDecoder, SchemaErrorsNameTheSource) {
+  EXPECT_THROW(KafkaMessageDecoder::OutputSchema(KafkaFormat::kJson, nullptr, {}, "read_kafka(b)"),
+               UserError);
+  EXPECT_THROW(KafkaMessageDecoder::OutputSchema(KafkaFormat::kRaw, BidSchema(), {}, "read_kafka(b)"),
+               UserError);
+  EXPECT_THROW(KafkaMessageDecoder::OutputSchema(KafkaFormat::kJson, BidSchema(), {"id"}, "read_kafka(b)"),
+               UserError);
+  EXPECT_THROW(KafkaMessageDecoder::OutputSchema(KafkaFormat::kRaw, nullptr, {"headers"}, "read_kafka(b)"),
+               UserError);
+  EXPECT_THROW(ParseKafkaFormat("avro"), UserError);
+}
+
+}  // namespace
+}  // namespace millstream

@@ -1,0 +1,312 @@
+"""The Kafka source (read_kafka, stop="end") and the MockKafka test cluster, checked against an
+independent client (confluent-kafka) and plain-Python references, on loopback only."""
+import datetime
+import json
+import random
+import uuid
+
+import pyarrow as pa
+import pytest
+
+import millstream as ms
+from millstream.testing import MockKafka
+from reference import window_reference
+from test_windows import BACKENDS, assert_same, random_rows, result_dict
+
+confluent_kafka = pytest.importorskip("confluent_kafka")
+
+SCHEMA = {"key": "string", "value": "float64", "ts": "int64"}
+
+
+@pytest.fixture(scope="module")
+def kafka():
+    with MockKafka() as cluster:
+        yield cluster
+
+
+def new_topic(kafka, partitions):
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    kafka.create_topic(name, partitions)
+    return name
+
+
+def read(kafka, topic, parallelism=2, **options):
+    options.setdefault("schema", SCHEMA)
+    p = ms.Pipeline(parallelism=parallelism, **options.pop("pipeline", {}))
+    return p.read_kafka(topic, brokers=kafka.bootstrap_servers, **options)
+
+
+def spread(rows, partitions, seed, skew=False):
+    """(partition, row) for each row: random partitions, the first holding most with `skew`."""
+    rng = random.Random(seed)
+    weights = [8 if skew and p == 0 else 1 for p in range(partitions)]
+    return [(rng.choices(range(partitions), weights)[0], row) for row in rows]
+
+
+def produce_spread(kafka, topic, placed):
+    by_partition = {}
+    for partition, row in placed:
+        by_partition.setdefault(partition, []).append(row)
+    for partition, rows in by_partition.items():
+        kafka.produce(topic, rows, partition=partition)
+
+
+# ----- MockKafka against confluent-kafka ---------------------------------------------------------
+
+def test_mock_kafka_reads_what_confluent_kafka_writes(kafka):
+    topic = new_topic(kafka, 3)
+    producer = confluent_kafka.Producer({"bootstrap.servers": kafka.bootstrap_servers})
+    sent = []
+    for i in range(30):
+        key, value, partition = f"k{i % 7}".encode(), f"v{i}".encode(), i % 3
+        headers = [("n", str(i).encode()), ("tag", b"\x00\xff")]
+        producer.produce(topic, value=value, key=key, partition=partition, headers=headers)
+        sent.append((partition, key, value, headers))
+    assert producer.flush(30) == 0
+    got = kafka.consume(topic)
+    assert [(r.partition, r.key, r.value, r.headers) for r in got] == \
+        sorted(sent, key=lambda s: (s[0], int(s[2][1:])))
+    assert all(r.offset == i for p in range(3)
+               for i, r in enumerate([r for r in got if r.partition == p]))
+
+
+def test_confluent_kafka_reads_what_mock_kafka_writes(kafka):
+    topic = new_topic(kafka, 4)
+    records = [{"id": i, "name": f"n{i}"} for i in range(40)]
+    kafka.produce(topic, records, key=lambda r: f"user{r['id'] % 5}",
+                  headers=lambda r: {"origin": "test", "id": str(r["id"])})
+    consumer = confluent_kafka.Consumer({"bootstrap.servers": kafka.bootstrap_servers,
+                                         "group.id": "interop", "enable.partition.eof": True})
+    consumer.assign([confluent_kafka.TopicPartition(topic, p, 0) for p in range(4)])
+    got, ended = [], set()
+    for _ in range(200):  # bounded: 200 polls of at most 0.5 s
+        message = consumer.poll(0.5)
+        if message is None:
+            continue
+        if message.error():
+            assert message.error().code() == confluent_kafka.KafkaError._PARTITION_EOF
+            ended.add(message.partition())
+            if len(ended) == 4 and len(got) == len(records):
+                break
+            continue
+        got.append(message)
+    consumer.close()
+    assert sorted(json.loads(m.value())["id"] for m in got) == list(range(40))
+    for message in got:
+        record = json.loads(message.value())
+        assert message.key() == f"user{record['id'] % 5}".encode()
+        assert message.headers() == [("origin", b"test"), ("id", str(record["id"]).encode())]
+    # Keys choose partitions with murmur2, as Java's client (and librdkafka's murmur2_random) do.
+    partition_of_key = {}
+    for message in got:
+        assert partition_of_key.setdefault(message.key(), message.partition()) == message.partition()
+    producer = confluent_kafka.Producer({"bootstrap.servers": kafka.bootstrap_servers,
+                                         "partitioner": "murmur2_random"})
+    delivered = {}
+    for key in partition_of_key:
+        producer.produce(topic, value=b"x", key=key,
+                         on_delivery=lambda err, m: delivered.__setitem__(m.key(), m.partition()))
+    assert producer.flush(30) == 0
+    assert delivered == partition_of_key
+
+
+# ----- read_kafka ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("parallelism", [1, 2, 4])
+def test_json_messages_with_metadata(kafka, parallelism):
+    topic = new_topic(kafka, 3)
+    rows = random_rows(500, seed=parallelism)
+    placed = spread(rows, 3, seed=parallelism)
+    produce_spread(kafka, topic, placed)
+    expected = kafka.consume(topic)
+    got = read(kafka, topic, parallelism, metadata=["partition", "offset", "timestamp"]).collect()
+    assert got.schema.names == ["key", "value", "ts", "partition", "offset", "timestamp"]
+    assert got.schema.field("partition").type == pa.int64()
+    assert got.schema.field("timestamp").type == pa.timestamp("ms")
+    # Each partition's rows in offset order, partitions in turn.
+    assert [(r["partition"], r["offset"]) for r in got.to_pylist()] == \
+        [(r.partition, r.offset) for r in expected]
+    assert [{k: r[k] for k in SCHEMA} for r in got.to_pylist()] == [r.json() for r in expected]
+
+
+def test_metadata_name_that_repeats_a_field_is_refused(kafka):
+    topic = new_topic(kafka, 1)
+    with pytest.raises(ValueError, match="metadata column 'key' has the name of another column"):
+        read(kafka, topic, metadata=["key"])
+    with pytest.raises(ValueError, match="unknown metadata column 'headers'"):
+        read(kafka, topic, metadata=["headers"])
+
+
+def test_kafka_key_and_timestamp_columns(kafka):
+    topic = new_topic(kafka, 2)
+    when = datetime.datetime(2026, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc)
+    kafka.produce(topic, [{"id": 1}, {"id": 2}], key=lambda r: f"k{r['id']}", partition=1,
+                  timestamp=when)
+    kafka.produce(topic, [{"id": 3}], partition=0)  # a null key
+    got = read(kafka, topic, schema={"id": "int64"}, metadata=["key", "timestamp"]).collect()
+    assert got.column("id").to_pylist() == [3, 1, 2]
+    assert got.column("key").to_pylist() == [None, "k1", "k2"]
+    stamps = got.column("timestamp").cast(pa.int64()).to_pylist()
+    assert stamps[1:] == [int(when.timestamp() * 1000)] * 2
+
+
+@pytest.mark.parametrize("fmt", ["raw", "string"])
+def test_raw_and_string_formats(kafka, fmt):
+    topic = new_topic(kafka, 2)
+    values = [f"line {i} ünïcode".encode() for i in range(20)]
+    kafka.produce(topic, values[:12], partition=0)
+    kafka.produce(topic, values[12:], partition=1)
+    got = read(kafka, topic, format=fmt, schema=None).collect()
+    assert got.schema.names == ["value"]
+    assert got.schema.field("value").type == (pa.binary() if fmt == "raw" else pa.string())
+    column = got.column("value").to_pylist()
+    assert column == (values if fmt == "raw" else [v.decode() for v in values])
+
+
+def test_string_format_refuses_invalid_utf8_and_raw_keeps_it(kafka):
+    topic = new_topic(kafka, 1)
+    kafka.produce(topic, [b"ok", b"\xff\xfe bad", b"fine"], partition=0)
+    with pytest.raises(ValueError, match=rf"{topic}\[0\]@1: invalid UTF-8"):
+        read(kafka, topic, format="string", schema=None).collect()
+    assert read(kafka, topic, format="raw", schema=None).collect().column("value").to_pylist() == \
+        [b"ok", b"\xff\xfe bad", b"fine"]
+
+
+# ----- start and stop ------------------------------------------------------------------------------
+
+def test_start_latest_reads_nothing_up_to_the_end(kafka):
+    topic = new_topic(kafka, 2)
+    kafka.produce(topic, [{"key": "a", "value": 1.0, "ts": 1}], partition=0)
+    assert read(kafka, topic, start="latest").collect().num_rows == 0
+
+
+def test_two_bounded_runs_of_one_group(kafka):
+    topic = new_topic(kafka, 3)
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    first = random_rows(300, seed=1)
+    produce_spread(kafka, topic, spread(first, 3, seed=1))
+    got = read(kafka, topic, group=group, start="committed").collect()  # nothing committed yet
+    assert sorted(got.column("ts").to_pylist()) == sorted(r["ts"] for r in first)
+    second = random_rows(120, seed=2)
+    produce_spread(kafka, topic, spread(second, 3, seed=2))
+    got = read(kafka, topic, group=group, start="committed").collect()
+    assert sorted(got.column("ts").to_pylist()) == sorted(r["ts"] for r in second)
+    assert read(kafka, topic, group=group, start="committed").collect().num_rows == 0
+    # Offsets are the group's: confluent-kafka sees them too.
+    consumer = confluent_kafka.Consumer({"bootstrap.servers": kafka.bootstrap_servers,
+                                         "group.id": group})
+    committed = consumer.committed([confluent_kafka.TopicPartition(topic, p) for p in range(3)],
+                                   timeout=10)
+    consumer.close()
+    assert sum(tp.offset for tp in committed) == len(first) + len(second)
+
+
+def test_a_failed_run_commits_nothing(kafka):
+    topic = new_topic(kafka, 1)
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    kafka.produce(topic, [{"key": "a", "value": 1.0, "ts": 1}, b"not json"], partition=0)
+    with pytest.raises(ValueError, match="invalid JSON"):
+        read(kafka, topic, group=group, start="committed").collect()
+    got = read(kafka, topic, group=group, start="committed", on_error="skip").collect()
+    assert got.num_rows == 1
+
+
+def test_committed_start_needs_a_group(kafka):
+    topic = new_topic(kafka, 1)
+    with pytest.raises(ValueError, match="start='committed' reads a group's offsets"):
+        read(kafka, topic, start="committed")
+
+
+def test_unbounded_runs_are_not_supported_yet(kafka):
+    with pytest.raises(NotImplementedError, match="stop='end'"):
+        read(kafka, "any", stop=None)
+
+
+# ----- windows over stop="end" ---------------------------------------------------------------------
+
+AGGS = {"n": ("count", None), "total": ("sum", "value"), "hi": ("max", "value")}
+
+
+def windows(stream):
+    return (stream.with_watermark("ts", max_delay="9s").key_by("key").window(ms.tumbling("10s"))
+            .agg(n=ms.count(), total=ms.sum("value"), hi=ms.max("value")).collect())
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("parallelism", [1, 2, 4])
+@pytest.mark.parametrize("skew", [False, True], ids=["even", "uneven"])
+def test_windows_over_kafka_equal_windows_over_a_file(kafka, tmp_path, backend, parallelism, skew):
+    rows = random_rows(4000, seed=parallelism)  # out of order by up to ±4 s
+    topic = new_topic(kafka, 4)
+    produce_spread(kafka, topic, spread(rows, 4, seed=parallelism, skew=skew))
+    got = windows(read(kafka, topic, parallelism, pipeline={"state": backend}))
+    expected, late = window_reference(rows, {"kind": "tumbling", "size": 10_000}, AGGS)
+    assert not late
+    assert_same(result_dict(got, list(AGGS)), expected)
+    path = tmp_path / "rows.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    from_file = windows(ms.Pipeline(parallelism=parallelism, state=backend)
+                        .read_jsonl(str(path), schema=SCHEMA))
+    assert_same(result_dict(got, list(AGGS)), result_dict(from_file, list(AGGS)))
+
+
+def test_rows_in_order_within_their_partition_are_never_late(kafka):
+    """The operators' watermark is the minimum of the partitions': a row in order within its
+    partition is never late, however far another partition ran ahead. (A row late within its
+    partition may or may not be, depending on how far the others had come.)"""
+    topic = new_topic(kafka, 2)
+    base = 1_700_000_000_000
+    fast = [{"key": "a", "value": 1.0, "ts": base + i * 1000} for i in range(60)]
+    slow = [{"key": "a", "value": 2.0, "ts": base + i * 1000} for i in (0, 30, 5)]  # 5 is late
+    kafka.produce(topic, fast, partition=0)
+    kafka.produce(topic, slow, partition=1)
+    for parallelism in (1, 2):
+        p = ms.Pipeline(parallelism=parallelism)
+        s = p.read_kafka(topic, brokers=kafka.bootstrap_servers, schema=SCHEMA)
+        w = s.with_watermark("ts", max_delay="1s").key_by("key").window(ms.tumbling("10s"))
+        agg = w.agg(n=ms.count())
+        got, late = p.collect(agg, w.late())
+        assert set(late.column("ts").to_pylist()) <= {base + 5000}
+        assert sum(got.column("n").to_pylist()) + late.num_rows == 63
+
+
+# ----- bad messages --------------------------------------------------------------------------------
+
+BAD = [{"key": "a", "value": 1.0, "ts": 1}, {"key": "b", "value": "abc", "ts": 2}, b"{oops",
+       {"key": "c", "value": 3.0, "ts": 3}, [1, 2]]
+
+
+def test_bad_message_raises_with_its_place_and_field(kafka):
+    topic = new_topic(kafka, 2)
+    kafka.produce(topic, BAD, partition=1)
+    with pytest.raises(ValueError, match=rf"read_kafka\({topic}\): {topic}\[1\]@1: field 'value': "
+                                         r"expected float64, got \"abc\""):
+        read(kafka, topic).collect()
+
+
+def test_bad_messages_skipped_are_counted(kafka):
+    topic = new_topic(kafka, 2)
+    kafka.produce(topic, BAD, partition=1)
+    p = ms.Pipeline(parallelism=2)
+    s = p.read_kafka(topic, brokers=kafka.bootstrap_servers, schema=SCHEMA, on_error="skip")
+    s.for_each_batch(lambda batch: None)
+    result = p.run()
+    assert result.operator("read_kafka").get("rows_skipped") == 3
+    assert read(kafka, topic, on_error="skip").collect().column("key").to_pylist() == ["a", "c"]
+
+
+def test_bad_messages_go_to_dead_letters(kafka):
+    topic = new_topic(kafka, 2)
+    kafka.produce(topic, BAD, partition=1)
+    p = ms.Pipeline(parallelism=2)
+    s = p.read_kafka(topic, brokers=kafka.bootstrap_servers, schema=SCHEMA, on_error="dead_letter")
+    rows, dead = p.collect(s, s.dead_letters())
+    assert rows.column("key").to_pylist() == ["a", "c"]
+    dead = dead.to_pylist()
+    assert [d["source"] for d in dead] == [f"{topic}[1]@1", f"{topic}[1]@2", f"{topic}[1]@4"]
+    assert [d["field"] for d in dead] == ["value", None, None]
+    assert dead[0]["reason"] == "field 'value': expected float64, got \"abc\""
+    assert dead[1]["reason"].startswith("invalid JSON")
+    assert dead[2]["reason"] == "expected a JSON object, got [1,2]"
+    assert [d["raw"] for d in dead] == ['{"key": "b", "value": "abc", "ts": 2}', "{oops", "[1, 2]"]
+    assert all(d["line"] is None for d in dead)
