@@ -78,9 +78,11 @@ py::list MetricsToPython(const RunMetrics& metrics) {
 class Job {
  public:
   Job(const std::string& plan_json, const std::vector<std::shared_ptr<Source>>& sources,
-      const py::list& functions, const py::list& sink_callbacks) {
+      const py::list& functions, const py::list& sink_callbacks,
+      const std::vector<KafkaSinkOptions>& kafka_sinks) {
     PlanHandles handles;
     handles.sources = sources;
+    handles.kafka_sinks = kafka_sinks;
     for (auto function : functions) handles.functions.push_back(WrapBatchFunction(py::reinterpret_borrow<py::object>(function)));
     for (auto callback : sink_callbacks) handles.sink_callbacks.push_back(WrapSinkCallback(py::reinterpret_borrow<py::object>(callback)));
     executor_ = std::make_unique<Executor>(ParsePlan(plan_json), std::move(handles));
@@ -282,6 +284,11 @@ PYBIND11_MODULE(_core, m) {
     kafka.config = config;
     return MakeKafkaSource(std::move(kafka), OptionalSchema(schema), MakeOptions(on_error, batch_size));
   });
+  py::class_<KafkaSinkOptions>(m, "KafkaSinkOptions")
+      .def(py::init([](const std::string& topic, const std::string& brokers, const std::string& format,
+                       const std::string& key_column, const KafkaConfig& config) {
+        return KafkaSinkOptions{topic, brokers, format, key_column, config};
+      }));
   py::class_<MockKafkaCluster>(m, "MockKafkaCluster")
       .def(py::init<int>())
       .def_property_readonly("bootstrap_servers", &MockKafkaCluster::bootstrap_servers)
@@ -317,7 +324,9 @@ PYBIND11_MODULE(_core, m) {
 
   py::class_<Job>(m, "Job")
       .def(py::init<const std::string&, const std::vector<std::shared_ptr<Source>>&,
-                    const py::list&, const py::list&>())
+                    const py::list&, const py::list&, const std::vector<KafkaSinkOptions>&>(),
+           py::arg("plan"), py::arg("sources"), py::arg("functions"), py::arg("sink_callbacks"),
+           py::arg("kafka_sinks") = std::vector<KafkaSinkOptions>{})
       .def("wait", &Job::Wait, py::arg("timeout") = py::none())
       .def("stop", &Job::Stop)
       .def("done", &Job::done)

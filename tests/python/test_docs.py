@@ -27,7 +27,8 @@ def test_readme_example_runs(index, tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.parametrize("module", ["millstream", "millstream.expr", "millstream.pipeline",
-                                    "millstream.windows", "millstream._durations", "millstream._types"])
+                                    "millstream.windows", "millstream._durations", "millstream._types",
+                                    "millstream.testing"])
 def test_docstring_examples(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0
@@ -52,3 +53,11 @@ def test_quickstart_runs(tmp_path):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     assert "alerts written" in result.stdout and "busiest user-hours" in result.stdout
+
+
+def test_kafka_example_runs():
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "examples", "kafka_windows.py")],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    first, second = result.stdout.splitlines()
+    assert first.startswith("read 20000 bids, wrote ") and second.startswith("read 0 bids, wrote 0")

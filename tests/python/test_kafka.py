@@ -310,3 +310,68 @@ def test_bad_messages_go_to_dead_letters(kafka):
     assert dead[2]["reason"] == "expected a JSON object, got [1,2]"
     assert [d["raw"] for d in dead] == ['{"key": "b", "value": "abc", "ts": 2}', "{oops", "[1, 2]"]
     assert all(d["line"] is None for d in dead)
+
+
+# ----- write_kafka ---------------------------------------------------------------------------------
+
+def test_write_kafka_keys_values_and_java_compatible_partitions(kafka):
+    topic = new_topic(kafka, 4)
+    rows = [{"user": f"u{i % 9}", "n": i, "note": "line\nbreak" if i == 3 else None}
+            for i in range(200)]
+    p = ms.Pipeline(parallelism=2)
+    p.from_records(rows).write_kafka(topic, brokers=kafka.bootstrap_servers, key="user")
+    p.run()
+    got = kafka.consume(topic)
+    assert sorted((r.key.decode(), r.json()["n"]) for r in got) == \
+        sorted((row["user"], row["n"]) for row in rows)
+    assert {r.json()["n"]: r.json() for r in got}[3] == rows[3]
+    # The partition of each key is the one confluent-kafka's murmur2 partitioner chooses.
+    producer = confluent_kafka.Producer({"bootstrap.servers": kafka.bootstrap_servers,
+                                         "partitioner": "murmur2_random"})
+    expected = {}
+    for key in {r.key for r in got}:
+        producer.produce(topic, value=b"{}", key=key,
+                         on_delivery=lambda err, m: expected.__setitem__(m.key(), m.partition()))
+    assert producer.flush(30) == 0
+    assert {r.key: r.partition for r in got} == expected
+
+
+@pytest.mark.parametrize("parallelism", [1, 2])
+def test_kafka_to_kafka_filter_and_columns(kafka, parallelism):
+    source, sink = new_topic(kafka, 4), new_topic(kafka, 3)
+    rows = random_rows(3000, seed=parallelism)
+    produce_spread(kafka, source, spread(rows, 4, seed=parallelism))
+    p = ms.Pipeline(parallelism=parallelism)
+    (p.read_kafka(source, brokers=kafka.bootstrap_servers, schema=SCHEMA)
+     .filter(ms.col("value") > 0).with_columns(double=ms.col("value") * 2)
+     .write_kafka(sink, brokers=kafka.bootstrap_servers, key="key"))
+    p.run()
+    got = sorted((r.key.decode(), r.json()["ts"], r.json()["double"]) for r in kafka.consume(sink))
+    expected = sorted((r["key"], r["ts"], r["value"] * 2) for r in rows
+                      if r["value"] is not None and r["value"] > 0)
+    assert got == expected
+
+
+def test_write_kafka_unknown_key_column(kafka):
+    topic = new_topic(kafka, 1)
+    s = ms.Pipeline(parallelism=1).from_records([{"a": 1}])
+    with pytest.raises(ValueError, match="key column 'user' is not in the stream"):
+        s.write_kafka(topic, brokers=kafka.bootstrap_servers, key="user")
+
+
+def test_undelivered_messages_fail_the_run():
+    with MockKafka() as cluster:
+        cluster.create_topic("out", 1)
+        p = ms.Pipeline(parallelism=1)
+
+        def take_the_broker_down(batch):
+            if batch.num_rows > 0:  # not the empty batch map_batches learns the schema from
+                cluster.broker_down(1)
+            return batch
+
+        (p.from_records([{"n": i} for i in range(10)]).map_batches(take_the_broker_down)
+         .write_kafka("out", brokers=cluster.bootstrap_servers,
+                      config={"message.timeout.ms": 1500}))
+        with pytest.raises(ValueError, match=r"write_kafka\(out\): 10 messages could not be "
+                                             r"delivered to topic 'out'"):
+            p.run()

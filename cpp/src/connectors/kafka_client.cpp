@@ -5,8 +5,11 @@
 namespace millstream {
 
 KafkaClient MakeKafkaClient(rd_kafka_type_t type, const KafkaConfig& config,
-                            const std::string& context) {
+                            const std::string& context, DeliveryCallback on_delivery,
+                            void* opaque) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  if (on_delivery != nullptr) rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+  rd_kafka_conf_set_opaque(conf, opaque);
   char message[512];
   for (const auto& [name, value] : config) {
     if (rd_kafka_conf_set(conf, name.c_str(), value.c_str(), message, sizeof(message)) !=

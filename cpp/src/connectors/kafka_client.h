@@ -40,10 +40,15 @@ using KafkaConfig = std::map<std::string, std::string>;
 // How long metadata, watermark, offset and commit requests may take before the run fails.
 constexpr int kKafkaRequestTimeoutMs = 10000;
 
-// A producer or consumer configured with `config`. A property librdkafka does not know or a
-// value it refuses is a UserError naming `context` and the property.
+// librdkafka's delivery-report callback: called for each produced message, from rd_kafka_poll.
+using DeliveryCallback = void (*)(rd_kafka_t*, const rd_kafka_message_t*, void* opaque);
+
+// A producer or consumer configured with `config` (and, for a producer, `on_delivery` called
+// with `opaque`). A property librdkafka does not know or a value it refuses is a UserError
+// naming `context` and the property.
 KafkaClient MakeKafkaClient(rd_kafka_type_t type, const KafkaConfig& config,
-                            const std::string& context);
+                            const std::string& context, DeliveryCallback on_delivery = nullptr,
+                            void* opaque = nullptr);
 
 // Throws UserError "<context>: <what>: <librdkafka's message>" unless `error` is NO_ERROR.
 void CheckKafka(rd_kafka_resp_err_t error, const std::string& context, const std::string& what);

@@ -62,26 +62,13 @@ void MockKafkaCluster::BrokerUp(int broker_id) {
 
 void MockKafkaCluster::Produce(const std::string& topic, const std::vector<KafkaRecord>& records) {
   DeliveryTally tally;
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  rd_kafka_conf_set_dr_msg_cb(conf, OnDelivery);
   // A producer per call: its delivery reports belong to this call's tally.
-  char message[512];
-  const KafkaConfig config = {{"bootstrap.servers", bootstrap_servers()},
-                              {"partitioner", "murmur2_random"},
-                              {"linger.ms", "5"},
-                              {"log_level", "3"}};
-  for (const auto& [name, value] : config) {
-    MS_CHECK(rd_kafka_conf_set(conf, name.c_str(), value.c_str(), message, sizeof(message)) ==
-                 RD_KAFKA_CONF_OK,
-             message);
-  }
-  rd_kafka_conf_set_opaque(conf, &tally);
-  rd_kafka_t* raw = rd_kafka_new(RD_KAFKA_PRODUCER, conf, message, sizeof(message));
-  if (raw == nullptr) {
-    rd_kafka_conf_destroy(conf);
-    throw UserError(std::string("MockKafka: cannot create a producer: ") + message);
-  }
-  KafkaClient producer(raw);
+  KafkaClient producer = MakeKafkaClient(RD_KAFKA_PRODUCER,
+                                         {{"bootstrap.servers", bootstrap_servers()},
+                                          {"partitioner", "murmur2_random"},
+                                          {"linger.ms", "5"},
+                                          {"log_level", "3"}},
+                                         kContext, OnDelivery, &tally);
   for (const KafkaRecord& record : records) {
     rd_kafka_headers_t* headers = nullptr;
     if (!record.headers.empty()) {

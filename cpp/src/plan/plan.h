@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "connectors/kafka_sink.h"
 #include "connectors/source.h"
 #include "ops/batch_transform.h"
 #include "state/state_backend.h"
@@ -44,7 +45,7 @@ struct PlanNode {
 
   int port = 0;                      // port: which output of inputs[0] (1 = late rows / dead letters)
 
-  std::string sink_kind;             // sink: collect | callback | csv | jsonl | parquet
+  std::string sink_kind;             // sink: collect | callback | csv | jsonl | parquet | kafka
   std::string path;                  // sink (files)
 };
 
@@ -62,6 +63,7 @@ struct PlanHandles {
   std::vector<std::shared_ptr<Source>> sources;
   std::vector<BatchFunction> functions;
   std::vector<SinkCallback> sink_callbacks;
+  std::vector<KafkaSinkOptions> kafka_sinks;  // sink "kafka": its handle indexes these
 };
 
 Plan ParsePlan(std::string_view plan_json);

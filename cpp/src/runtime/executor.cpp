@@ -268,6 +268,8 @@ class SinkActor final : public InputActor {
       file_ = MakeJsonlSink(node.path, schema_);
     } else if (kind_ == "parquet") {
       file_ = MakeParquetSink(node.path, schema_);
+    } else if (kind_ == "kafka") {  // a FileSink too: Write, Finish (flush), Abort
+      file_ = MakeKafkaSink(handles.kafka_sinks.at(node.handle), schema_);
     } else {
       MS_CHECK(kind_ == "collect", "unknown sink kind " + kind_);
     }
