@@ -129,6 +129,15 @@ def test_json_messages_with_metadata(kafka, parallelism):
     assert [{k: r[k] for k in SCHEMA} for r in got.to_pylist()] == [r.json() for r in expected]
 
 
+def test_small_batches_take_every_message(kafka):
+    topic = new_topic(kafka, 2)
+    rows = random_rows(700, seed=7)
+    produce_spread(kafka, topic, spread(rows, 2, seed=7))
+    for batch_size in (1, 7):
+        got = read(kafka, topic, 2, pipeline={"batch_size": batch_size}).collect()
+        assert sorted(got.column("ts").to_pylist()) == sorted(r["ts"] for r in rows)
+
+
 def test_metadata_name_that_repeats_a_field_is_refused(kafka):
     topic = new_topic(kafka, 1)
     with pytest.raises(ValueError, match="metadata column 'key' has the name of another column"):

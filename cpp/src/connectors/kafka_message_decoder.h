@@ -58,6 +58,7 @@ class KafkaMessageDecoder {
   // Adds the message as a row, or reports it as bad (throws UserError when on_error is raise).
   void Append(const KafkaMessageView& message);
   bool full() const { return rows_ >= batch_size_; }
+  int64_t room() const { return batch_size_ - rows_; }  // rows the batch can still take
   int64_t rows() const { return rows_; }
   // The rows since the last call (null when none); the bad messages sent to dead letters.
   BatchPtr FinishRows();

@@ -203,7 +203,9 @@ class KafkaPartitionSplit final : public SourceSplit {
     output.position = ChunkPosition(index_, part_++);
     while (!ended_ && !decoder_.full()) {
       rd_kafka_message_t* messages[kMessagesPerPoll];
-      const size_t wanted = std::min<size_t>(kMessagesPerPoll, batch_room());
+      // Never more than the batch can take: every message taken from the queue is decoded.
+      const size_t wanted = static_cast<size_t>(
+          std::min<int64_t>(static_cast<int64_t>(kMessagesPerPoll), decoder_.room()));
       const ssize_t count = rd_kafka_consume_batch_queue(
           session_->queue(index_), decoder_.rows() == 0 ? kPollWaitMs : 0, messages, wanted);
       MS_CHECK(count >= 0, "rd_kafka_consume_batch_queue failed on " + place());
@@ -228,10 +230,6 @@ class KafkaPartitionSplit final : public SourceSplit {
   void OnRunSucceeded() override { session_->CommitOnce(); }
 
  private:
-  size_t batch_room() const {
-    return static_cast<size_t>(std::max<int64_t>(1, kMessagesPerPoll - decoder_.rows() % kMessagesPerPoll));
-  }
-
   void Take(const rd_kafka_message_t& message) {
     if (message.err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
       // The partition's end as the broker sees it now; offsets may skip (transaction markers).
