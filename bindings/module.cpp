@@ -250,11 +250,11 @@ PYBIND11_MODULE(_core, m) {
   });
   m.def("dead_letter_schema", [] { return ExportSchemaCapsule(*DeadLetterSchema()); });
   m.def("resolve", [](const std::string& node_document_json, const py::list& input_schemas) {
+    const PlanNode node = ParseNodeDocument(node_document_json);  // before the capsules are taken
     std::vector<SchemaPtr> inputs;
     for (auto capsule : input_schemas) inputs.push_back(ImportSchemaCapsule(capsule));
     py::list outputs;
-    for (const auto& schema :
-         ResolveNodeSchemas(ParseNodeDocument(node_document_json), inputs, PlanHandles{})) {
+    for (const auto& schema : ResolveNodeSchemas(node, inputs, PlanHandles{})) {
       outputs.append(ExportSchemaCapsule(*schema));
     }
     return outputs;
