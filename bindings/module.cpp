@@ -17,6 +17,9 @@
 #include "connectors/mock_kafka_cluster.h"
 #include "connectors/table_source.h"
 #include "core/error.h"
+#include "plan/physical.h"
+#include "plan/plan_parser.h"
+#include "plan/plan_writer.h"
 #include "runtime/executor.h"
 
 namespace py = pybind11;
@@ -231,9 +234,12 @@ PYBIND11_MODULE(_core, m) {
   m.doc() = "millstream's native engine (thin bindings; the logic lives in cpp/)";
 
   static py::exception<Cancelled> cancelled_error(m, "Cancelled", PyExc_KeyboardInterrupt);
+  static py::exception<PlanError> plan_error(m, "PlanError", PyExc_ValueError);
   py::register_exception_translator([](std::exception_ptr error) {
     try {
       if (error) std::rethrow_exception(error);
+    } catch (const PlanError& e) {
+      PyErr_SetString(plan_error.ptr(), e.what());
     } catch (const UserTypeError& e) {
       PyErr_SetString(PyExc_TypeError, e.what());
     } catch (const UserError& e) {
@@ -312,15 +318,19 @@ PYBIND11_MODULE(_core, m) {
         return result;
       });
   m.def("dead_letter_schema", [] { return ExportSchemaCapsule(*DeadLetterSchema()); });
-  m.def("resolve", [](const std::string& node_json, const py::list& input_schemas) {
+  m.def("resolve", [](const std::string& node_document_json, const py::list& input_schemas) {
+    const PlanNode node = ParseNodeDocument(node_document_json);  // before the capsules are taken
     std::vector<SchemaPtr> inputs;
     for (auto capsule : input_schemas) inputs.push_back(ImportSchemaCapsule(capsule));
     py::list outputs;
-    for (const auto& schema : ResolveNodeSchemas(ParseNode(node_json), inputs, PlanHandles{})) {
+    for (const auto& schema : ResolveNodeSchemas(node, inputs, PlanHandles{})) {
       outputs.append(ExportSchemaCapsule(*schema));
     }
     return outputs;
-  }, "Output schemas (as capsules) of one plan node: raises the errors a run would.");
+  }, "Output schemas (as capsules) of one plan node ({\"version\": 1, \"node\": {...}}): "
+     "raises the errors a run would.");
+  m.def("plan_round_trip", [](const std::string& plan_json) { return WritePlan(ParsePlan(plan_json)); },
+        "The plan as the engine reads it, written back in the plan format (PlanError if malformed).");
 
   py::class_<Job>(m, "Job")
       .def(py::init<const std::string&, const std::vector<std::shared_ptr<Source>>&,

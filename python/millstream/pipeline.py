@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import datetime
-import glob as _glob
-import json
 import os
 import tempfile
 import warnings
@@ -12,9 +10,9 @@ from typing import Callable
 
 import pyarrow as pa
 
-from . import _core
+from . import _core, _plan
 from ._durations import to_ms
-from ._types import to_arrow_schema, type_spec
+from ._types import to_arrow_schema
 from .expr import Expr, _to_expr, col
 from .windows import Aggregation, Window
 
@@ -124,7 +122,8 @@ class Pipeline:
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.max_parallelism = max_parallelism
-        self._nodes: dict[int, dict] = {}
+        self._nodes: dict[int, dict] = {}  # id -> the node in the plan format (_plan.py)
+        self._schemas: dict[int, list[pa.Schema]] = {}  # id -> output schema per port
         self._sources: list = []
         self._functions: list = []
         self._sink_callbacks: list = []
@@ -226,7 +225,7 @@ class Pipeline:
         handle = len(self._sources)
         self._sources.append(source)
         schemas = [_schema_of(source.schema_capsule()), _schema_of(_core.dead_letter_schema())]
-        node = self._add({"op": "source", "handle": handle, "label": label}, [], schemas)
+        node = self._add(_plan.source_node(handle, label), [], schemas)
         if on_error == "dead_letter":
             self._dead_letter_sources[node] = label
         return Stream(self, node, schemas[0])
@@ -254,8 +253,8 @@ class Pipeline:
         for stream in streams:
             if stream._pipeline is not self:
                 raise ValueError("collect: every stream must belong to this Pipeline")
-        sinks = [self._add({"op": "sink", "sink": "collect", "label": "collect"},
-                           [stream._node], [stream.schema]) for stream in streams]
+        sinks = [self._add(_plan.collect_sink_node(), [stream._node], [stream.schema])
+                 for stream in streams]
         job = self._start(sinks + self._pending_sinks)
         job.wait()
         return [job.table(sink) for sink in sinks]
@@ -265,18 +264,18 @@ class Pipeline:
         return self._start(self._pending_sinks)
 
     def _start(self, sinks: list[int]) -> "Job":
+        plan = self._plan_json(sinks)
+        self._pending_sinks = [s for s in self._pending_sinks if s not in sinks]
+        return Job(_core.Job(plan, self._sources, self._functions, self._sink_callbacks,
+                             self._kafka_sinks))
+
+    def _plan_json(self, sinks: list[int]) -> str:
+        """The plan (format: ``_plan.py``) of the nodes these sinks need."""
         needed = self._ancestors(sinks)
         self._warn_unread_dead_letters(needed)
-        plan = {
-            "parallelism": self.parallelism,
-            "max_parallelism": self.max_parallelism,
-            "state": {"kind": self.state, "directory": self.state_dir or "",
-                      "cache_bytes": self.state_memory_bytes},
-            "nodes": [self._plan_node(i) for i in sorted(needed)],
-        }
-        self._pending_sinks = [s for s in self._pending_sinks if s not in sinks]
-        return Job(_core.Job(json.dumps(plan), self._sources, self._functions,
-                             self._sink_callbacks, self._kafka_sinks))
+        return _plan.plan_json([self._nodes[i] for i in sorted(needed)], self.parallelism,
+                               self.max_parallelism, self.state, self.state_dir,
+                               self.state_memory_bytes)
 
     def _ancestors(self, node_ids) -> set[int]:
         seen: set[int] = set()
@@ -297,20 +296,21 @@ class Pipeline:
                               "s.dead_letters(): they are only counted in the metrics",
                               stacklevel=3)
 
-    def _add(self, node: dict, inputs: list[int], schemas: list[pa.Schema] | None = None) -> int:
+    def _add(self, node: _plan.Node, inputs: list[int],
+             schemas: list[pa.Schema] | None = None) -> int:
+        """Adds a node; its output schemas are resolved by the engine unless given."""
         node_id = len(self._nodes)
-        node = dict(node, id=node_id, inputs=inputs)
         if schemas is None:
-            input_capsules = [self._nodes[i]["_schemas"][node.get("port", 0) if node["op"] == "port" else 0]
-                              .__arrow_c_schema__() for i in inputs]
-            node_json = json.dumps({k: v for k, v in node.items() if not k.startswith("_")})
-            schemas = [_schema_of(c) for c in _core.resolve(node_json, input_capsules)]
-        node["_schemas"] = schemas
-        self._nodes[node_id] = node
+            schemas = self._resolve(node, node_id, inputs)
+        self._nodes[node_id] = node.to_dict(node_id, inputs)
+        self._schemas[node_id] = schemas
         return node_id
 
-    def _plan_node(self, node_id: int) -> dict:
-        return {k: v for k, v in self._nodes[node_id].items() if not k.startswith("_")}
+    def _resolve(self, node: _plan.Node, node_id: int, inputs: list[int]) -> list[pa.Schema]:
+        """The node's output schemas: raises the errors a run would, before any data is read."""
+        capsules = [self._schemas[i][node.consumed_port].__arrow_c_schema__() for i in inputs]
+        document = _plan.node_document_json(node.to_dict(node_id, inputs))
+        return [_schema_of(c) for c in _core.resolve(document, capsules)]
 
 
 class Job:
@@ -374,7 +374,7 @@ class Stream:
 
     def _then(self, node: dict, inputs=None, time_column="keep", port: int | None = None) -> "Stream":
         node_id = self._pipeline._add(node, inputs if inputs is not None else [self._node])
-        schema = self._pipeline._nodes[node_id]["_schemas"][0]
+        schema = self._pipeline._schemas[node_id][0]
         if time_column == "keep":
             time_column = self.time_column if self.time_column in schema.names else None
         return Stream(self._pipeline, node_id, schema, time_column)
@@ -384,7 +384,7 @@ class Stream:
         """Keeps the rows where ``predicate`` is true (null counts as false)."""
         if not isinstance(predicate, Expr):
             raise TypeError(f"filter() takes an expression such as col('x') > 1, got {predicate!r}")
-        return self._then({"op": "filter", "predicate": predicate.node, "label": f"filter({predicate!r})"})
+        return self._then(_plan.filter_node(predicate.node, f"filter({predicate!r})"))
 
     def select(self, *columns) -> "Stream":
         """Keeps the given columns or expressions, in that order."""
@@ -435,7 +435,7 @@ class Stream:
             if other._pipeline is not self._pipeline:
                 raise ValueError("union: streams must belong to the same Pipeline")
         inputs = [self._node] + [o._node for o in others]
-        return self._then({"op": "union", "label": "union"}, inputs)
+        return self._then(_plan.union_node(), inputs)
 
     def map_batches(self, fn: Callable, schema=None) -> "Stream":
         """Calls ``fn(pyarrow.RecordBatch) -> RecordBatch | Table | pandas.DataFrame`` once per
@@ -449,8 +449,7 @@ class Stream:
         handle = len(self._pipeline._functions)
         self._pipeline._functions.append(wrapped)
         name = getattr(fn, "__name__", "fn")
-        node = {"op": "map_batches", "handle": handle, "label": f"map_batches({name})",
-                "schema": [[f.name, type_spec(f.type)] for f in arrow_schema]}
+        node = _plan.map_batches_node(handle, arrow_schema, f"map_batches({name})")
         node_id = self._pipeline._add(node, [self._node], [arrow_schema])
         return Stream(self._pipeline, node_id, arrow_schema,
                       self.time_column if self.time_column in arrow_schema.names else None)
@@ -461,27 +460,25 @@ class Stream:
         node = self._pipeline._nodes[self._node]
         if node["op"] != "source":
             raise ValueError("dead_letters() is a stream of a source (read_csv/read_jsonl/read_kafka)")
-        return self._then({"op": "port", "port": 1, "label": f"dead_letters({node['label']})"},
-                          time_column=None)
+        return self._then(_plan.port_node(1, f"dead_letters({node['label']})"), time_column=None)
 
     def _project(self, exprs: list[Expr], label: str) -> "Stream":
-        return self._then({"op": "project", "expressions": [e.node for e in exprs], "label": label})
+        return self._then(_plan.project_node([e.node for e in exprs], label))
 
     def _names_of(self, exprs: list[Expr]) -> list[str]:
         if not exprs:
             return []
-        node = {"op": "project", "expressions": [e.node for e in exprs], "id": -1, "inputs": []}
-        capsules = _core.resolve(json.dumps(node), [self.schema.__arrow_c_schema__()])
-        return _schema_of(capsules[0]).names
+        node = _plan.project_node([e.node for e in exprs], "with_columns")
+        return self._pipeline._resolve(node, -1, [self._node])[0].names
 
     # ----- event time, keys, windows ---------------------------------------------------------------
     def with_watermark(self, column: str, max_delay="0s", idle_timeout=None) -> "Stream":
         """Event time from ``column`` (a timestamp, or int64 epoch milliseconds) with bounded
         out-of-orderness: the watermark is the largest time seen minus ``max_delay``."""
         label = f"with_watermark({column}, max_delay={max_delay})"
-        node = {"op": "watermark", "time_column": column, "label": label,
-                "max_delay_ms": to_ms(max_delay, "max_delay"),
-                "idle_timeout_ms": -1 if idle_timeout is None else to_ms(idle_timeout, "idle_timeout")}
+        node = _plan.watermark_node(
+            column, to_ms(max_delay, "max_delay"),
+            None if idle_timeout is None else to_ms(idle_timeout, "idle_timeout"), label)
         return self._then(node, time_column=column)
 
     def key_by(self, *columns: str) -> "KeyedStream":
@@ -518,8 +515,8 @@ class Stream:
         directory = os.path.dirname(os.path.abspath(path))
         if not os.path.isdir(directory):
             raise ValueError(f"write_{kind}: directory {directory} does not exist")
-        sink = self._pipeline._add({"op": "sink", "sink": kind, "path": path,
-                                    "label": f"write_{kind}({path})"}, [self._node], [self.schema])
+        sink = self._pipeline._add(_plan.file_sink_node(kind, path, f"write_{kind}({path})"),
+                                   [self._node], [self.schema])
         self._pipeline._pending_sinks.append(sink)
 
     def write_csv(self, path) -> None:
@@ -559,8 +556,8 @@ class Stream:
         options = _core.KafkaSinkOptions(topic, brokers, format, key or "", _kafka_config(config))
         handle = len(self._pipeline._kafka_sinks)
         self._pipeline._kafka_sinks.append(options)
-        sink = self._pipeline._add({"op": "sink", "sink": "kafka", "handle": handle,
-                                    "label": f"write_kafka({topic})"}, [self._node], [self.schema])
+        sink = self._pipeline._add(_plan.kafka_sink_node(handle, f"write_kafka({topic})"),
+                                   [self._node], [self.schema])
         self._pipeline._pending_sinks.append(sink)
 
     def for_each_batch(self, fn: Callable) -> None:
@@ -569,9 +566,9 @@ class Stream:
             fn(_batch_of(schema_capsule, array_capsule))
         handle = len(self._pipeline._sink_callbacks)
         self._pipeline._sink_callbacks.append(call)
-        sink = self._pipeline._add({"op": "sink", "sink": "callback", "handle": handle,
-                                    "label": f"for_each_batch({getattr(fn, '__name__', 'fn')})"},
-                                   [self._node], [self.schema])
+        label = f"for_each_batch({getattr(fn, '__name__', 'fn')})"
+        sink = self._pipeline._add(_plan.callback_sink_node(handle, label), [self._node],
+                                   [self.schema])
         self._pipeline._pending_sinks.append(sink)
 
 
@@ -591,8 +588,8 @@ class KeyedStream:
     def agg(self, **aggregations: Aggregation) -> Stream:
         """Running aggregation over all time: after each batch, the new values of the keys it
         changed (a changelog: the last row of a key is its final value)."""
-        node = {"op": "running_agg", "keys": self.keys, "label": f"agg(by {', '.join(self.keys)})",
-                "aggregates": _aggregate_specs(aggregations)}
+        node = _plan.running_agg_node(self.keys, _aggregate_specs(aggregations),
+                                      f"agg(by {', '.join(self.keys)})")
         return self._stream._then(node, time_column=None)
 
 
@@ -614,10 +611,9 @@ class WindowedStream:
             raise ValueError("window(): the stream has no event time; call "
                              "with_watermark('ts', max_delay=...) first, or use a processing-time "
                              "window (ms.tumbling('10s', time='processing'))")
-        node = {"op": "window", "keys": self.keys, "window": self.window.spec(),
-                "time_column": time_column or "", "allowed_lateness_ms": self.allowed_lateness_ms,
-                "aggregates": _aggregate_specs(aggregations),
-                "label": f"window({self.window.kind}, by {', '.join(self.keys) or 'all'})"}
+        node = _plan.window_node(self.keys, time_column, self.window.spec(),
+                                 self.allowed_lateness_ms, _aggregate_specs(aggregations),
+                                 f"window({self.window.kind}, by {', '.join(self.keys) or 'all'})")
         stream = self._stream._then(node, time_column="window_end")
         self._node = stream._node
         return stream
@@ -627,9 +623,8 @@ class WindowedStream:
         if self._node is None:
             raise ValueError("late(): call agg(...) on this windowed stream first; late() is the "
                              "side output of that aggregation")
-        port = {"op": "port", "port": 1, "label": "late"}
-        node_id = self._stream._pipeline._add(port, [self._node])
-        schema = self._stream._pipeline._nodes[node_id]["_schemas"][0]
+        node_id = self._stream._pipeline._add(_plan.port_node(1, "late"), [self._node])
+        schema = self._stream._pipeline._schemas[node_id][0]
         return Stream(self._stream._pipeline, node_id, schema, None)
 
 

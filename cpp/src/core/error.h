@@ -23,6 +23,14 @@ class UserTypeError : public UserError {
   explicit UserTypeError(const std::string& message) : UserError(message) {}
 };
 
+// A plan that does not follow the plan format (plan/plan_parser.h): an unknown operator or
+// field, a wrong type, a missing field, another format version. The message names the node (id,
+// op, label) and the field. Surfaces in Python as millstream.PlanError (a ValueError).
+class PlanError : public UserError {
+ public:
+  explicit PlanError(const std::string& message) : UserError(message) {}
+};
+
 // A run cancelled from outside (Ctrl-C, job.stop()).
 class Cancelled : public std::runtime_error {
  public:

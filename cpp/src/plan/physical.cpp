@@ -21,15 +21,18 @@ int ColumnIndex(const arrow::Schema& schema, const std::string& name, const Plan
   return index;
 }
 
-std::vector<int> KeyColumns(const arrow::Schema& schema, const PlanNode& node) {
+std::vector<int> KeyColumns(const arrow::Schema& schema, const std::vector<std::string>& keys,
+                            const PlanNode& node) {
   std::vector<int> columns;
-  for (const auto& key : node.keys) columns.push_back(ColumnIndex(schema, key, node));
+  for (const auto& key : keys) columns.push_back(ColumnIndex(schema, key, node));
   return columns;
 }
 
-std::vector<AggregateSpec> Aggregates(const arrow::Schema& schema, const PlanNode& node) {
+std::vector<AggregateSpec> Aggregates(const arrow::Schema& schema,
+                                      const std::vector<PlanAggregate>& aggregates,
+                                      const PlanNode& node) {
   std::vector<AggregateSpec> specs;
-  for (const auto& aggregate : node.aggregates) {
+  for (const auto& aggregate : aggregates) {
     AggregateSpec spec;
     spec.kind = aggregate.kind;
     spec.output_name = aggregate.name;
@@ -48,110 +51,128 @@ int64_t TimeUnitsPerMs(const arrow::DataType& type, const std::string& column, c
                       "; event time must be a timestamp or int64 epoch milliseconds");
 }
 
-WindowSpec ToWindowSpec(const PlanNode& node) {
-  WindowSpec window;
-  if (node.window_kind == "tumbling") {
-    window.kind = WindowSpec::Kind::kTumbling;
-  } else if (node.window_kind == "sliding") {
-    window.kind = WindowSpec::Kind::kSliding;
-  } else if (node.window_kind == "session") {
-    window.kind = WindowSpec::Kind::kSession;
-  } else {
-    throw UserError(node.label + ": unknown window kind '" + node.window_kind + "'");
+// The physical operator of each kind of node, given its inputs' schemas.
+class OperatorBuilder {
+ public:
+  OperatorBuilder(const PlanNode& node, const std::vector<SchemaPtr>& input_schemas,
+                  const PlanHandles& handles, PhysicalOperator* result)
+      : node_(node), inputs_(input_schemas), handles_(handles), result_(*result),
+        input_(input_schemas.empty() ? nullptr : input_schemas.front().get()) {}
+
+  void operator()(const SourceNode& source) {
+    MS_CHECK(source.handle >= 0 && source.handle < static_cast<int>(handles_.sources.size()),
+             "source handle out of range (CheckHandles)");
+    result_.kind = PhysicalOperator::Kind::kSource;
+    result_.source = handles_.sources[source.handle];
+    result_.output_schemas = {result_.source->schema(), DeadLetterSchema()};
   }
-  window.size_ms = node.size_ms;
-  window.slide_ms = node.slide_ms;
-  window.offset_ms = node.offset_ms;
-  window.gap_ms = node.gap_ms;
-  window.processing_time = node.processing_time;
-  return window;
-}
+  void operator()(const FilterNode& filter) {
+    auto predicate = CompilePredicate(filter.predicate_json, *input_);
+    Transform(MakeFilter(std::move(predicate), inputs_.front()));
+  }
+  void operator()(const ProjectNode& project) {
+    std::vector<std::shared_ptr<const CompiledExpression>> expressions;
+    for (const auto& json : project.expressions_json) expressions.push_back(CompileExpression(json, *input_));
+    Transform(MakeProject(std::move(expressions)));
+  }
+  void operator()(const MapBatchesNode& map) {
+    MS_CHECK(map.handle >= 0 && map.handle < static_cast<int>(handles_.functions.size()),
+             "map_batches handle out of range (CheckHandles)");
+    Transform(MakeMapBatches(node_.label, handles_.functions[map.handle], map.declared_schema));
+  }
+  void operator()(const UnionNode&) {
+    for (const auto& schema : inputs_) {
+      if (!schema->Equals(*inputs_.front(), /*check_metadata=*/false)) {
+        throw UserTypeError("union: every stream must have the same columns and types; {" +
+                            inputs_.front()->ToString() + "} differs from {" +
+                            schema->ToString() + "}");
+      }
+    }
+    PassThrough(PhysicalOperator::Kind::kUnion);
+  }
+  void operator()(const WatermarkNode& watermark) {
+    const int column = ColumnIndex(*input_, watermark.time_column, node_);
+    result_.watermark.time_column = column;
+    result_.watermark.units_per_ms =
+        TimeUnitsPerMs(*input_->field(column)->type(), watermark.time_column, node_);
+    result_.watermark.max_delay_ms = watermark.max_delay_ms;
+    result_.watermark.idle_timeout_ms = watermark.idle_timeout_ms;
+    PassThrough(PhysicalOperator::Kind::kWatermark);
+  }
+  void operator()(const WindowNode& window) {
+    int time_column = -1;  // processing time: rows are timed as they arrive
+    if (!window.window.processing_time) {
+      time_column = ColumnIndex(*input_, window.time_column, node_);
+      TimeUnitsPerMs(*input_->field(time_column)->type(), window.time_column, node_);
+    }
+    Keyed(MakeWindowAggregate(inputs_.front(), KeyColumns(*input_, window.keys, node_), time_column,
+                              window.window, window.allowed_lateness_ms,
+                              Aggregates(*input_, window.aggregates, node_)));
+  }
+  void operator()(const RunningAggregateNode& running) {
+    Keyed(MakeRunningAggregate(inputs_.front(), KeyColumns(*input_, running.keys, node_),
+                               Aggregates(*input_, running.aggregates, node_)));
+  }
+  void operator()(const PortNode&) { PassThrough(PhysicalOperator::Kind::kPort); }
+  void operator()(const SinkNode&) { PassThrough(PhysicalOperator::Kind::kSink); }
+
+ private:
+  void Transform(std::shared_ptr<BatchTransform> transform) {
+    result_.kind = PhysicalOperator::Kind::kTransform;
+    result_.transform = std::move(transform);
+    result_.output_schemas = {result_.transform->output_schema()};
+  }
+  void Keyed(std::shared_ptr<KeyedOperator> keyed) {
+    result_.kind = PhysicalOperator::Kind::kKeyed;
+    result_.keyed = std::move(keyed);
+    for (int port = 0; port < result_.keyed->num_ports(); ++port) {
+      result_.output_schemas.push_back(result_.keyed->output_schema(port));
+    }
+  }
+  // Rows pass unchanged: the output has the input's schema.
+  void PassThrough(PhysicalOperator::Kind kind) {
+    result_.kind = kind;
+    result_.output_schemas = {inputs_.front()};
+  }
+
+  const PlanNode& node_;
+  const std::vector<SchemaPtr>& inputs_;
+  const PlanHandles& handles_;
+  PhysicalOperator& result_;
+  const arrow::Schema* input_;
+};
 
 }  // namespace
 
 PhysicalOperator BuildOperator(const PlanNode& node, const std::vector<SchemaPtr>& input_schemas,
                                const PlanHandles& handles) {
+  MS_CHECK(input_schemas.size() == node.inputs.size(),
+           DescribeNode(node) + ": given " + std::to_string(input_schemas.size()) +
+               " input schemas for " + std::to_string(node.inputs.size()) + " inputs");
   PhysicalOperator result{};
-  const arrow::Schema* input = input_schemas.empty() ? nullptr : input_schemas.front().get();
-  if (node.op == "source") {
-    MS_CHECK(node.handle >= 0 && node.handle < static_cast<int>(handles.sources.size()),
-             "source handle out of range");
-    result.kind = PhysicalOperator::Kind::kSource;
-    result.source = handles.sources[node.handle];
-    result.output_schemas = {result.source->schema(), DeadLetterSchema()};
-  } else if (node.op == "filter") {
-    auto predicate = CompilePredicate(node.predicate_json, *input);
-    result.kind = PhysicalOperator::Kind::kTransform;
-    result.transform = MakeFilter(std::move(predicate), input_schemas.front());
-  } else if (node.op == "project") {
-    std::vector<std::shared_ptr<const CompiledExpression>> expressions;
-    for (const auto& json : node.expressions_json) expressions.push_back(CompileExpression(json, *input));
-    result.kind = PhysicalOperator::Kind::kTransform;
-    result.transform = MakeProject(std::move(expressions));
-  } else if (node.op == "map_batches") {
-    MS_CHECK(node.handle >= 0 && node.handle < static_cast<int>(handles.functions.size()),
-             "map_batches handle out of range");
-    result.kind = PhysicalOperator::Kind::kTransform;
-    result.transform = MakeMapBatches(node.label, handles.functions[node.handle],
-                                      node.declared_schema ? node.declared_schema : input_schemas.front());
-  } else if (node.op == "union") {
-    for (const auto& schema : input_schemas) {
-      if (!schema->Equals(*input_schemas.front(), /*check_metadata=*/false)) {
-        throw UserTypeError("union: every stream must have the same columns and types; {" +
-                            input_schemas.front()->ToString() + "} differs from {" +
-                            schema->ToString() + "}");
-      }
-    }
-    result.kind = PhysicalOperator::Kind::kUnion;
-  } else if (node.op == "watermark") {
-    result.kind = PhysicalOperator::Kind::kWatermark;
-    const int column = ColumnIndex(*input, node.time_column, node);
-    result.watermark.time_column = column;
-    result.watermark.units_per_ms = TimeUnitsPerMs(*input->field(column)->type(), node.time_column, node);
-    result.watermark.max_delay_ms = node.max_delay_ms;
-    result.watermark.idle_timeout_ms = node.idle_timeout_ms;
-  } else if (node.op == "window") {
-    result.kind = PhysicalOperator::Kind::kKeyed;
-    int time_column = -1;  // processing time: rows are timed as they arrive
-    if (!node.processing_time) {
-      time_column = ColumnIndex(*input, node.time_column, node);
-      TimeUnitsPerMs(*input->field(time_column)->type(), node.time_column, node);
-    }
-    result.keyed = MakeWindowAggregate(input_schemas.front(), KeyColumns(*input, node), time_column,
-                                       ToWindowSpec(node), node.allowed_lateness_ms,
-                                       Aggregates(*input, node));
-  } else if (node.op == "running_agg") {
-    result.kind = PhysicalOperator::Kind::kKeyed;
-    result.keyed = MakeRunningAggregate(input_schemas.front(), KeyColumns(*input, node),
-                                        Aggregates(*input, node));
-  } else if (node.op == "port") {
-    result.kind = PhysicalOperator::Kind::kPort;
-  } else if (node.op == "sink") {
-    result.kind = PhysicalOperator::Kind::kSink;
-  } else {
-    MS_CHECK(false, "unknown plan operator '" + node.op + "'");
-  }
-  if (result.kind == PhysicalOperator::Kind::kKeyed) {
-    for (int port = 0; port < result.keyed->num_ports(); ++port) {
-      result.output_schemas.push_back(result.keyed->output_schema(port));
-    }
-  } else if (result.kind == PhysicalOperator::Kind::kTransform) {
-    result.output_schemas = {result.transform->output_schema()};
-  } else if (result.kind != PhysicalOperator::Kind::kSource && input) {
-    result.output_schemas = {input_schemas.front()};
-  }
+  std::visit(OperatorBuilder(node, input_schemas, handles, &result), node.options);
   return result;
+}
+
+std::vector<SchemaPtr> ResolveNodeSchemas(const PlanNode& node,
+                                          const std::vector<SchemaPtr>& input_schemas,
+                                          const PlanHandles& handles) {
+  return BuildOperator(node, input_schemas, handles).output_schemas;
 }
 
 bool PruneKeyedInput(const PlanNode& node, const SchemaPtr& input_schema,
                      const PlanHandles& handles, PhysicalOperator* op) {
-  MS_CHECK(node.op == "window" || node.op == "running_agg", "only keyed operators are pruned");
+  const auto* window = std::get_if<WindowNode>(&node.options);
+  const auto* running = std::get_if<RunningAggregateNode>(&node.options);
+  MS_CHECK(window != nullptr || running != nullptr, "only keyed operators are pruned");
   std::vector<bool> read(input_schema->num_fields(), false);
-  for (const auto& key : node.keys) read[ColumnIndex(*input_schema, key, node)] = true;
-  if (node.op == "window" && !node.processing_time) {
-    read[ColumnIndex(*input_schema, node.time_column, node)] = true;
+  for (const auto& key : window ? window->keys : running->keys) {
+    read[ColumnIndex(*input_schema, key, node)] = true;
   }
-  for (const auto& aggregate : node.aggregates) {
+  if (window != nullptr && !window->window.processing_time) {
+    read[ColumnIndex(*input_schema, window->time_column, node)] = true;
+  }
+  for (const auto& aggregate : window ? window->aggregates : running->aggregates) {
     if (!aggregate.column.empty()) read[ColumnIndex(*input_schema, aggregate.column, node)] = true;
   }
   std::vector<int> columns;

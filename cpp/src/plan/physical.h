@@ -33,6 +33,12 @@ struct PhysicalOperator {
 PhysicalOperator BuildOperator(const PlanNode& node, const std::vector<SchemaPtr>& input_schemas,
                                const PlanHandles& handles);
 
+// Output schemas (per port) of one node, given its inputs' schemas: what Python shows while a
+// pipeline is built (the bindings' resolve); throws the same errors a run would.
+std::vector<SchemaPtr> ResolveNodeSchemas(const PlanNode& node,
+                                          const std::vector<SchemaPtr>& input_schemas,
+                                          const PlanHandles& handles);
+
 // Builds a keyed operator (window, running_agg) on only the input columns it reads, so the
 // exchange gathers and sends no others: its keys, its time column and its aggregations'
 // columns. Returns false, leaving `op` alone, when it reads every column or none. Only for an

@@ -1,53 +1,118 @@
-// The logical plan as Python declares it: a list of nodes, each naming its inputs. Python sends
-// it as JSON (plan.py); objects that JSON can't carry (sources, user functions, sinks' callbacks)
-// travel beside it in PlanHandles and are referred to by index.
+// The logical plan as Python declares it: a list of typed nodes, each naming its inputs. Python
+// sends it as JSON in the plan format (plan_parser.h reads it, plan_writer.h writes it; the
+// shape is documented in python/millstream/_plan.py, which builds it); objects that JSON can't
+// carry (sources, user functions, sinks' callbacks) travel beside it in PlanHandles and are
+// referred to by index.
 #pragma once
 
-#include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <variant>
 #include <vector>
 
-#include "connectors/kafka_sink.h"
+#include "connectors/sink.h"
 #include "connectors/source.h"
 #include "ops/batch_transform.h"
+#include "ops/window_aggregate.h"
 #include "state/state_backend.h"
 
 namespace millstream {
 
+// The plan format this millstream reads and writes; a plan of another version is refused.
+inline constexpr int kPlanFormatVersion = 1;
+
+// One struct per operator: the options of that operator, nothing else. kOp is the name the
+// plan format gives it.
+struct SourceNode {
+  static constexpr std::string_view kOp = "source";
+  int handle = -1;                            // index into PlanHandles::sources
+};
+
+struct FilterNode {
+  static constexpr std::string_view kOp = "filter";
+  std::string predicate_json;                 // an expression (expr/expression_parser.cpp)
+};
+
+struct ProjectNode {
+  static constexpr std::string_view kOp = "project";
+  std::vector<std::string> expressions_json;  // one output column each
+};
+
+struct MapBatchesNode {
+  static constexpr std::string_view kOp = "map_batches";
+  struct Column {
+    std::string name, type;                   // type as core/types.h spells it
+  };
+  int handle = -1;                            // index into PlanHandles::functions
+  std::vector<Column> columns;                // what the function returns
+  SchemaPtr declared_schema;                  // `columns` as Arrow types
+};
+
+struct UnionNode {
+  static constexpr std::string_view kOp = "union";
+};
+
+struct WatermarkNode {
+  static constexpr std::string_view kOp = "watermark";
+  std::string time_column;
+  int64_t max_delay_ms = 0;
+  int64_t idle_timeout_ms = -1;               // -1: never idle
+};
+
+struct PlanAggregate {
+  std::string kind, column, name;             // column empty: count(*)
+};
+
+struct WindowNode {
+  static constexpr std::string_view kOp = "window";
+  std::vector<std::string> keys;              // empty: one global key
+  std::string time_column;                    // empty for a processing-time window
+  WindowSpec window;
+  int64_t allowed_lateness_ms = 0;
+  std::vector<PlanAggregate> aggregates;
+};
+
+struct RunningAggregateNode {
+  static constexpr std::string_view kOp = "running_agg";
+  std::vector<std::string> keys;
+  std::vector<PlanAggregate> aggregates;
+};
+
+struct PortNode {
+  static constexpr std::string_view kOp = "port";
+  int port = 0;                               // which output of the input (1: late rows / dead letters)
+};
+
+struct SinkNode {
+  static constexpr std::string_view kOp = "sink";
+  std::string kind;                           // a registered SinkKind (connectors/sink.h)
+  std::string path;                           // kinds that take a path
+  int handle = -1;                            // kinds that take a callback or Kafka options:
+                                              // PlanHandles::sink_callbacks / kafka_sinks
+};
+
+using NodeOptions = std::variant<SourceNode, FilterNode, ProjectNode, MapBatchesNode, UnionNode,
+                                 WatermarkNode, WindowNode, RunningAggregateNode, PortNode,
+                                 SinkNode>;
+
 struct PlanNode {
   int id = 0;
-  std::string op;  // source | filter | project | map_batches | union | watermark | window |
-                   // running_agg | port | sink
   std::vector<int> inputs;
-  std::string label;                 // for errors and metrics, e.g. "filter(col(\"x\") > 1)"
+  std::string label;                          // for errors and metrics, e.g. "filter(col(\"x\") > 1)"
+  NodeOptions options;
 
-  int handle = -1;                   // source, map_batches, sink callback: index into PlanHandles
-  std::string predicate_json;        // filter
-  std::vector<std::string> expressions_json;  // project
-  SchemaPtr declared_schema;         // map_batches
-
-  std::string time_column;           // watermark, window
-  int64_t max_delay_ms = 0;          // watermark
-  int64_t idle_timeout_ms = -1;      // watermark; -1: never idle
-
-  std::vector<std::string> keys;     // window, running_agg
-  std::string window_kind;           // window: tumbling | sliding | session
-  int64_t size_ms = 0, slide_ms = 0, offset_ms = 0, gap_ms = 0;
-  bool processing_time = false;
-  int64_t allowed_lateness_ms = 0;   // window
-  struct Aggregate {
-    std::string kind, column, name;  // column empty: count(*)
-  };
-  std::vector<Aggregate> aggregates; // window, running_agg
-
-  int port = 0;                      // port: which output of inputs[0] (1 = late rows / dead letters)
-
-  std::string sink_kind;             // sink: collect | callback | csv | jsonl | parquet | kafka
-  std::string path;                  // sink (files)
+  std::string_view op() const;
+  template <typename Options>
+  bool is() const { return std::holds_alternative<Options>(options); }
+  template <typename Options>
+  const Options& as() const { return std::get<Options>(options); }
+  // Which output of its input this node reads: a port node's port, else 0.
+  int consumed_port() const;
 };
+
+// "plan node 3 (op 'filter', label 'filter(x > 1)')": how every message names a node.
+std::string DescribeNode(const PlanNode& node);
 
 struct Plan {
   int parallelism = 1;
@@ -57,8 +122,6 @@ struct Plan {
   const PlanNode& node(int id) const;
 };
 
-using SinkCallback = std::function<void(const BatchPtr&)>;
-
 struct PlanHandles {
   std::vector<std::shared_ptr<Source>> sources;
   std::vector<BatchFunction> functions;
@@ -66,7 +129,7 @@ struct PlanHandles {
   std::vector<KafkaSinkOptions> kafka_sinks;  // sink "kafka": its handle indexes these
 };
 
-Plan ParsePlan(std::string_view plan_json);
-PlanNode ParseNode(std::string_view node_json);
+// Throws PlanError naming the node when a node's handle has no object beside the plan.
+void CheckHandles(const Plan& plan, const PlanHandles& handles);
 
 }  // namespace millstream

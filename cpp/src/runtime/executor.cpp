@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <tuple>
 
 #include <oneapi/tbb/global_control.h>
@@ -12,7 +13,7 @@
 #include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/task_group.h>
 
-#include "connectors/file_sink.h"
+#include "connectors/sink.h"
 #include "core/error.h"
 #include "core/key_groups.h"
 #include "plan/physical.h"
@@ -255,67 +256,42 @@ class KeyedActor final : public InputActor {
   std::unique_ptr<WatermarkTracker> tracker_;
 };
 
+// Drives one sink (connectors/sink.h) from its inputs' messages.
 class SinkActor final : public InputActor {
  public:
-  SinkActor(Scheduler* scheduler, const PlanNode& node, SchemaPtr schema,
+  SinkActor(Scheduler* scheduler, const SinkNode& node, SchemaPtr schema,
             const PlanHandles& handles, OperatorMetrics* metrics)
-      : InputActor(scheduler), kind_(node.sink_kind), schema_(std::move(schema)), metrics_(metrics) {
-    if (kind_ == "callback") {
-      callback_ = handles.sink_callbacks.at(node.handle);
-    } else if (kind_ == "csv") {
-      file_ = MakeCsvSink(node.path, schema_);
-    } else if (kind_ == "jsonl") {
-      file_ = MakeJsonlSink(node.path, schema_);
-    } else if (kind_ == "parquet") {
-      file_ = MakeParquetSink(node.path, schema_);
-    } else if (kind_ == "kafka") {  // a FileSink too: Write, Finish (flush), Abort
-      file_ = MakeKafkaSink(handles.kafka_sinks.at(node.handle), schema_);
-    } else {
-      MS_CHECK(kind_ == "collect", "unknown sink kind " + kind_);
-    }
+      : InputActor(scheduler), schema_(std::move(schema)), metrics_(metrics) {
+    const SinkKind* kind = FindSinkKind(node.kind);
+    MS_CHECK(kind != nullptr, "the plan parser admits registered sink kinds only: " + node.kind);
+    SinkSettings settings;
+    settings.path = node.path;
+    if (kind->takes_callback) settings.callback = handles.sink_callbacks.at(node.handle);
+    if (kind->takes_kafka) settings.kafka = &handles.kafka_sinks.at(node.handle);
+    sink_ = kind->make(settings, schema_);
   }
   ~SinkActor() override {
-    if (file_ && !finished_) file_->Abort();
+    if (!finished_) sink_->Abort();
   }
-  std::vector<BatchPtr> TakeCollected() {
-    std::stable_sort(collected_.begin(), collected_.end(), [](const auto& a, const auto& b) {
-      return std::tie(a.origin, a.sequence) < std::tie(b.origin, b.sequence);
-    });
-    std::vector<BatchPtr> batches;
-    for (auto& entry : collected_) batches.push_back(std::move(entry.batch));
-    return batches;
-  }
+  std::optional<std::vector<BatchPtr>> TakeRows() { return sink_->TakeRows(); }
   const SchemaPtr& schema() const { return schema_; }
 
  protected:
   void Handle(Message& message) override {
     if (message.kind == Message::Kind::kBatch) {
       metrics_->rows_in += message.batch->num_rows();
-      if (file_) {
-        file_->Write(message.batch);
-      } else if (callback_) {
-        callback_(message.batch);
-      } else {
-        collected_.push_back({message.origin, message.sequence, std::move(message.batch)});
-      }
-    } else if (message.kind == Message::Kind::kEnd && ++ended_ == num_inputs_ && file_) {
-      file_->Finish();
+      sink_->Write(std::move(message.batch), message.origin, message.sequence);
+    } else if (message.kind == Message::Kind::kEnd && ++ended_ == num_inputs_) {
+      sink_->Finish();
       finished_ = true;
     }
   }
 
  private:
-  struct Collected {
-    uint64_t origin, sequence;
-    BatchPtr batch;
-  };
-  std::string kind_;
   SchemaPtr schema_;
   OperatorMetrics* metrics_;
-  SinkCallback callback_;
-  std::unique_ptr<FileSink> file_;
+  std::unique_ptr<Sink> sink_;
   bool finished_ = false;
-  std::vector<Collected> collected_;
 };
 
 // Everything one run builds: operators, actors and the chains between them.
@@ -358,10 +334,11 @@ class RunGraph {
 
   void Collect(RunResult* result) {
     for (auto& [index, sink] : sinks_) {
-      const PlanNode& node = plan_.nodes[index];
-      if (node.sink_kind != "collect") continue;
-      result->collected[node.id] = sink->TakeCollected();
-      result->collected_schemas[node.id] = sink->schema();
+      std::optional<std::vector<BatchPtr>> rows = sink->TakeRows();
+      if (!rows) continue;
+      const int id = plan_.nodes[index].id;
+      result->collected[id] = std::move(*rows);
+      result->collected_schemas[id] = sink->schema();
     }
   }
 
@@ -370,7 +347,7 @@ class RunGraph {
     std::vector<SchemaPtr> schemas;
     for (int input : node.inputs) {
       const auto& outputs = operators_[index_of_.at(input)].output_schemas;
-      const int port = node.op == "port" ? node.port : 0;
+      const int port = node.consumed_port();
       MS_CHECK(port < static_cast<int>(outputs.size()), "port out of range in " + node.label);
       schemas.push_back(outputs[port]);
     }
@@ -379,8 +356,7 @@ class RunGraph {
 
   bool PortConsumed(int index, int port) const {
     for (int consumer : consumers_[index]) {
-      const PlanNode& node = plan_.nodes[consumer];
-      if ((node.op == "port" ? node.port : 0) == port) return true;
+      if (plan_.nodes[consumer].consumed_port() == port) return true;
     }
     return false;
   }
@@ -389,7 +365,7 @@ class RunGraph {
   // source need to stay in step (SplitAlignment); without it the lockstep only costs (at P=2 the
   // in-memory stateless benchmark took 0.30-0.34 s aligned, 0.26 s not).
   bool FeedsWatermark(int index) const {
-    if (plan_.nodes[index].op == "watermark") return true;
+    if (plan_.nodes[index].is<WatermarkNode>()) return true;
     for (int consumer : consumers_[index]) {
       if (FeedsWatermark(consumer)) return true;
     }
@@ -435,7 +411,7 @@ class RunGraph {
                                                           origin_base + subtask));
         }
       } else if (op.kind == PhysicalOperator::Kind::kSink) {
-        sinks_[index] = std::make_unique<SinkActor>(scheduler_, plan_.nodes[index],
+        sinks_[index] = std::make_unique<SinkActor>(scheduler_, plan_.nodes[index].as<SinkNode>(),
                                                     InputSchemas(plan_.nodes[index]).front(),
                                                     handles_, metrics_[index]);
       }
@@ -463,10 +439,8 @@ class RunGraph {
   ChainList ChainsOf(int index, int port) {
     ChainList chains;
     for (int consumer : consumers_[index]) {
-      const PlanNode& node = plan_.nodes[consumer];
       const PhysicalOperator& op = operators_[consumer];
-      const int consumed_port = node.op == "port" ? node.port : 0;
-      if (consumed_port != port) continue;
+      if (plan_.nodes[consumer].consumed_port() != port) continue;
       switch (op.kind) {
         case PhysicalOperator::Kind::kTransform:
           chains.push_back(MakeTransformChain(op.transform, metrics_[consumer], ChainsOf(consumer, 0)));
@@ -522,7 +496,9 @@ class RunGraph {
 }  // namespace
 
 Executor::Executor(Plan plan, PlanHandles handles)
-    : plan_(std::move(plan)), handles_(std::move(handles)) {}
+    : plan_(std::move(plan)), handles_(std::move(handles)) {
+  CheckHandles(plan_, handles_);
+}
 
 Executor::~Executor() = default;
 
@@ -567,12 +543,6 @@ RunResult Executor::Run(const std::atomic<bool>& cancel) {
   result.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return result;
-}
-
-std::vector<SchemaPtr> ResolveNodeSchemas(const PlanNode& node,
-                                          const std::vector<SchemaPtr>& input_schemas,
-                                          const PlanHandles& handles) {
-  return BuildOperator(node, input_schemas, handles).output_schemas;
 }
 
 }  // namespace millstream

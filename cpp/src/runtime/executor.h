@@ -36,10 +36,4 @@ class Executor {
   RunMetrics metrics_;
 };
 
-// Output schemas (per port) of one node, given its inputs' schemas: what Python shows while a
-// pipeline is built; throws the same errors a run would.
-std::vector<SchemaPtr> ResolveNodeSchemas(const PlanNode& node,
-                                          const std::vector<SchemaPtr>& input_schemas,
-                                          const PlanHandles& handles);
-
 }  // namespace millstream

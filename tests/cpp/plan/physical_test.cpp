@@ -13,15 +13,17 @@ SchemaPtr Input() {
                         arrow::field("other", arrow::int32())});
 }
 
-PlanNode Window(std::vector<PlanNode::Aggregate> aggregates) {
+PlanNode Window(std::vector<PlanAggregate> aggregates) {
+  WindowNode window;
+  window.keys = {"key"};
+  window.time_column = "ts";
+  window.window.kind = WindowSpec::Kind::kTumbling;
+  window.window.size_ms = 10'000;
+  window.aggregates = std::move(aggregates);
   PlanNode node;
-  node.op = "window";
   node.label = "window(tumbling, by key)";
-  node.keys = {"key"};
-  node.time_column = "ts";
-  node.window_kind = "tumbling";
-  node.size_ms = 10'000;
-  node.aggregates = std::move(aggregates);
+  node.inputs = {0};
+  node.options = std::move(window);
   return node;
 }
 
@@ -46,9 +48,10 @@ TEST(PruneKeyedInputTest, LeavesAnOperatorThatReadsEveryColumnAlone) {
 
 TEST(PruneKeyedInputTest, AGlobalProcessingTimeCountReadsNoColumn) {
   PlanNode node = Window({{"count", "", "n"}});
-  node.keys.clear();
-  node.time_column.clear();
-  node.processing_time = true;
+  auto& window = std::get<WindowNode>(node.options);
+  window.keys.clear();
+  window.time_column.clear();
+  window.window.processing_time = true;
   PhysicalOperator op = BuildOperator(node, {Input()}, {});
   EXPECT_FALSE(PruneKeyedInput(node, Input(), {}, &op));  // an empty list would mean all
   EXPECT_TRUE(op.input_columns.empty());

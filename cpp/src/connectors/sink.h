@@ -1,0 +1,70 @@
+// Where a run's rows end: one interface for every sink, and the registry of sink kinds the plan
+// names ("sink": "csv"). The executor drives a sink from one actor and knows no kind by name.
+//
+//   const SinkKind* kind = FindSinkKind("csv");
+//   std::unique_ptr<Sink> sink = kind->make({.path = "out.csv"}, schema);
+//   sink->Write(batch, origin, sequence);
+//   sink->Finish();   // out.csv appears now
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "connectors/file_sink.h"
+#include "connectors/kafka_sink.h"
+#include "core/batch.h"
+
+namespace millstream {
+
+// A Python function (for_each_batch) or any C++ function called with every batch.
+using SinkCallback = std::function<void(const BatchPtr&)>;
+
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  // Called serially from one thread. `origin` and `sequence` place the batch among the batches
+  // of its source (its chunks in read order): a sink that keeps rows orders them by the pair.
+  virtual void Write(BatchPtr batch, uint64_t origin, uint64_t sequence) = 0;
+  // Every input ended: make the output final (a file is renamed into place).
+  virtual void Finish() = 0;
+  // The run failed or was cancelled before Finish(): leave no partial output.
+  virtual void Abort() {}
+  // The rows the run hands back to its caller (collect()), in source order; nullopt for a sink
+  // that writes them elsewhere.
+  virtual std::optional<std::vector<BatchPtr>> TakeRows() { return std::nullopt; }
+};
+
+// What a sink kind is made from; each kind reads only the settings it takes (SinkKind).
+struct SinkSettings {
+  std::string path;        // file sinks: the final path
+  SinkCallback callback;   // callback sink
+  const KafkaSinkOptions* kafka = nullptr;  // kafka sink
+};
+
+struct SinkKind {
+  std::string_view name;   // as the plan spells it
+  bool takes_path = false;
+  bool takes_callback = false;
+  bool takes_kafka = false;  // its handle indexes PlanHandles::kafka_sinks
+  // Throws UserError when the output cannot be made (a directory that does not exist, a
+  // column type the format cannot hold).
+  std::unique_ptr<Sink> (*make)(const SinkSettings& settings, SchemaPtr schema) = nullptr;
+};
+
+// The registered kind of this name, or nullptr.
+const SinkKind* FindSinkKind(std::string_view name);
+// The names of every kind, comma-separated, for messages.
+std::string SinkKindNames();
+
+// The kinds behind the registry.
+std::unique_ptr<Sink> MakeCollectSink();
+std::unique_ptr<Sink> MakeCallbackSink(SinkCallback callback);
+// Writes through a FileSink: CSV, JSON Lines or Parquet.
+std::unique_ptr<Sink> MakeFileOutputSink(std::unique_ptr<FileSink> file);
+
+}  // namespace millstream
