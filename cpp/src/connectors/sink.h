@@ -50,10 +50,10 @@ struct SinkKind {
   std::string_view name;   // as the plan spells it
   bool takes_path = false;
   bool takes_callback = false;
-  bool takes_kafka = false;  // its handle indexes PlanHandles::kafka_sinks
   // Throws UserError when the output cannot be made (a directory that does not exist, a
   // column type the format cannot hold).
   std::unique_ptr<Sink> (*make)(const SinkSettings& settings, SchemaPtr schema) = nullptr;
+  bool takes_kafka = false;  // Kafka options: the node's handle indexes PlanHandles::kafka_sinks
 };
 
 // The registered kind of this name, or nullptr.
