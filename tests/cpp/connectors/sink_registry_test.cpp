@@ -31,15 +31,17 @@ int64_t ValueOf(const BatchPtr& batch) {
 }
 
 TEST(SinkRegistryTest, FindsEveryKindAndOnlyThose) {
-  EXPECT_EQ(SinkKindNames(), "collect, callback, csv, jsonl, parquet");
-  for (const char* name : {"collect", "callback", "csv", "jsonl", "parquet"}) {
+  EXPECT_EQ(SinkKindNames(), "collect, callback, csv, jsonl, parquet, kafka");
+  for (const char* name : {"collect", "callback", "csv", "jsonl", "parquet", "kafka"}) {
     const SinkKind* kind = FindSinkKind(name);
     ASSERT_NE(kind, nullptr) << name;
     EXPECT_EQ(kind->name, name);
-    EXPECT_EQ(kind->takes_path, std::string(name) != "collect" && std::string(name) != "callback");
-    EXPECT_EQ(kind->takes_callback, std::string(name) == "callback");
+    const std::string kind_name = name;
+    EXPECT_EQ(kind->takes_path, kind_name == "csv" || kind_name == "jsonl" || kind_name == "parquet");
+    EXPECT_EQ(kind->takes_callback, kind_name == "callback");
+    EXPECT_EQ(kind->takes_kafka, kind_name == "kafka");
   }
-  EXPECT_EQ(FindSinkKind("kafka"), nullptr);
+  EXPECT_EQ(FindSinkKind("kafka_topic"), nullptr);
   EXPECT_EQ(FindSinkKind("CSV"), nullptr);
 }
 

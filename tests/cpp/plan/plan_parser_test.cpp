@@ -140,7 +140,7 @@ TEST(PlanParserTest, AValueOutsideItsSetNamesTheField) {
   const std::string sink = PlanErrorOf(PlanWith(
       R"js(, {"id": 12, "op": "sink", "inputs": [0], "label": "s", "sink": "kafka"})js"));
   EXPECT_NE(sink.find("plan node 12 (op 'sink', label 's'): field 'sink' is 'kafka'; sink kinds: "
-                      "collect, callback, csv, jsonl, parquet"), std::string::npos) << sink;
+                      "collect, callback, csv, jsonl, parquet, kafka"), std::string::npos) << sink;
   const std::string port = PlanErrorOf(PlanWith(
       R"js(, {"id": 12, "op": "port", "inputs": [6], "label": "p", "port": -1})js"));
   EXPECT_NE(port.find("field 'port' is -1"), std::string::npos) << port;
