@@ -138,8 +138,8 @@ TEST(PlanParserTest, AMissingFieldNamesTheNodeAndTheField) {
 
 TEST(PlanParserTest, AValueOutsideItsSetNamesTheField) {
   const std::string sink = PlanErrorOf(PlanWith(
-      R"js(, {"id": 12, "op": "sink", "inputs": [0], "label": "s", "sink": "kafka"})js"));
-  EXPECT_NE(sink.find("plan node 12 (op 'sink', label 's'): field 'sink' is 'kafka'; sink kinds: "
+      R"js(, {"id": 12, "op": "sink", "inputs": [0], "label": "s", "sink": "elastic"})js"));
+  EXPECT_NE(sink.find("plan node 12 (op 'sink', label 's'): field 'sink' is 'elastic'; sink kinds: "
                       "collect, callback, csv, jsonl, parquet, kafka"), std::string::npos) << sink;
   const std::string port = PlanErrorOf(PlanWith(
       R"js(, {"id": 12, "op": "port", "inputs": [6], "label": "p", "port": -1})js"));
