@@ -52,7 +52,7 @@ class JsonlReader final : public TextRowReader {
     const size_t length = static_cast<size_t>(line.end - line.begin);
     const char* text = line.begin;
     // simdjson may read up to SIMDJSON_PADDING bytes past the document: in place that is the
-    // next lines of the mapping; near the end of the file, a padded copy.
+    // next lines of the text in memory; near its end, a padded copy.
     if (static_cast<size_t>(readable_end_ - line.begin) < length + simdjson::SIMDJSON_PADDING) {
       padded_copy_.assign(line.begin, length);
       padded_copy_.resize(length + simdjson::SIMDJSON_PADDING, ' ');
@@ -269,10 +269,11 @@ struct KeyEvidence {
   bool has_string = false;
 };
 
-[[noreturn]] void ThrowInference(const MappedFile& file, const char* line_begin,
-                                 const std::string& key, const std::string& problem) {
-  const int64_t line = std::count(file.data(), line_begin, '\n') + 1;
-  throw UserError(file.path() + ":" + std::to_string(line) + ": field '" + key + "': " + problem +
+[[noreturn]] void ThrowInference(const std::string& path, const std::string& head,
+                                 const char* line_begin, const std::string& key,
+                                 const std::string& problem) {
+  const int64_t line = std::count(head.data(), line_begin, '\n') + 1;
+  throw UserError(path + ":" + std::to_string(line) + ": field '" + key + "': " + problem +
                   "; pass a schema to read this file");
 }
 
@@ -283,16 +284,18 @@ std::unique_ptr<TextRowReader> MakeJsonlReader(std::vector<ColumnSpec> specs,
   return std::make_unique<JsonlReader>(std::move(specs), readable_end);
 }
 
-SchemaPtr InferJsonlSchema(const std::vector<std::shared_ptr<const MappedFile>>& files,
+SchemaPtr InferJsonlSchema(const std::vector<std::shared_ptr<const InputFile>>& files,
                            int64_t max_rows) {
   simdjson::dom::parser parser;
   std::vector<KeyEvidence> keys;
   std::unordered_map<std::string, size_t> index;
   int64_t rows = 0;
   for (const auto& file : files) {
-    const char* cursor = file->data() + ByteOrderMarkLength(file->data(), file->size());
-    while (cursor < file->end() && rows < max_rows) {
-      const TextLine line = NextLine(cursor, file->end());
+    const std::string head = file->ReadHead(kInferenceHeadBytes);
+    const char* head_end = head.data() + head.size();
+    const char* cursor = head.data() + ByteOrderMarkLength(head.data(), head.size());
+    while (cursor < head_end && rows < max_rows) {
+      const TextLine line = NextLine(cursor, head_end);
       cursor = line.next;
       if (IsBlank(line.begin, line.end)) continue;
       element root;
@@ -316,13 +319,13 @@ SchemaPtr InferJsonlSchema(const std::vector<std::shared_ptr<const MappedFile>>&
           case element_type::NULL_VALUE: break;
           case element_type::ARRAY:
           case element_type::OBJECT:
-            ThrowInference(*file, line.begin, evidence.name,
+            ThrowInference(file->path(), head, line.begin, evidence.name,
                            "holds a nested JSON value, and millstream reads flat objects only");
         }
         const int kinds = (evidence.has_int || evidence.has_float) + evidence.has_bool +
                           evidence.has_string;
         if (kinds > 1) {
-          ThrowInference(*file, line.begin, evidence.name,
+          ThrowInference(file->path(), head, line.begin, evidence.name,
                          "holds values of different JSON types (numbers, booleans, strings) in "
                          "different rows");
         }
