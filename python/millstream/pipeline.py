@@ -15,6 +15,7 @@ from . import _core
 from ._durations import to_ms
 from ._types import to_arrow_schema, type_spec
 from .expr import Expr, _to_expr, col
+from .job import Job, forget_ended_jobs
 from .windows import Aggregation, Window
 
 _ON_ERROR = ("raise", "skip", "dead_letter")
@@ -128,6 +129,7 @@ class Pipeline:
         self._functions: list = []
         self._sink_callbacks: list = []
         self._pending_sinks: list[int] = []
+        self._sinks_run = False  # whether a run took declared sinks (so none is left to run)
         self._dead_letter_sources: dict[int, str] = {}
 
     # ----- sources -------------------------------------------------------------------------
@@ -180,9 +182,7 @@ class Pipeline:
     # ----- running -------------------------------------------------------------------------
     def run(self) -> RunResult:
         """Runs every sink declared on the pipeline (write_*, for_each_batch) to the end."""
-        if not self._pending_sinks:
-            raise ValueError("run(): the pipeline has no sink; add write_csv/write_jsonl/"
-                             "write_parquet/for_each_batch, or call collect() on a stream")
+        self._check_pending_sinks("run()")
         job = self._start(self._pending_sinks)
         job.wait()
         return job.result_summary()
@@ -207,8 +207,20 @@ class Pipeline:
         return [job.table(sink) for sink in sinks]
 
     def start(self) -> "Job":
-        """Runs every declared sink in background threads; returns a :class:`Job`."""
+        """Runs every declared sink in background threads; returns a :class:`Job`, which runs
+        to its end or until stopped whether or not it is kept (see :class:`Job`)."""
+        self._check_pending_sinks("start()")
         return self._start(self._pending_sinks)
+
+    def _check_pending_sinks(self, caller: str) -> None:
+        if self._pending_sinks:
+            return
+        if self._sinks_run:
+            raise ValueError(f"{caller}: every sink of this pipeline was already run (by an "
+                             "earlier run(), start() or collect()); declare the sinks again "
+                             "(write_*, for_each_batch) to run them once more")
+        raise ValueError(f"{caller}: the pipeline has no sink; add write_csv/write_jsonl/"
+                         "write_parquet/for_each_batch, or call collect() on a stream")
 
     def _start(self, sinks: list[int]) -> "Job":
         needed = self._ancestors(sinks)
@@ -220,7 +232,9 @@ class Pipeline:
                       "cache_bytes": self.state_memory_bytes},
             "nodes": [self._plan_node(i) for i in sorted(needed)],
         }
+        self._sinks_run = self._sinks_run or any(s in self._pending_sinks for s in sinks)
         self._pending_sinks = [s for s in self._pending_sinks if s not in sinks]
+        forget_ended_jobs()
         return Job(_core.Job(json.dumps(plan), self._sources, self._functions,
                              self._sink_callbacks))
 
@@ -257,47 +271,6 @@ class Pipeline:
 
     def _plan_node(self, node_id: int) -> dict:
         return {k: v for k, v in self._nodes[node_id].items() if not k.startswith("_")}
-
-
-class Job:
-    """A running pipeline (``Pipeline.start()``): ``wait()``, ``stop()``, ``metrics()``."""
-
-    def __init__(self, native):
-        self._native = native
-        self._result = None
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Blocks until the run ends (or ``timeout`` seconds pass: then returns False).
-        Ctrl-C cancels the run. Raises the run's error, if any."""
-        return self._native.wait(timeout)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Cancels the run and waits for its threads to end."""
-        self._native.stop()
-        try:
-            self._native.wait(timeout)
-        except KeyboardInterrupt:
-            pass
-
-    def done(self) -> bool:
-        return self._native.done()
-
-    def metrics(self) -> list:
-        """Counters per operator, live while the job runs."""
-        return self._native.metrics()
-
-    def _results(self) -> dict:
-        if self._result is None:
-            self._result = self._native.result()
-        return self._result
-
-    def table(self, sink_id: int) -> pa.Table:
-        capsule = self._results()["collected"][sink_id]
-        return pa.RecordBatchReader._import_from_c_capsule(capsule).read_all()
-
-    def result_summary(self) -> RunResult:
-        result = self._results()
-        return RunResult(metrics=result["metrics"], seconds=result["seconds"])
 
 
 class Stream:
