@@ -194,9 +194,16 @@ class Job {
         std::rethrow_exception(error_);
       } catch (const py::error_already_set& error) {
         python_error_ = error.value();
+        python_traceback_ = error.trace();
       }
     }
-    PyErr_SetObject(reinterpret_cast<PyObject*>(Py_TYPE(python_error_.ptr())), python_error_.ptr());
+    // PyErr_Restore steals the references, and keeps the callback's traceback.
+    PyErr_Restore(py::reinterpret_borrow<py::object>(
+                      reinterpret_cast<PyObject*>(Py_TYPE(python_error_.ptr()))).release().ptr(),
+                  python_error_.inc_ref().ptr(),
+                  python_traceback_ && !python_traceback_.is_none()
+                      ? python_traceback_.inc_ref().ptr()
+                      : nullptr);
     throw py::error_already_set();
   }
 
@@ -216,6 +223,7 @@ class Job {
   RunResult result_;           // set before status_ leaves kRunning, then read-only
   std::exception_ptr error_;   // likewise
   py::object python_error_;    // error_'s Python exception, once reported (GIL guards it)
+  py::object python_traceback_;
 };
 
 SourceOptions MakeOptions(const std::string& on_error, int64_t batch_size) {

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import glob as _glob
 import json
+import operator
 import os
 import tempfile
 import warnings
@@ -110,9 +111,8 @@ class Pipeline:
     def __init__(self, parallelism: int | None = None, state: str | None = None,
                  state_dir: str | None = None, batch_size: int | None = None,
                  state_memory=None, max_parallelism: int = 128):
-        self.parallelism = int(parallelism or os.cpu_count() or 1)
-        if self.parallelism < 1:
-            raise ValueError(f"parallelism must be at least 1, got {parallelism}")
+        self.parallelism = (os.cpu_count() or 1) if parallelism is None else \
+            _positive_int(parallelism, "parallelism", "None for all cores")
         if state is None:
             state = "rocksdb" if state_dir else "memory"
         if state not in ("memory", "rocksdb"):
@@ -120,9 +120,8 @@ class Pipeline:
         self.state = state
         self.state_dir = state_dir
         self.state_memory_bytes = _parse_bytes(state_memory)
-        self.batch_size = int(batch_size or 65536)
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.batch_size = 65536 if batch_size is None else \
+            _positive_int(batch_size, "batch_size", "None for 65,536 rows")
         self.max_parallelism = max_parallelism
         self._nodes: dict[int, dict] = {}
         self._sources: list = []
@@ -531,6 +530,19 @@ def _aggregate_specs(aggregations: dict) -> list[dict]:
             raise TypeError(f"agg({name}=...): expected an aggregation such as ms.sum('x'), "
                             f"got {aggregation!r}")
     return [aggregation.spec(name) for name, aggregation in aggregations.items()]
+
+
+def _positive_int(value, name: str, default_hint: str) -> int:
+    """`value` as an int of at least 1; anything else (0, 1.5, "2", True) is a ValueError that
+    says what to pass, where it used to become all cores, 1 or the default silently."""
+    try:
+        number = None if isinstance(value, bool) else operator.index(value)
+    except TypeError:
+        number = None
+    if number is None or number < 1:
+        raise ValueError(f"Pipeline({name}={value!r}): {name} must be a whole number of at least "
+                         f"1 ({default_hint})")
+    return number
 
 
 def _check_on_error(on_error: str) -> None:

@@ -280,3 +280,38 @@ print("dead", sum(bad), result.operator("dead_letters")["rows_in"], result.opera
 print("late", sum(late), result.operator("late")["rows_in"], result.operator("late")["rows_out"])
 """, tmp_path))
     assert "dead 1 1 1" in out and "late 1 1 1" in out, out
+
+
+# ----- clear errors: pipeline settings ------------------------------------------------------------
+@pytest.mark.parametrize("setting", ["parallelism=0", "parallelism=1.5", "parallelism=True",
+                                     "batch_size=0", "batch_size=2.5", "batch_size=-1"])
+def test_bad_pipeline_settings_are_errors_naming_them(tmp_path, setting):
+    out = expect_ok(run_case(f"""
+try:
+    ms.Pipeline({setting})
+    print("no error")
+except ValueError as error:
+    print("ValueError:", error)
+""", tmp_path))
+    name = setting.split("=")[0]
+    assert f"ValueError: Pipeline({setting}): {name} must be a whole number" in out, out
+
+
+@pytest.mark.parametrize("literal, message", [
+    ("float('nan')", "NaN and infinite literals are not supported"),
+    ("float('-inf')", "NaN and infinite literals are not supported"),
+    ("2**64", "integers are int64"),
+    ("-(2**63) - 1", "integers are int64"),
+])
+def test_literals_json_or_int64_cannot_carry_are_errors_naming_them(tmp_path, literal, message):
+    out = expect_ok(run_case(f"""
+s = ms.Pipeline(parallelism=1).from_records([{{"x": 1.0}}])
+try:
+    s.with_columns(y=ms.lit({literal})).collect()
+    print("no error")
+except ValueError as error:
+    print("ValueError:", error)
+print(s.with_columns(y=ms.lit(2**63 - 1)).collect().column("y").to_pylist())
+""", tmp_path))
+    assert f"ValueError: lit(" in out and message in out, out
+    assert "[9223372036854775807]" in out, out
