@@ -7,8 +7,11 @@
 
 #include <arrow/table.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <mutex>
+#include <optional>
 #include <thread>
 
 #include "arrow_capsules.h"
@@ -77,9 +80,13 @@ py::list MetricsToPython(const RunMetrics& metrics) {
   return result;
 }
 
-// One run of a plan in a background thread.
+// One run of a plan in a background thread. Its status moves once, from running to done,
+// stopped (stop(), or Ctrl-C in a wait) or failed; any number of Python threads may wait for
+// it, stop it or read it at the same time.
 class Job {
  public:
+  enum class Status { kRunning, kDone, kStopped, kFailed };
+
   Job(const std::string& plan_json, const std::vector<std::shared_ptr<Source>>& sources,
       const py::list& functions, const py::list& sink_callbacks,
       const std::vector<KafkaSinkOptions>& kafka_sinks) {
@@ -89,38 +96,31 @@ class Job {
     for (auto function : functions) handles.functions.push_back(WrapBatchFunction(py::reinterpret_borrow<py::object>(function)));
     for (auto callback : sink_callbacks) handles.sink_callbacks.push_back(WrapSinkCallback(py::reinterpret_borrow<py::object>(callback)));
     executor_ = std::make_unique<Executor>(ParsePlan(plan_json), std::move(handles));
-    thread_ = std::thread([this] {
-      try {
-        result_ = executor_->Run(cancel_);
-      } catch (...) {
-        error_ = std::current_exception();
-      }
-      std::lock_guard<std::mutex> lock(mutex_);
-      done_ = true;
-      done_signal_.notify_all();
-    });
+    thread_ = std::thread([this] { RunToEnd(); });
   }
 
   ~Job() {
     cancel_ = true;
-    if (thread_.joinable()) {
-      py::gil_scoped_release release;
-      thread_.join();
-    }
+    py::gil_scoped_release release;
+    JoinOnce();
   }
 
-  // Waits up to `timeout_s` (None: until the end), watching for Ctrl-C; True when the run ended.
-  bool Wait(std::optional<double> timeout_s) {
+  // Waits up to `timeout_s` (None: until the end) for the run to end; True when it has. Ctrl-C
+  // in the wait stops the run and raises KeyboardInterrupt. When `raise_error`, a failed run
+  // raises its error (in every waiting thread, every time).
+  bool Wait(std::optional<double> timeout_s, bool raise_error) {
     const auto deadline = std::chrono::steady_clock::now() +
                           std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                               std::chrono::duration<double>(timeout_s.value_or(1e9)));
     bool interrupted = false;
+    Status status;
     {
       py::gil_scoped_release release;
       std::unique_lock<std::mutex> lock(mutex_);
-      while (!done_ && std::chrono::steady_clock::now() < deadline) {
-        done_signal_.wait_for(lock, std::chrono::milliseconds(50));
-        if (done_) break;
+      while (status_ == Status::kRunning && std::chrono::steady_clock::now() < deadline) {
+        done_signal_.wait_until(
+            lock, std::min(deadline, std::chrono::steady_clock::now() + std::chrono::milliseconds(50)));
+        if (status_ != Status::kRunning) break;
         lock.unlock();
         {
           py::gil_scoped_acquire gil;
@@ -132,33 +132,38 @@ class Job {
         lock.lock();
         if (interrupted) {
           cancel_ = true;
-          done_signal_.wait(lock, [this] { return done_; });
+          done_signal_.wait(lock, [this] { return status_ != Status::kRunning; });
         }
       }
+      status = status_;
+      lock.unlock();
+      if (status != Status::kRunning) JoinOnce();
     }
     if (interrupted) {
-      Join();
       PyErr_SetNone(PyExc_KeyboardInterrupt);
       throw py::error_already_set();
     }
-    if (!done_) return false;
-    Join();
-    if (error_) {
-      auto error = error_;
-      error_ = nullptr;
-      std::rethrow_exception(error);
-    }
-    return true;
+    if (status == Status::kFailed && raise_error) RaiseError();
+    return status != Status::kRunning;
   }
 
   void Stop() { cancel_ = true; }
-  bool done() {
+
+  std::string StatusName() {
     std::lock_guard<std::mutex> lock(mutex_);
-    return done_;
+    switch (status_) {
+      case Status::kRunning: return "running";
+      case Status::kDone: return "done";
+      case Status::kStopped: return "stopped";
+      case Status::kFailed: return "failed";
+    }
+    return "failed";
   }
+  bool done() { return StatusName() != "running"; }
   py::list Metrics() const { return MetricsToPython(executor_->metrics()); }
 
   py::dict Result() {
+    if (!done()) throw UserError("the job is still running: wait() for it before reading its result");
     py::dict collected;
     for (auto& [id, batches] : result_.collected) {
       auto reader = CheckArrow(
@@ -173,21 +178,59 @@ class Job {
   }
 
  private:
-  void Join() {
-    if (thread_.joinable()) {
-      py::gil_scoped_release release;
-      thread_.join();
+  void RunToEnd() {
+    Status status = Status::kDone;
+    try {
+      result_ = executor_->Run(cancel_);
+    } catch (const Cancelled&) {
+      status = Status::kStopped;
+    } catch (...) {
+      error_ = std::current_exception();
+      status = Status::kFailed;
     }
+    std::lock_guard<std::mutex> lock(mutex_);
+    status_ = status;
+    done_signal_.notify_all();
+  }
+
+  // Raises the run's error (GIL held). A Python error (from a callback) can be restored only
+  // once: it is kept as its exception object, raised again by every report.
+  [[noreturn]] void RaiseError() {
+    if (!python_error_) {
+      try {
+        std::rethrow_exception(error_);
+      } catch (const py::error_already_set& error) {
+        python_error_ = error.value();
+        python_traceback_ = error.trace();
+      }
+    }
+    // PyErr_Restore steals the references, and keeps the callback's traceback.
+    PyErr_Restore(py::reinterpret_borrow<py::object>(
+                      reinterpret_cast<PyObject*>(Py_TYPE(python_error_.ptr()))).release().ptr(),
+                  python_error_.inc_ref().ptr(),
+                  python_traceback_ && !python_traceback_.is_none()
+                      ? python_traceback_.inc_ref().ptr()
+                      : nullptr);
+    throw py::error_already_set();
+  }
+
+  // Joins the run's thread: several threads may get here at once, one of them joins.
+  void JoinOnce() {
+    std::lock_guard<std::mutex> lock(join_mutex_);
+    if (thread_.joinable()) thread_.join();
   }
 
   std::unique_ptr<Executor> executor_;
   std::atomic<bool> cancel_{false};
   std::thread thread_;
-  std::mutex mutex_;
+  std::mutex join_mutex_;
+  std::mutex mutex_;  // guards status_
   std::condition_variable done_signal_;
-  bool done_ = false;
-  RunResult result_;
-  std::exception_ptr error_;
+  Status status_ = Status::kRunning;
+  RunResult result_;           // set before status_ leaves kRunning, then read-only
+  std::exception_ptr error_;   // likewise
+  py::object python_error_;    // error_'s Python exception, once reported (GIL guards it)
+  py::object python_traceback_;
 };
 
 SourceOptions MakeOptions(const std::string& on_error, int64_t batch_size) {
@@ -337,9 +380,10 @@ PYBIND11_MODULE(_core, m) {
                     const py::list&, const py::list&, const std::vector<KafkaSinkOptions>&>(),
            py::arg("plan"), py::arg("sources"), py::arg("functions"), py::arg("sink_callbacks"),
            py::arg("kafka_sinks") = std::vector<KafkaSinkOptions>{})
-      .def("wait", &Job::Wait, py::arg("timeout") = py::none())
+      .def("wait", &Job::Wait, py::arg("timeout") = py::none(), py::arg("raise_error") = true)
       .def("stop", &Job::Stop)
       .def("done", &Job::done)
+      .def("status", &Job::StatusName)
       .def("metrics", &Job::Metrics)
       .def("result", &Job::Result);
 }

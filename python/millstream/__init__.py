@@ -14,14 +14,15 @@ from . import _core  # noqa: E402
 from ._core import PlanError  # noqa: E402
 from ._types import DataType, bool_, float64, int64, string, timestamp  # noqa: E402
 from .expr import Expr, col, from_epoch, lit, when  # noqa: E402
-from .pipeline import Job, KeyedStream, Pipeline, RunResult, Stream, WindowedStream  # noqa: E402
+from .job import Job, JobStopped  # noqa: E402
+from .pipeline import KeyedStream, Pipeline, RunResult, Stream, WindowedStream  # noqa: E402
 from .windows import (collect_list, count, count_distinct, first, last, max, mean, min,  # noqa: E402
                       session, sliding, stddev, sum, tumbling, var)
 
 __version__ = "0.1.0"
 __all__ = [
-    "Pipeline", "Stream", "KeyedStream", "WindowedStream", "Job", "RunResult", "PlanError", "Expr",
-    "DataType",
+    "Pipeline", "Stream", "KeyedStream", "WindowedStream", "Job", "JobStopped", "RunResult",
+    "PlanError", "Expr", "DataType",
     "col", "lit", "when", "from_epoch", "int64", "float64", "bool_", "string", "timestamp",
     "tumbling", "sliding", "session", "count", "sum", "min", "max", "mean", "first", "last",
     "count_distinct", "stddev", "var", "collect_list",

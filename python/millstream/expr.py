@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 
 import pyarrow as pa
 
@@ -196,7 +197,24 @@ def when(condition) -> When:
     return When([], condition)
 
 
+_INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
 def _literal(value, type=None) -> dict:
+    node = _literal_node(value, type)
+    literal = node["lit"]
+    # JSON, in which plans travel, has no NaN or infinity; int64 holds what integers compute in.
+    if isinstance(literal, float) and not math.isfinite(literal):
+        raise ValueError(f"lit({value!r}): NaN and infinite literals are not supported; compute "
+                         "them in a column (e.g. with map_batches) or test with is_null()")
+    if isinstance(literal, int) and not isinstance(literal, bool) and \
+            not _INT64_MIN <= literal <= _INT64_MAX:
+        raise ValueError(f"lit({value!r}): integers are int64, which holds -2**63 to 2**63-1; "
+                         f"use a float literal (lit({float(value)!r})) for a value this large")
+    return node
+
+
+def _literal_node(value, type=None) -> dict:
     if type is not None:
         arrow_type = to_arrow_type(type)
         return {"lit": _json_value(value, arrow_type), "type": type_spec(arrow_type)}

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime
+import operator
 import os
 import tempfile
 import warnings
@@ -14,6 +15,7 @@ from . import _core, _plan
 from ._durations import to_ms
 from ._types import to_arrow_schema
 from .expr import Expr, _to_expr, col
+from .job import Job, forget_ended_jobs
 from .windows import Aggregation, Window
 
 _ON_ERROR = ("raise", "skip", "dead_letter")
@@ -108,9 +110,8 @@ class Pipeline:
     def __init__(self, parallelism: int | None = None, state: str | None = None,
                  state_dir: str | None = None, batch_size: int | None = None,
                  state_memory=None, max_parallelism: int = 128):
-        self.parallelism = int(parallelism or os.cpu_count() or 1)
-        if self.parallelism < 1:
-            raise ValueError(f"parallelism must be at least 1, got {parallelism}")
+        self.parallelism = (os.cpu_count() or 1) if parallelism is None else \
+            _positive_int(parallelism, "parallelism", "None for all cores")
         if state is None:
             state = "rocksdb" if state_dir else "memory"
         if state not in ("memory", "rocksdb"):
@@ -118,9 +119,8 @@ class Pipeline:
         self.state = state
         self.state_dir = state_dir
         self.state_memory_bytes = _parse_bytes(state_memory)
-        self.batch_size = int(batch_size or 65536)
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        self.batch_size = 65536 if batch_size is None else \
+            _positive_int(batch_size, "batch_size", "None for 65,536 rows")
         self.max_parallelism = max_parallelism
         self._nodes: dict[int, dict] = {}  # id -> the node in the plan format (_plan.py)
         self._schemas: dict[int, list[pa.Schema]] = {}  # id -> output schema per port
@@ -129,6 +129,7 @@ class Pipeline:
         self._sink_callbacks: list = []
         self._kafka_sinks: list = []
         self._pending_sinks: list[int] = []
+        self._sinks_run = False  # whether a run took declared sinks (so none is left to run)
         self._dead_letter_sources: dict[int, str] = {}
 
     # ----- sources -------------------------------------------------------------------------
@@ -233,9 +234,7 @@ class Pipeline:
     # ----- running -------------------------------------------------------------------------
     def run(self) -> RunResult:
         """Runs every sink declared on the pipeline (write_*, for_each_batch) to the end."""
-        if not self._pending_sinks:
-            raise ValueError("run(): the pipeline has no sink; add write_csv/write_jsonl/"
-                             "write_parquet/for_each_batch, or call collect() on a stream")
+        self._check_pending_sinks("run()")
         job = self._start(self._pending_sinks)
         job.wait()
         return job.result_summary()
@@ -260,12 +259,26 @@ class Pipeline:
         return [job.table(sink) for sink in sinks]
 
     def start(self) -> "Job":
-        """Runs every declared sink in background threads; returns a :class:`Job`."""
+        """Runs every declared sink in background threads; returns a :class:`Job`, which runs
+        to its end or until stopped whether or not it is kept (see :class:`Job`)."""
+        self._check_pending_sinks("start()")
         return self._start(self._pending_sinks)
+
+    def _check_pending_sinks(self, caller: str) -> None:
+        if self._pending_sinks:
+            return
+        if self._sinks_run:
+            raise ValueError(f"{caller}: every sink of this pipeline was already run (by an "
+                             "earlier run(), start() or collect()); declare the sinks again "
+                             "(write_*, for_each_batch) to run them once more")
+        raise ValueError(f"{caller}: the pipeline has no sink; add write_csv/write_jsonl/"
+                         "write_parquet/for_each_batch, or call collect() on a stream")
 
     def _start(self, sinks: list[int]) -> "Job":
         plan = self._plan_json(sinks)
+        self._sinks_run = self._sinks_run or any(s in self._pending_sinks for s in sinks)
         self._pending_sinks = [s for s in self._pending_sinks if s not in sinks]
+        forget_ended_jobs()
         return Job(_core.Job(plan, self._sources, self._functions, self._sink_callbacks,
                              self._kafka_sinks))
 
@@ -311,47 +324,6 @@ class Pipeline:
         capsules = [self._schemas[i][node.consumed_port].__arrow_c_schema__() for i in inputs]
         document = _plan.node_document_json(node.to_dict(node_id, inputs))
         return [_schema_of(c) for c in _core.resolve(document, capsules)]
-
-
-class Job:
-    """A running pipeline (``Pipeline.start()``): ``wait()``, ``stop()``, ``metrics()``."""
-
-    def __init__(self, native):
-        self._native = native
-        self._result = None
-
-    def wait(self, timeout: float | None = None) -> bool:
-        """Blocks until the run ends (or ``timeout`` seconds pass: then returns False).
-        Ctrl-C cancels the run. Raises the run's error, if any."""
-        return self._native.wait(timeout)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Cancels the run and waits for its threads to end."""
-        self._native.stop()
-        try:
-            self._native.wait(timeout)
-        except KeyboardInterrupt:
-            pass
-
-    def done(self) -> bool:
-        return self._native.done()
-
-    def metrics(self) -> list:
-        """Counters per operator, live while the job runs."""
-        return self._native.metrics()
-
-    def _results(self) -> dict:
-        if self._result is None:
-            self._result = self._native.result()
-        return self._result
-
-    def table(self, sink_id: int) -> pa.Table:
-        capsule = self._results()["collected"][sink_id]
-        return pa.RecordBatchReader._import_from_c_capsule(capsule).read_all()
-
-    def result_summary(self) -> RunResult:
-        result = self._results()
-        return RunResult(metrics=result["metrics"], seconds=result["seconds"])
 
 
 class Stream:
@@ -636,6 +608,19 @@ def _aggregate_specs(aggregations: dict) -> list[dict]:
             raise TypeError(f"agg({name}=...): expected an aggregation such as ms.sum('x'), "
                             f"got {aggregation!r}")
     return [aggregation.spec(name) for name, aggregation in aggregations.items()]
+
+
+def _positive_int(value, name: str, default_hint: str) -> int:
+    """`value` as an int of at least 1; anything else (0, 1.5, "2", True) is a ValueError that
+    says what to pass, where it used to become all cores, 1 or the default silently."""
+    try:
+        number = None if isinstance(value, bool) else operator.index(value)
+    except TypeError:
+        number = None
+    if number is None or number < 1:
+        raise ValueError(f"Pipeline({name}={value!r}): {name} must be a whole number of at least "
+                         f"1 ({default_hint})")
+    return number
 
 
 def _check_on_error(on_error: str) -> None:

@@ -9,7 +9,7 @@
 #include "core/error.h"
 #include "formats/csv_reader.h"
 #include "formats/jsonl_reader.h"
-#include "formats/mapped_file.h"
+#include "formats/input_file.h"
 #include "formats/text_lines.h"
 
 namespace millstream {
@@ -18,28 +18,39 @@ namespace {
 
 // A file's bytes that hold rows: after its byte-order mark and, for CSV, its header row.
 struct FileData {
-  std::shared_ptr<const MappedFile> file;
-  const char* data_begin;
+  std::shared_ptr<const InputFile> file;
+  int64_t data_begin;  // offset
 };
 
 // Part of one file that a split reads; begin is a line start.
 struct ByteRange {
   size_t file_index;
-  const char* begin;
-  const char* end;
+  int64_t begin;  // offsets in the file
+  int64_t end;
   int64_t block = 0;  // the block it is part of (Source::CreateSplits)
 };
 
 // A point in the concatenation of all files' data.
 struct Position {
   size_t file_index;
-  const char* pointer;
+  int64_t offset;
 };
+
+// Bytes readable after a range's text: simdjson reads up to SIMDJSON_PADDING bytes past a
+// document, the CSV scanner 16 bytes at a time. They hold line ends, so nothing reads on.
+constexpr int64_t kTextPaddingBytes = 64;
+
+int64_t ByteOrderMarkLengthOf(const InputFile& file) {
+  char start[3] = {};
+  const int64_t length = std::min<int64_t>(3, file.size());
+  file.ReadAt(0, length, start);
+  return static_cast<int64_t>(ByteOrderMarkLength(start, static_cast<size_t>(length)));
+}
 
 // The immutable part shared by a text source and its splits.
 class TextFileSource : public Source, public std::enable_shared_from_this<TextFileSource> {
  public:
-  TextFileSource(std::string name, std::vector<std::shared_ptr<const MappedFile>> files,
+  TextFileSource(std::string name, std::vector<std::shared_ptr<const InputFile>> files,
                  SchemaPtr schema, SourceOptions options)
       : name_(std::move(name)), schema_(std::move(schema)), options_(options) {
     if (options_.batch_size <= 0) throw UserError(name_ + ": batch_size must be positive");
@@ -50,9 +61,7 @@ class TextFileSource : public Source, public std::enable_shared_from_this<TextFi
         throw UserError(name_ + ": the schema names field '" + spec.name + "' twice");
       }
     }
-    for (auto& file : files) {
-      files_.push_back(FileData{file, file->data() + ByteOrderMarkLength(file->data(), file->size())});
-    }
+    for (auto& file : files) files_.push_back(FileData{file, ByteOrderMarkLengthOf(*file)});
   }
 
   SchemaPtr schema() const override { return schema_; }
@@ -60,7 +69,10 @@ class TextFileSource : public Source, public std::enable_shared_from_this<TextFi
   std::vector<std::unique_ptr<SourceSplit>> CreateSplits(int max_splits,
                                                          OperatorMetrics* metrics) const override;
 
-  virtual std::unique_ptr<TextRowReader> MakeReader(size_t file_index) const = 0;
+  // A reader of a range of file `file_index` read into memory that is readable up to
+  // `readable_end`.
+  virtual std::unique_ptr<TextRowReader> MakeReader(size_t file_index,
+                                                    const char* readable_end) const = 0;
 
   const std::vector<FileData>& files() const { return files_; }
   const std::vector<ColumnSpec>& specs() const { return specs_; }
@@ -68,7 +80,7 @@ class TextFileSource : public Source, public std::enable_shared_from_this<TextFi
 
  protected:
   // For sources with a header: data starts after it.
-  void SetDataBegin(size_t file_index, const char* data_begin) {
+  void SetDataBegin(size_t file_index, int64_t data_begin) {
     files_[file_index].data_begin = data_begin;
   }
 
@@ -104,17 +116,11 @@ class TextFileSplit final : public SourceSplit {
     while (columns_.rows() < columns_.capacity() && range_index_ < ranges_.size() &&
            ranges_[range_index_].block == block) {
       const ByteRange& range = ranges_[range_index_];
-      if (!reader_) {
-        const FileData& data = source_->files()[range.file_index];
-        reader_ = source_->MakeReader(range.file_index);
-        bad_rows_.emplace(data.file->path(), data.file->data(), source_->options().on_error,
-                          metrics_, &dead_letters_);
-        cursor_ = range.begin;
-      }
+      if (!reader_) StartRange(range);
       const char* before = cursor_;
-      cursor_ = reader_->ReadRows(cursor_, range.end, columns_, *bad_rows_);
+      cursor_ = reader_->ReadRows(cursor_, text_end_, columns_, *bad_rows_);
       if (metrics_ != nullptr) metrics_->bytes_read += cursor_ - before;
-      if (cursor_ >= range.end) {
+      if (cursor_ >= text_end_) {
         ++range_index_;
         reader_.reset();
         bad_rows_.reset();
@@ -130,6 +136,41 @@ class TextFileSplit final : public SourceSplit {
   }
 
  private:
+  // Reads the range's bytes into text_ (a short read is an error naming the file) and starts
+  // its reader.
+  void StartRange(const ByteRange& range) {
+    const FileData& data = source_->files()[range.file_index];
+    const int64_t length = range.end - range.begin;
+    if (length + kTextPaddingBytes > text_capacity_bytes_) {
+      text_capacity_bytes_ = length + kTextPaddingBytes;
+      text_.reset(new char[static_cast<size_t>(text_capacity_bytes_)]);
+    }
+    data.file->ReadAt(range.begin, length, text_.get());
+    std::memset(text_.get() + length, '\n', kTextPaddingBytes);
+    cursor_ = text_.get();
+    text_end_ = text_.get() + length;
+    reader_ = source_->MakeReader(range.file_index, text_end_ + kTextPaddingBytes);
+    bad_rows_.emplace(
+        data.file->path(), text_.get(),
+        [this, file_index = range.file_index, offset = range.begin] {
+          return NewlinesBefore(file_index, offset);
+        },
+        source_->options().on_error, metrics_, &dead_letters_);
+  }
+
+  // The lines of file `file_index` before `offset`, counted forward from the last count (the
+  // split's ranges come in file order), so that bad rows in many ranges cost one pass.
+  int64_t NewlinesBefore(size_t file_index, int64_t offset) {
+    if (file_index != counted_file_ || offset < counted_until_) {
+      counted_file_ = file_index;
+      counted_until_ = 0;
+      counted_newlines_ = 0;
+    }
+    counted_newlines_ += source_->files()[file_index].file->CountNewlines(counted_until_, offset);
+    counted_until_ = offset;
+    return counted_newlines_;
+  }
+
   std::shared_ptr<const TextFileSource> source_;
   std::vector<ByteRange> ranges_;
   OperatorMetrics* metrics_;
@@ -140,27 +181,29 @@ class TextFileSplit final : public SourceSplit {
   uint64_t part_ = 0;   // the next chunk's place in block_
   std::unique_ptr<TextRowReader> reader_;  // of ranges_[range_index_]
   std::optional<BadRows> bad_rows_;
+  // The text of ranges_[range_index_], kTextPaddingBytes of line ends after it.
+  std::unique_ptr<char[]> text_;
+  int64_t text_capacity_bytes_ = 0;
+  const char* text_end_ = nullptr;
   const char* cursor_ = nullptr;
+  size_t counted_file_ = 0;  // NewlinesBefore's last count
+  int64_t counted_until_ = 0;
+  int64_t counted_newlines_ = 0;
 };
 
 // Moves a position forward to the next line start (the byte after a '\n'), so that a split
 // begins where a line does.
 Position TextFileSource::Align(Position position) const {
   const FileData& data = files_[position.file_index];
-  if (position.pointer <= data.data_begin) return {position.file_index, data.data_begin};
-  const char* end = data.file->end();
-  // A position right after a '\n' is already a line start: look from the byte before it.
-  const char* from = position.pointer - 1;
-  const char* newline =
-      static_cast<const char*>(std::memchr(from, '\n', static_cast<size_t>(end - from)));
-  return {position.file_index, newline == nullptr ? end : newline + 1};
+  if (position.offset <= data.data_begin) return {position.file_index, data.data_begin};
+  return {position.file_index, data.file->NextLineStart(position.offset)};
 }
 
 std::vector<ByteRange> TextFileSource::RangesBetween(Position from, Position to) const {
   std::vector<ByteRange> ranges;
   for (size_t file = from.file_index; file <= to.file_index; ++file) {
-    const char* begin = file == from.file_index ? from.pointer : files_[file].data_begin;
-    const char* end = file == to.file_index ? to.pointer : files_[file].file->end();
+    const int64_t begin = file == from.file_index ? from.offset : files_[file].data_begin;
+    const int64_t end = file == to.file_index ? to.offset : files_[file].file->size();
     if (begin < end) ranges.push_back(ByteRange{file, begin, end});
   }
   return ranges;
@@ -172,7 +215,7 @@ std::vector<std::unique_ptr<SourceSplit>> TextFileSource::CreateSplits(
   std::vector<int64_t> sizes;
   int64_t total_bytes = 0;
   for (const FileData& data : files_) {
-    sizes.push_back(std::max<int64_t>(0, data.file->end() - data.data_begin));
+    sizes.push_back(std::max<int64_t>(0, data.file->size() - data.data_begin));
     total_bytes += sizes.back();
   }
   const int64_t split_count = std::max<int64_t>(1, std::min<int64_t>(max_splits, total_bytes));
@@ -190,8 +233,7 @@ std::vector<std::unique_ptr<SourceSplit>> TextFileSource::CreateSplits(
     while (file + 1 < files_.size() && offset >= sizes[file]) offset -= sizes[file++];
     boundaries.push_back(Align({file, files_[file].data_begin + offset}));
   }
-  boundaries.push_back({files_.size() - 1, files_.back().file->end()});
-
+  boundaries.push_back({files_.size() - 1, files_.back().file->size()});
   std::vector<std::vector<ByteRange>> ranges_of_split(split_count);
   for (int64_t block = 0; block < block_count; ++block) {
     // A line longer than a block makes boundaries coincide: such a block adds nothing.
@@ -209,10 +251,10 @@ std::vector<std::unique_ptr<SourceSplit>> TextFileSource::CreateSplits(
   return splits;
 }
 
-std::vector<std::shared_ptr<const MappedFile>> MapFiles(const std::string& path_or_glob) {
-  std::vector<std::shared_ptr<const MappedFile>> files;
+std::vector<std::shared_ptr<const InputFile>> OpenFiles(const std::string& path_or_glob) {
+  std::vector<std::shared_ptr<const InputFile>> files;
   for (const std::string& path : ExpandFilePaths(path_or_glob)) {
-    files.push_back(MappedFile::Open(path));
+    files.push_back(InputFile::Open(path));
   }
   return files;
 }
@@ -220,14 +262,15 @@ std::vector<std::shared_ptr<const MappedFile>> MapFiles(const std::string& path_
 class JsonlFileSource final : public TextFileSource {
  public:
   using TextFileSource::TextFileSource;
-  std::unique_ptr<TextRowReader> MakeReader(size_t file_index) const override {
-    return MakeJsonlReader(specs(), files()[file_index].file->end());
+  std::unique_ptr<TextRowReader> MakeReader(size_t,
+                                            const char* readable_end) const override {
+    return MakeJsonlReader(specs(), readable_end);
   }
 };
 
 class CsvFileSource final : public TextFileSource {
  public:
-  CsvFileSource(std::string name, std::vector<std::shared_ptr<const MappedFile>> files,
+  CsvFileSource(std::string name, std::vector<std::shared_ptr<const InputFile>> files,
                 SchemaPtr schema, SourceOptions options, CsvOptions csv)
       : TextFileSource(std::move(name), files, std::move(schema), options), csv_(csv) {
     for (size_t i = 0; i < files.size(); ++i) {
@@ -235,8 +278,9 @@ class CsvFileSource final : public TextFileSource {
       SetDataBegin(i, layouts_.back().data_begin);
     }
   }
-  std::unique_ptr<TextRowReader> MakeReader(size_t file_index) const override {
-    return MakeCsvReader(specs(), layouts_[file_index], csv_.delimiter, files()[file_index].file->end());
+  std::unique_ptr<TextRowReader> MakeReader(size_t file_index,
+                                            const char* readable_end) const override {
+    return MakeCsvReader(specs(), layouts_[file_index], csv_.delimiter, readable_end);
   }
 
  private:
@@ -248,7 +292,7 @@ class CsvFileSource final : public TextFileSource {
 
 std::shared_ptr<Source> MakeJsonlSource(const std::string& path_or_glob, SchemaPtr schema,
                                         SourceOptions options) {
-  auto files = MapFiles(path_or_glob);
+  auto files = OpenFiles(path_or_glob);
   if (!schema) schema = InferJsonlSchema(files, kInferenceRows);
   return std::make_shared<JsonlFileSource>("read_jsonl(" + path_or_glob + ")", std::move(files),
                                            std::move(schema), options);
@@ -259,7 +303,7 @@ std::shared_ptr<Source> MakeCsvSource(const std::string& path_or_glob, SchemaPtr
   if (csv.delimiter == '"' || csv.delimiter == '\n' || csv.delimiter == '\r') {
     throw UserError("read_csv(" + path_or_glob + "): the delimiter cannot be a quote or a line end");
   }
-  auto files = MapFiles(path_or_glob);
+  auto files = OpenFiles(path_or_glob);
   if (!schema) schema = InferCsvSchema(files, csv, kInferenceRows);
   return std::make_shared<CsvFileSource>("read_csv(" + path_or_glob + ")", std::move(files),
                                          std::move(schema), options, csv);

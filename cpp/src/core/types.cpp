@@ -59,4 +59,13 @@ int64_t TimestampUnitsPerSecond(arrow::TimeUnit::type unit) {
   return 1;
 }
 
+void RejectUint64Computation(const arrow::DataType& type, const std::string& column,
+                             const std::string& what) {
+  if (type.id() != arrow::Type::UINT64) return;
+  throw UserTypeError(what + ": column '" + column + "' is uint64, and integers compute as "
+                      "int64, which cannot hold values from 2^63 on; cast it first (e.g. "
+                      "col('" + column + "').cast(ms.float64), or to int64 in pyarrow before "
+                      "from_arrow when its values are below 2^63)");
+}
+
 }  // namespace millstream

@@ -21,4 +21,10 @@ int64_t TimestampUnitsPerMs(arrow::TimeUnit::type unit);
 // Values of this timestamp unit in one second: 1, 1000, 1000000 or 1000000000.
 int64_t TimestampUnitsPerSecond(arrow::TimeUnit::type unit);
 
+// Integers compute as int64, which cannot hold uint64 values from 2^63 on (Parquet files often
+// have such columns): computing on one is a UserTypeError naming it (`what` says where), never
+// silently wrapped values. Passing such a column through (select, sinks, keys) is fine.
+void RejectUint64Computation(const arrow::DataType& type, const std::string& column,
+                             const std::string& what);
+
 }  // namespace millstream

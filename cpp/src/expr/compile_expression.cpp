@@ -4,6 +4,7 @@
 #include <arrow/compute/cast.h>
 
 #include "core/error.h"
+#include "core/types.h"
 #include "expr/bound_node.h"
 #include "expr/expression.h"
 #include "expr/kernel_support.h"
@@ -76,6 +77,11 @@ class Compiler {
     std::vector<ArgumentInfo> infos;
     for (const auto& arg_node : node.args) {
       Bound arg = Bind(arg_node);
+      if (node.name != "cast") {
+        const bool is_column = arg_node.kind == ExpressionNode::Kind::kColumn;
+        RejectUint64Computation(*arg.node->type(), is_column ? arg_node.name : arg.text,
+                                "expression " + whole_text_);
+      }
       infos.push_back(ArgumentInfo{arg.node->type(), arg.text, arg.node->literal()});
       args.push_back(std::move(arg.node));
     }

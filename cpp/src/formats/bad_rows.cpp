@@ -56,23 +56,26 @@ BatchPtr DeadLetterBuilder::Finish() {
   return batch;
 }
 
-BadRows::BadRows(std::string path, const char* file_begin, OnError on_error,
+BadRows::BadRows(std::string path, const char* text_begin,
+                 std::function<int64_t()> newlines_before_text, OnError on_error,
                  OperatorMetrics* metrics, DeadLetterBuilder* dead_letters)
     : path_(std::move(path)),
-      file_begin_(file_begin),
+      text_begin_(text_begin),
+      newlines_before_text_(std::move(newlines_before_text)),
       on_error_(on_error),
       metrics_(metrics),
       dead_letters_(dead_letters),
-      counted_until_(file_begin) {}
+      counted_until_(text_begin) {}
 
 int64_t BadRows::LineNumber(const char* line_begin) {
+  if (newlines_before_text_counted_ < 0) newlines_before_text_counted_ = newlines_before_text_();
   if (line_begin < counted_until_) {  // not expected (rows come in order), but stay correct
-    counted_until_ = file_begin_;
+    counted_until_ = text_begin_;
     newlines_before_ = 0;
   }
   newlines_before_ += std::count(counted_until_, line_begin, '\n');
   counted_until_ = line_begin;
-  return newlines_before_ + 1;
+  return newlines_before_text_counted_ + newlines_before_ + 1;
 }
 
 void BadRows::Report(const char* line_begin, const char* line_end, std::string_view field,

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -35,11 +36,14 @@ class DeadLetterBuilder {
   int64_t rows_ = 0;
 };
 
-// Bad rows of one file, reported by a reader in increasing position order.
+// Bad rows of one stretch of a file's text (a split's range, read into memory), reported by a
+// reader in increasing position order.
 class BadRows {
  public:
-  BadRows(std::string path, const char* file_begin, OnError on_error, OperatorMetrics* metrics,
-          DeadLetterBuilder* dead_letters);
+  // `text_begin` is where the text starts in memory; `newlines_before_text` counts the lines of
+  // the file before it, called only when a bad row needs its line number.
+  BadRows(std::string path, const char* text_begin, std::function<int64_t()> newlines_before_text,
+          OnError on_error, OperatorMetrics* metrics, DeadLetterBuilder* dead_letters);
 
   // [line_begin, line_end) is the row's line without its line end. `field` is the column name,
   // empty when the row as a whole is bad. Throws UserError when on_error is raise.
@@ -54,7 +58,9 @@ class BadRows {
 
  private:
   std::string path_;
-  const char* file_begin_;
+  const char* text_begin_;
+  std::function<int64_t()> newlines_before_text_;
+  int64_t newlines_before_text_counted_ = -1;  // -1: not counted yet
   OnError on_error_;
   OperatorMetrics* metrics_;
   DeadLetterBuilder* dead_letters_;

@@ -11,8 +11,16 @@ namespace millstream {
 
 namespace {
 
-int64_t LineNumberAt(const MappedFile& file, const char* position) {
-  return std::count(file.data(), position, '\n') + 1;
+// The first lines of a file, read when a source is declared (header, schema inference).
+struct FileHead {
+  const std::string& path;
+  std::string bytes;
+  const char* begin() const { return bytes.data(); }
+  const char* end() const { return bytes.data() + bytes.size(); }
+};
+
+int64_t LineNumberAt(const FileHead& head, const char* position) {
+  return std::count(head.begin(), position, '\n') + 1;
 }
 
 // The first non-blank line at or after `cursor`; its begin is null when there is none.
@@ -25,19 +33,30 @@ TextLine FirstNonBlankLine(const char* cursor, const char* end) {
   return TextLine{nullptr, nullptr, end};
 }
 
-const char* DataStart(const MappedFile& file) {
-  return file.data() + ByteOrderMarkLength(file.data(), file.size());
+const char* DataStart(const FileHead& head) {
+  return head.begin() + ByteOrderMarkLength(head.begin(), head.bytes.size());
+}
+
+// The head of `file` that holds its first non-blank line (all of it when there is none).
+FileHead HeadWithFirstLine(const InputFile& file) {
+  for (int64_t max_bytes = int64_t{1} << 16;; max_bytes *= 4) {
+    FileHead head{file.path(), file.ReadHead(max_bytes)};
+    if (FirstNonBlankLine(DataStart(head), head.end()).begin != nullptr ||
+        static_cast<int64_t>(head.bytes.size()) >= file.size()) {
+      return head;
+    }
+  }
 }
 
 // The header's names; the line is returned through `header_line` (begin null: empty file).
-std::vector<std::string> ReadHeader(const MappedFile& file, const CsvOptions& options,
+std::vector<std::string> ReadHeader(const FileHead& head, const CsvOptions& options,
                                     TextLine* header_line) {
-  *header_line = FirstNonBlankLine(DataStart(file), file.end());
+  *header_line = FirstNonBlankLine(DataStart(head), head.end());
   std::vector<std::string> names;
   if (header_line->begin == nullptr) return names;
   if (const char* reason =
           SplitCsvLine(header_line->begin, header_line->end, options.delimiter, &names)) {
-    throw UserError(file.path() + ":" + std::to_string(LineNumberAt(file, header_line->begin)) +
+    throw UserError(head.path + ":" + std::to_string(LineNumberAt(head, header_line->begin)) +
                     ": bad header row: " + reason);
   }
   return names;
@@ -45,25 +64,23 @@ std::vector<std::string> ReadHeader(const MappedFile& file, const CsvOptions& op
 
 std::string DefaultColumnName(size_t index) { return "column_" + std::to_string(index + 1); }
 
-}  // namespace
-
-CsvLayout MakeCsvLayout(const MappedFile& file, const std::vector<ColumnSpec>& specs,
-                        const CsvOptions& options) {
+CsvLayout MakeCsvLayoutOfHead(const FileHead& head, const std::vector<ColumnSpec>& specs,
+                              const CsvOptions& options) {
   CsvLayout layout;
   if (!options.header) {
-    layout.data_begin = DataStart(file);
+    layout.data_begin = DataStart(head) - head.begin();
     layout.field_count = static_cast<int>(specs.size());
     for (int i = 0; i < layout.field_count; ++i) layout.targets.push_back(i);
     return layout;
   }
   TextLine header;
-  const std::vector<std::string> names = ReadHeader(file, options, &header);
+  const std::vector<std::string> names = ReadHeader(head, options, &header);
   if (header.begin == nullptr) {  // an empty file: no rows, nothing to map
-    layout.data_begin = file.end();
+    layout.data_begin = static_cast<int64_t>(head.bytes.size());
     layout.field_count = static_cast<int>(specs.size());
     return layout;
   }
-  layout.data_begin = header.next;
+  layout.data_begin = header.next - head.begin();
   layout.field_count = static_cast<int>(names.size());
   layout.targets.assign(names.size(), -1);
   for (size_t column = 0; column < specs.size(); ++column) {
@@ -71,7 +88,7 @@ CsvLayout MakeCsvLayout(const MappedFile& file, const std::vector<ColumnSpec>& s
     for (size_t field = 0; field < names.size(); ++field) {
       if (names[field] != specs[column].name) continue;
       if (found >= 0) {
-        throw UserError(file.path() + ": the header names column '" + specs[column].name +
+        throw UserError(head.path + ": the header names column '" + specs[column].name +
                         "' twice");
       }
       found = static_cast<int>(field);
@@ -79,7 +96,7 @@ CsvLayout MakeCsvLayout(const MappedFile& file, const std::vector<ColumnSpec>& s
     if (found < 0) {
       std::string listed;
       for (const auto& name : names) listed += (listed.empty() ? "" : ", ") + name;
-      throw UserError(file.path() + ": the header has no column '" + specs[column].name +
+      throw UserError(head.path + ": the header has no column '" + specs[column].name +
                       "' (it has: " + listed + ")");
     }
     layout.targets[found] = static_cast<int>(column);
@@ -87,14 +104,22 @@ CsvLayout MakeCsvLayout(const MappedFile& file, const std::vector<ColumnSpec>& s
   return layout;
 }
 
-SchemaPtr InferCsvSchema(const std::vector<std::shared_ptr<const MappedFile>>& files,
+}  // namespace
+
+CsvLayout MakeCsvLayout(const InputFile& file, const std::vector<ColumnSpec>& specs,
+                        const CsvOptions& options) {
+  return MakeCsvLayoutOfHead(HeadWithFirstLine(file), specs, options);
+}
+
+SchemaPtr InferCsvSchema(const std::vector<std::shared_ptr<const InputFile>>& files,
                          const CsvOptions& options, int64_t max_rows) {
   // Column names: from the first file that has a line.
   std::vector<std::string> names;
   for (const auto& file : files) {
     TextLine first;
+    const FileHead head = HeadWithFirstLine(*file);
     if (options.header) {
-      names = ReadHeader(*file, options, &first);
+      names = ReadHeader(head, options, &first);
       for (size_t i = 0; i < names.size(); ++i) {
         if (names[i].empty()) names[i] = DefaultColumnName(i);
         for (size_t j = 0; j < i; ++j) {
@@ -105,7 +130,7 @@ SchemaPtr InferCsvSchema(const std::vector<std::shared_ptr<const MappedFile>>& f
         }
       }
     } else {
-      first = FirstNonBlankLine(DataStart(*file), file->end());
+      first = FirstNonBlankLine(DataStart(head), head.end());
       if (first.begin != nullptr) {
         const int count = CountCsvFields(first.begin, first.end, options.delimiter);
         for (int i = 0; i < count; ++i) names.push_back(DefaultColumnName(i));
@@ -124,9 +149,11 @@ SchemaPtr InferCsvSchema(const std::vector<std::shared_ptr<const MappedFile>>& f
   int64_t rows = 0;
   for (const auto& file : files) {
     if (rows >= max_rows) break;
-    const CsvLayout layout = MakeCsvLayout(*file, specs, options);
-    for (const char* cursor = layout.data_begin; cursor < file->end() && rows < max_rows;) {
-      const TextLine line = NextLine(cursor, file->end());
+    const FileHead head{file->path(), file->ReadHead(kInferenceHeadBytes)};
+    const CsvLayout layout = MakeCsvLayoutOfHead(head, specs, options);
+    for (const char* cursor = head.begin() + layout.data_begin;
+         cursor < head.end() && rows < max_rows;) {
+      const TextLine line = NextLine(cursor, head.end());
       cursor = line.next;
       if (line.begin == line.end) continue;
       // Bad rows are left to the reader, which reports them as on_error says.

@@ -12,8 +12,8 @@
 
 namespace millstream {
 
-// A reader for lines of one file whose mapping ends at `readable_end` (the reader loads 16
-// bytes at a time within the mapping).
+// A reader for lines of text in memory readable up to `readable_end` (the reader loads 16
+// bytes at a time within it).
 std::unique_ptr<TextRowReader> MakeCsvReader(std::vector<ColumnSpec> specs, CsvLayout layout,
                                              char delimiter, const char* readable_end);
 

@@ -29,7 +29,7 @@ class JsonlReader final : public TextRowReader {
       const TextLine line = NextLine(cursor, range_end);
       cursor = line.next;
       if (line.begin == line.end || (*line.begin <= ' ' && IsBlank(line.begin, line.end))) continue;
-      // Lines far enough from the end of the mapping are parsed in place.
+      // Lines far enough from the end of the text in memory are parsed in place.
       if (!decoder_.DecodeRow(line.begin, static_cast<size_t>(line.end - line.begin),
                               static_cast<size_t>(readable_end_ - line.begin), columns,
                               &problem_)) {
@@ -54,10 +54,11 @@ struct KeyEvidence {
   bool has_string = false;
 };
 
-[[noreturn]] void ThrowInference(const MappedFile& file, const char* line_begin,
-                                 const std::string& key, const std::string& problem) {
-  const int64_t line = std::count(file.data(), line_begin, '\n') + 1;
-  throw UserError(file.path() + ":" + std::to_string(line) + ": field '" + key + "': " + problem +
+[[noreturn]] void ThrowInference(const std::string& path, const std::string& head,
+                                 const char* line_begin, const std::string& key,
+                                 const std::string& problem) {
+  const int64_t line = std::count(head.data(), line_begin, '\n') + 1;
+  throw UserError(path + ":" + std::to_string(line) + ": field '" + key + "': " + problem +
                   "; pass a schema to read this file");
 }
 
@@ -68,16 +69,18 @@ std::unique_ptr<TextRowReader> MakeJsonlReader(std::vector<ColumnSpec> specs,
   return std::make_unique<JsonlReader>(std::move(specs), readable_end);
 }
 
-SchemaPtr InferJsonlSchema(const std::vector<std::shared_ptr<const MappedFile>>& files,
+SchemaPtr InferJsonlSchema(const std::vector<std::shared_ptr<const InputFile>>& files,
                            int64_t max_rows) {
   simdjson::dom::parser parser;
   std::vector<KeyEvidence> keys;
   std::unordered_map<std::string, size_t> index;
   int64_t rows = 0;
   for (const auto& file : files) {
-    const char* cursor = file->data() + ByteOrderMarkLength(file->data(), file->size());
-    while (cursor < file->end() && rows < max_rows) {
-      const TextLine line = NextLine(cursor, file->end());
+    const std::string head = file->ReadHead(kInferenceHeadBytes);
+    const char* head_end = head.data() + head.size();
+    const char* cursor = head.data() + ByteOrderMarkLength(head.data(), head.size());
+    while (cursor < head_end && rows < max_rows) {
+      const TextLine line = NextLine(cursor, head_end);
       cursor = line.next;
       if (IsBlank(line.begin, line.end)) continue;
       element root;
@@ -101,13 +104,13 @@ SchemaPtr InferJsonlSchema(const std::vector<std::shared_ptr<const MappedFile>>&
           case element_type::NULL_VALUE: break;
           case element_type::ARRAY:
           case element_type::OBJECT:
-            ThrowInference(*file, line.begin, evidence.name,
+            ThrowInference(file->path(), head, line.begin, evidence.name,
                            "holds a nested JSON value, and millstream reads flat objects only");
         }
         const int kinds = (evidence.has_int || evidence.has_float) + evidence.has_bool +
                           evidence.has_string;
         if (kinds > 1) {
-          ThrowInference(*file, line.begin, evidence.name,
+          ThrowInference(file->path(), head, line.begin, evidence.name,
                          "holds values of different JSON types (numbers, booleans, strings) in "
                          "different rows");
         }

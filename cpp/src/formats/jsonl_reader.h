@@ -12,12 +12,12 @@
 #include <string>
 #include <vector>
 
-#include "formats/mapped_file.h"
+#include "formats/input_file.h"
 #include "formats/text_reader.h"
 
 namespace millstream {
 
-// A reader for lines of one file whose mapping ends at `readable_end` (lines far enough from
+// A reader for lines of text in memory readable up to `readable_end` (lines far enough from
 // it are parsed in place; simdjson reads up to 64 bytes past a document).
 std::unique_ptr<TextRowReader> MakeJsonlReader(std::vector<ColumnSpec> specs,
                                                const char* readable_end);
@@ -26,7 +26,7 @@ std::unique_ptr<TextRowReader> MakeJsonlReader(std::vector<ColumnSpec> specs,
 // appearance; int64, float64 (numbers with a fraction, or integers mixed with them), bool or
 // string; a key that is only ever null is a string. Throws UserError when no line is an
 // object, or when a key holds nested values or both strings and numbers.
-SchemaPtr InferJsonlSchema(const std::vector<std::shared_ptr<const MappedFile>>& files,
+SchemaPtr InferJsonlSchema(const std::vector<std::shared_ptr<const InputFile>>& files,
                            int64_t max_rows);
 
 }  // namespace millstream

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/types.h"
 
 namespace millstream {
 
@@ -82,6 +83,10 @@ std::unique_ptr<AggregateFunction> MakeAggregateFunction(const AggregateSpec& sp
   const auto& field = input_schema.field(spec.input_column);
   const auto& type = field->type();
   const std::string column = " column '" + field->name() + "' has type " + type->ToString();
+  if (spec.kind != "first" && spec.kind != "last" && spec.kind != "count_distinct" &&
+      spec.kind != "collect_list") {  // these compute nothing on the values
+    RejectUint64Computation(*type, field->name(), what);
+  }
   if (spec.kind == "sum" || spec.kind == "mean" || spec.kind == "stddev" || spec.kind == "var") {
     if (!IsNumeric(*type)) {
       throw UserTypeError(what + ":" + column + "; " + spec.kind +

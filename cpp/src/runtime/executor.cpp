@@ -18,6 +18,7 @@
 #include "core/key_groups.h"
 #include "plan/physical.h"
 #include "runtime/chain.h"
+#include "runtime/counting_chain.h"
 #include "runtime/watermark_tracker.h"
 #include "state/state_factory.h"
 
@@ -450,7 +451,7 @@ class RunGraph {
           break;
         case PhysicalOperator::Kind::kUnion:
         case PhysicalOperator::Kind::kPort:
-          for (auto& chain : ChainsOf(consumer, 0)) chains.push_back(std::move(chain));
+          chains.push_back(MakeCountingChain(metrics_[consumer], ChainsOf(consumer, 0)));
           break;
         case PhysicalOperator::Kind::kKeyed: {
           auto& subtasks = keyed_.at(consumer);

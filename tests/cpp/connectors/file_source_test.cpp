@@ -214,6 +214,33 @@ TEST(FileSource, BadOptionsAreUserErrors) {
             std::string::npos);
 }
 
+// Log rotation truncates files: a file that shrinks after its source was declared, or while
+// its splits read it, is a UserError naming it (it was a SIGBUS while files were mapped).
+TEST(FileSource, AFileThatShrinksIsAnErrorNamingItBeforeOrDuringTheRun) {
+  TempDir dir;
+  for (const bool csv : {false, true}) {
+    const Generated generated = GenerateRows(csv, 4000, 0, 7);
+    for (const bool during_run : {false, true}) {
+      const std::string path = WriteFile(dir.File(csv ? "a.csv" : "a.jsonl"), generated.text);
+      SourceOptions options = WithOnError(OnError::kSkip, 64);
+      options.split_block_bytes = 4096;
+      auto source = csv ? MakeCsvSource(path, IdPriceNameSchema(), options)
+                        : MakeJsonlSource(path, IdPriceNameSchema(), options);
+      OperatorMetrics metrics("test");
+      auto splits = source->CreateSplits(2, &metrics);
+      if (during_run) ASSERT_FALSE(splits[0]->Next().end);
+      ASSERT_EQ(::truncate(path.c_str(), static_cast<off_t>(generated.text.size() / 3)), 0);
+      const std::string error = UserErrorOf([&] {
+        for (auto& split : splits) {
+          for (int guard = 0; guard < 100000 && !split->Next().end; ++guard) {
+          }
+        }
+      });
+      EXPECT_NE(error.find("'" + path + "' shrank to"), std::string::npos) << error;
+    }
+  }
+}
+
 std::shared_ptr<arrow::Table> RandomTable(int64_t rows, uint64_t seed) {
   std::mt19937_64 random(seed);
   arrow::Int64Builder ids;

@@ -21,3 +21,21 @@ TEST(ParseType, RejectsUnknownNames) {
 }
 
 }  // namespace millstream
+
+namespace millstream {
+
+TEST(RejectUint64Computation, NamesTheColumnAndWhereOnlyForUint64) {
+  RejectUint64Computation(*arrow::int64(), "x", "filter");
+  RejectUint64Computation(*arrow::uint32(), "x", "filter");  // fits int64
+  try {
+    RejectUint64Computation(*arrow::uint64(), "u", "expression (col(\"u\") > lit(0))");
+    FAIL() << "uint64 was accepted";
+  } catch (const UserTypeError& error) {
+    const std::string message = error.what();
+    EXPECT_EQ(message.rfind("expression (col(\"u\") > lit(0)): column 'u' is uint64", 0), 0u)
+        << message;
+    EXPECT_NE(message.find("cast"), std::string::npos) << message;
+  }
+}
+
+}  // namespace millstream

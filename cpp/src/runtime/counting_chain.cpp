@@ -1,0 +1,30 @@
+#include "runtime/counting_chain.h"
+
+namespace millstream {
+
+namespace {
+
+class CountingChain final : public Chain {
+ public:
+  CountingChain(OperatorMetrics* metrics, ChainList children)
+      : metrics_(metrics), children_(std::move(children)) {}
+  void Push(const BatchPtr& batch, uint64_t origin, uint64_t sequence) override {
+    metrics_->rows_in += batch->num_rows();
+    metrics_->rows_out += batch->num_rows();
+    PushAll(children_, batch, origin, sequence);
+  }
+  void PushWatermark(int64_t watermark_ms) override { PushWatermarkAll(children_, watermark_ms); }
+  void PushEnd() override { PushEndAll(children_); }
+
+ private:
+  OperatorMetrics* metrics_;
+  ChainList children_;
+};
+
+}  // namespace
+
+std::unique_ptr<Chain> MakeCountingChain(OperatorMetrics* metrics, ChainList children) {
+  return std::make_unique<CountingChain>(metrics, std::move(children));
+}
+
+}  // namespace millstream

@@ -1,0 +1,143 @@
+"""A run in background threads (``Pipeline.start()``) and its lifecycle."""
+from __future__ import annotations
+
+import atexit
+import sys
+import threading
+
+import pyarrow as pa
+
+
+class JobStopped(Exception):
+    """Raised by :meth:`Job.wait` when the run was stopped (``job.stop()``) before its end."""
+
+
+# Jobs that were started and not yet seen to end: a started job runs to its end or until it is
+# stopped, whether or not its handle is kept (a handle that was collected used to cancel the
+# run). They are also the jobs interpreter exit waits for.
+_live_jobs: set = set()
+_live_jobs_lock = threading.Lock()
+
+
+class Job:
+    """A running pipeline, from ``Pipeline.start()``.
+
+    Its ``status`` goes once from ``"running"`` to one of ``"done"`` (the run reached its end),
+    ``"stopped"`` (``stop()``, or Ctrl-C during a ``wait()``) or ``"failed"`` (the run raised an
+    error). Any number of threads may call ``wait()``, ``stop()``, ``done()`` and ``status`` at
+    the same time:
+
+    - ``wait(timeout=None)`` returns True when the run is done, False when ``timeout`` seconds
+      passed first; raises :class:`JobStopped` when it was stopped, the run's error when it
+      failed (in every thread, every time), and ``KeyboardInterrupt`` only for a Ctrl-C during
+      this wait (which stops the run).
+    - ``stop()`` stops the run and waits for its threads to end; a run that had already ended
+      keeps its status (a failed run's error is still raised by ``wait()``).
+    - A job keeps running when its handle is dropped. At interpreter exit, jobs still running
+      are waited for, as Python waits for its non-daemon threads (Ctrl-C then stops them), so
+      that their sinks finish; a file sink writes to a temporary name and renames it only at
+      the end of a run, so a stopped or failed run never leaves a partial file under its name.
+
+    >>> import millstream as ms
+    >>> p = ms.Pipeline(parallelism=1)
+    >>> p.from_records([{"x": 1}]).for_each_batch(lambda batch: None)
+    >>> job = p.start()
+    >>> job.wait(timeout=10), job.status
+    (True, 'done')
+    """
+
+    def __init__(self, native):
+        self._native = native
+        self._result = None
+        self._error_seen = False  # whether wait() reported the run's failure
+        with _live_jobs_lock:
+            _live_jobs.add(self)
+
+    @property
+    def status(self) -> str:
+        """``"running"``, ``"done"``, ``"stopped"`` or ``"failed"``."""
+        return self._native.status()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Blocks until the run ends (or ``timeout`` seconds pass: then returns False); see the
+        class docstring for what it raises."""
+        try:
+            ended = self._native.wait(timeout)
+        except KeyboardInterrupt:
+            raise
+        except BaseException:
+            self._error_seen = True
+            self._forget_if_ended()
+            raise
+        if not ended:
+            return False
+        self._forget_if_ended()
+        if self._native.status() == "stopped":
+            raise JobStopped("the run was stopped (job.stop() or Ctrl-C) before its end")
+        return True
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stops the run and waits up to ``timeout`` seconds for its threads to end."""
+        self._native.stop()
+        self._native.wait(timeout, raise_error=False)
+        self._forget_if_ended()
+
+    def done(self) -> bool:
+        """Whether the run has ended (done, stopped or failed)."""
+        return self._native.done()
+
+    def metrics(self) -> list:
+        """Counters per operator, live while the job runs."""
+        return self._native.metrics()
+
+    def _forget_if_ended(self) -> None:
+        # A failed run whose error no wait() reported stays, to be told at exit.
+        if self._native.done() and (self._native.status() != "failed" or self._error_seen):
+            with _live_jobs_lock:
+                _live_jobs.discard(self)
+
+    def _results(self) -> dict:
+        if self._result is None:
+            self._result = self._native.result()
+        return self._result
+
+    def table(self, sink_id: int) -> pa.Table:
+        capsule = self._results()["collected"][sink_id]
+        return pa.RecordBatchReader._import_from_c_capsule(capsule).read_all()
+
+    def result_summary(self):
+        from .pipeline import RunResult
+        result = self._results()
+        return RunResult(metrics=result["metrics"], seconds=result["seconds"])
+
+
+def forget_ended_jobs() -> None:
+    """Drops the jobs that ended (and whose failure, if any, was reported) from the live set."""
+    with _live_jobs_lock:
+        jobs = list(_live_jobs)
+    for job in jobs:
+        job._forget_if_ended()
+
+
+@atexit.register
+def _finish_live_jobs_at_exit() -> None:
+    """Waits for the jobs still running (Ctrl-C stops them), and tells of failures no wait()
+    reported: the engine's threads must end before the interpreter goes away, as they call
+    back into Python."""
+    with _live_jobs_lock:
+        jobs = list(_live_jobs)
+    try:
+        for job in jobs:
+            job._native.wait(None, raise_error=False)
+    except KeyboardInterrupt:
+        for job in jobs:
+            job._native.stop()
+        for job in jobs:
+            job._native.wait(None, raise_error=False)
+    for job in jobs:
+        if job._native.status() == "failed" and not job._error_seen:
+            try:
+                job._native.wait(0, raise_error=True)
+            except Exception as error:  # reported here, as nothing else will
+                print(f"millstream: a job started by Pipeline.start() failed and no wait() "
+                      f"reported it: {type(error).__name__}: {error}", file=sys.stderr)
