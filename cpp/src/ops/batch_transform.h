@@ -19,6 +19,9 @@ class BatchTransform {
   virtual SchemaPtr output_schema() const = 0;
   // May return nullptr or an empty batch when no row passes.
   virtual BatchPtr Apply(const BatchPtr& batch) const = 0;
+  // Whether Apply returns every input row, in order (a projection): then the watermark marks
+  // of a batch (core/watermark_marks.h) hold for its output unchanged.
+  virtual bool keeps_rows() const { return false; }
 };
 
 // Rows where the predicate is true.

@@ -72,6 +72,14 @@ class SessionWindowState final : public WindowState {
 
   void OnBatch(const BatchPtr& rows, const std::vector<uint16_t>& key_groups,
                Emitter& out) override {
+    OnMarkedBatch(rows, key_groups, {}, out);
+  }
+
+  // Rows between two marks are added with the watermark in force before them; at a mark the
+  // sessions it passed fire (their results and the late rows so far go out ahead of the mark's
+  // watermark), as if the batch were cut there.
+  void OnMarkedBatch(const BatchPtr& rows, const std::vector<uint16_t>& key_groups,
+                     const WatermarkMarks& marks, Emitter& out) override {
     const int64_t n = rows->num_rows();
     if (n == 0) return;
     ++batch_number_;
@@ -81,11 +89,32 @@ class SessionWindowState final : public WindowState {
     inputs_ = AggregateInputs(plan_, *rows);
     group_of_row_.assign(n, kNoGroup);
     late_rows_.clear();
+    int64_t begin = 0;
+    for (const WatermarkMark& mark : marks) {
+      AddRows(begin, mark.row);
+      begin = mark.row;
+      if (plan_.window.processing_time) continue;  // rows are timed by the clock, not marks
+      Advance(mark.watermark_ms);
+      results_.Flush(out);
+      EmitLateRows(rows, late_rows_, out, metrics_);
+      late_rows_.clear();
+      out.Watermark(mark.watermark_ms);
+    }
+    AddRows(begin, n);
+    next_seq_ += n;
+    results_.Flush(out);
+    EmitLateRows(rows, late_rows_, out, metrics_);
+    FinishStep();
+  }
+
+ private:
+  // Adds rows [begin, end) of the current batch by the watermark in force now.
+  void AddRows(int64_t begin, int64_t end) {
     const int64_t watermark_ms = watermark_ms_;
-    int64_t pending_from = 0;
+    int64_t pending_from = begin;
     constexpr int64_t kAhead = 8;
-    for (int64_t i = 0; i < n; ++i) {
-      if (i + kAhead < n) keys_.PrefetchSlot(slots_[i + kAhead]);
+    for (int64_t i = begin; i < end; ++i) {
+      if (i + kAhead < end) keys_.PrefetchSlot(slots_[i + kAhead]);
       const uint32_t slot = slots_[i];
       KeySessions& key = keys_.payload<KeySessions>(slot);
       absorbed_.clear();
@@ -126,14 +155,9 @@ class SessionWindowState final : public WindowState {
       Reschedule(slot);
       pending_from = i + 1;
     }
-    FlushPending(pending_from, n);
-    next_seq_ += n;
-    results_.Flush(out);
-    EmitLateRows(rows, late_rows_, out, metrics_);
-    FinishStep();
+    FlushPending(pending_from, end);
   }
 
- private:
   void Flush(Emitter& out) override { results_.Flush(out); }
 
   // Brings back the keys of the batch (slots_) that are not hot and may be in the backend.

@@ -31,6 +31,7 @@ class Project final : public BatchTransform {
     schema_ = arrow::schema(std::move(fields));
   }
   SchemaPtr output_schema() const override { return schema_; }
+  bool keeps_rows() const override { return true; }
   BatchPtr Apply(const BatchPtr& batch) const override {
     arrow::ArrayVector columns;
     columns.reserve(expressions_.size());

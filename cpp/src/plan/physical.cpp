@@ -3,6 +3,7 @@
 #include <arrow/array.h>
 
 #include "core/error.h"
+#include "core/time_arithmetic.h"
 #include "core/types.h"
 #include "expr/expression.h"
 #include "ops/window_aggregate.h"
@@ -108,6 +109,7 @@ PhysicalOperator BuildOperator(const PlanNode& node, const std::vector<SchemaPtr
     const int column = ColumnIndex(*input, node.time_column, node);
     result.watermark.time_column = column;
     result.watermark.units_per_ms = TimeUnitsPerMs(*input->field(column)->type(), node.time_column, node);
+    CheckDuration(node.max_delay_ms, "with_watermark('" + node.time_column + "')", "max_delay");
     result.watermark.max_delay_ms = node.max_delay_ms;
     result.watermark.idle_timeout_ms = node.idle_timeout_ms;
   } else if (node.op == "window") {
@@ -178,16 +180,7 @@ void TimeColumnToMs(const arrow::Array& column, int64_t units_per_ms, std::vecto
   out_ms->resize(rows);
   const int64_t* raw = values.raw_values();
   int64_t* out = out_ms->data();
-  if (units_per_ms == 1) {
-    std::copy(raw, raw + rows, out);
-  } else if (units_per_ms < 0) {  // seconds
-    for (int64_t i = 0; i < rows; ++i) out[i] = raw[i] * -units_per_ms;
-  } else {
-    for (int64_t i = 0; i < rows; ++i) {
-      const int64_t value = raw[i];
-      out[i] = value / units_per_ms - (value % units_per_ms < 0 ? 1 : 0);  // floor
-    }
-  }
+  TimeValuesToMs(raw, rows, units_per_ms, out);
 }
 
 }  // namespace millstream
