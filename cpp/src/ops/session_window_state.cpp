@@ -70,46 +70,20 @@ class SessionWindowState final : public WindowState {
     }
   }
 
-  void OnBatch(const BatchPtr& rows, const std::vector<uint16_t>& key_groups,
-               Emitter& out) override {
-    OnMarkedBatch(rows, key_groups, {}, out);
-  }
-
-  // Rows between two marks are added with the watermark in force before them; at a mark the
-  // sessions it passed fire (their results and the late rows so far go out ahead of the mark's
-  // watermark), as if the batch were cut there.
-  void OnMarkedBatch(const BatchPtr& rows, const std::vector<uint16_t>& key_groups,
-                     const WatermarkMarks& marks, Emitter& out) override {
-    const int64_t n = rows->num_rows();
-    if (n == 0) return;
-    ++batch_number_;
-    RowTimes(*rows, &times_);
-    keys_.Lookup(*rows, key_groups, &slots_);
-    LoadSpilledKeys();
-    inputs_ = AggregateInputs(plan_, *rows);
-    group_of_row_.assign(n, kNoGroup);
-    late_rows_.clear();
-    int64_t begin = 0;
-    for (const WatermarkMark& mark : marks) {
-      AddRows(begin, mark.row);
-      begin = mark.row;
-      if (plan_.window.processing_time) continue;  // rows are timed by the clock, not marks
-      Advance(mark.watermark_ms);
-      results_.Flush(out);
-      EmitLateRows(rows, late_rows_, out, metrics_);
-      late_rows_.clear();
-      out.Watermark(mark.watermark_ms);
-    }
-    AddRows(begin, n);
-    next_seq_ += n;
-    results_.Flush(out);
-    EmitLateRows(rows, late_rows_, out, metrics_);
-    FinishStep();
-  }
-
  private:
+  void StartBatch(const arrow::RecordBatch& rows, const std::vector<uint16_t>& key_groups) override {
+    ++batch_number_;
+    RowTimes(rows, &times_);
+    keys_.Lookup(rows, key_groups, &slots_);
+    LoadSpilledKeys();
+    inputs_ = AggregateInputs(plan_, rows);
+    group_of_row_.assign(rows.num_rows(), kNoGroup);
+  }
+  void EndBatch(int64_t rows) override { next_seq_ += rows; }
+  OperatorMetrics* late_metrics() override { return metrics_; }
+
   // Adds rows [begin, end) of the current batch by the watermark in force now.
-  void AddRows(int64_t begin, int64_t end) {
+  void AddRows(int64_t begin, int64_t end) override {
     const int64_t watermark_ms = watermark_ms_;
     int64_t pending_from = begin;
     constexpr int64_t kAhead = 8;
@@ -511,7 +485,6 @@ class SessionWindowState final : public WindowState {
   std::vector<uint32_t> slot_checked_;     // per key slot: the batch that looked for it last
   std::vector<uint32_t> load_slots_;       // keys to read back from the backend
   std::vector<std::string> load_keys_;     // and their keys there
-  std::vector<int64_t> late_rows_;
   std::vector<Session> absorbed_;
   std::vector<const arrow::Array*> inputs_;
   std::string value_, acc_;

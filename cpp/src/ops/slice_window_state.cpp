@@ -107,45 +107,19 @@ class SliceWindowState final : public WindowState {
         static_cast<int64_t>(groups_.live()) + spilled_.total() - hot_in_backend_;
   }
 
-  void OnBatch(const BatchPtr& rows, const std::vector<uint16_t>& key_groups,
-               Emitter& out) override {
-    OnMarkedBatch(rows, key_groups, {}, out);
-  }
-
-  // Rows between two marks are added with the watermark in force before them; at a mark the
-  // windows it passed fire (their results and the late rows so far go out ahead of the mark's
-  // watermark), as if the batch were cut there, without the cost of cut batches.
-  void OnMarkedBatch(const BatchPtr& rows, const std::vector<uint16_t>& key_groups,
-                     const WatermarkMarks& marks, Emitter& out) override {
-    const int64_t n = rows->num_rows();
-    if (n == 0) return;
-    ++batch_number_;
-    RowTimes(*rows, &times_);
-    keys_.Lookup(*rows, key_groups, &slots_);
-    group_of_row_.resize(n);
-    late_rows_.clear();
-    inputs_ = AggregateInputs(plan_, *rows);
-    int64_t begin = 0;
-    for (const WatermarkMark& mark : marks) {
-      AddRows(begin, mark.row);
-      begin = mark.row;
-      if (plan_.window.processing_time) continue;  // rows are timed by the clock, not marks
-      Advance(mark.watermark_ms);
-      results_.Flush(out);
-      EmitLateRows(rows, late_rows_, out, metrics_);
-      late_rows_.clear();
-      out.Watermark(mark.watermark_ms);
-    }
-    AddRows(begin, n);
-    next_seq_ += n;
-    results_.Flush(out);
-    EmitLateRows(rows, late_rows_, out, metrics_);
-    FinishStep();
-  }
-
  private:
+  void StartBatch(const arrow::RecordBatch& rows, const std::vector<uint16_t>& key_groups) override {
+    ++batch_number_;
+    RowTimes(rows, &times_);
+    keys_.Lookup(rows, key_groups, &slots_);
+    group_of_row_.resize(rows.num_rows());
+    inputs_ = AggregateInputs(plan_, rows);
+  }
+  void EndBatch(int64_t rows) override { next_seq_ += rows; }
+  OperatorMetrics* late_metrics() override { return metrics_; }
+
   // Adds rows [begin, end) of the current batch by the watermark in force now.
-  void AddRows(int64_t begin, int64_t end) {
+  void AddRows(int64_t begin, int64_t end) override {
     if (begin == end) return;
     late_updates_.clear();
     const int64_t watermark_ms = watermark_ms_;
@@ -635,7 +609,7 @@ class SliceWindowState final : public WindowState {
   // Per-batch and per-firing scratch.
   std::vector<int64_t> times_;
   std::vector<uint32_t> slots_, group_of_row_;
-  std::vector<int64_t> late_rows_, late_updates_;
+  std::vector<int64_t> late_updates_;
   std::vector<const arrow::Array*> inputs_;
   std::vector<Part> parts_;
   std::vector<uint32_t> slot_window_, window_slots_;
