@@ -338,3 +338,36 @@ def test_sliding_dropped_contributions_match_a_reference():
     assert window["rows_late"] == late
     assert window["window_contributions_dropped"] == dropped
     assert dropped > 0
+
+
+def test_a_late_heavy_run_stops_promptly():
+    # The input followed by the same rows again: the second copy is late. Such runs used to go
+    # as one-row batches and a stop waited for the queued ones (~19 s). Run in a subprocess with
+    # a time limit, so that a hang fails this test instead of the test run.
+    import subprocess
+    import sys
+    import textwrap
+
+    program = textwrap.dedent("""
+        import time
+        import pyarrow as pa
+        import millstream as ms
+        n = 400_000
+        day = pa.table({"key": [i % 1000 for i in range(n)], "ts": [i * 50 for i in range(n)]})
+        p = ms.Pipeline(parallelism=2)
+        w = p.from_arrow(pa.concat_tables([day] * 20)).with_watermark("ts", max_delay="1s") \\
+            .key_by("key").window(ms.tumbling("10s"))
+        w.agg(n=ms.count()).for_each_batch(lambda b: None)
+        w.late().for_each_batch(lambda b: None)
+        job = p.start()
+        while not any(m["rows_late"] > 0 for m in job.metrics()) and not job.done():
+            time.sleep(0.01)
+        started = time.perf_counter()
+        job.stop()
+        print(job.done(), round(time.perf_counter() - started, 3))
+    """)
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    done, seconds = result.stdout.split()
+    assert done == "True"
+    assert float(seconds) < 2.0, result.stdout
