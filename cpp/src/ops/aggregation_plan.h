@@ -80,11 +80,14 @@ class WindowState : public KeyedOperatorState {
     for (const WatermarkMark& mark : marks) {
       AddRows(begin, mark.row);
       begin = mark.row;
-      if (plan_.window.processing_time) continue;  // rows are timed by the clock, not marks
-      Advance(mark.watermark_ms);
-      Flush(out);
-      EmitLateRows(rows, late_rows_, out, late_metrics());
-      late_rows_.clear();
+      // With processing time the batch's rows were all timed by the clock at its start (and
+      // none is late): firing by the clock between them would make later ones late.
+      if (!plan_.window.processing_time) {
+        Advance(mark.watermark_ms);
+        Flush(out);
+        EmitLateRows(rows, late_rows_, out, late_metrics());
+        late_rows_.clear();
+      }
       out.Watermark(mark.watermark_ms);
     }
     AddRows(begin, n);

@@ -27,14 +27,16 @@ using testing::RowsOf;
 // Drives one subtask's window state the way the keyed actor does (P = 1: all key groups).
 class StateChain final : public Chain {
  public:
-  StateChain(const KeyedOperator& op, bool keep_marked_batches)
+  // `backend` "rocksdb" with a tiny hot budget: groups are written back and read again.
+  StateChain(const KeyedOperator& op, bool keep_marked_batches, const std::string& backend)
       : op_(op), keep_marked_batches_(keep_marked_batches) {
     StateOptions options;
-    options.kind = "memory";
+    options.kind = backend;
     environment_ = StateEnvironment::Create(options);
     SubtaskContext context;
     context.metrics = &metrics;
     context.state = environment_->MakeBackend("op", 0);
+    if (backend == "rocksdb") context.hot_state_bytes = 2048;
     state_ = op.CreateState(std::move(context));
   }
   void Push(const BatchPtr& batch, uint64_t, uint64_t) override {
@@ -92,12 +94,12 @@ std::vector<std::string> Texts(const std::vector<Row>& rows) {
 
 struct Outcome {
   std::vector<std::string> windows, late;
-  int64_t rows_late = 0, contributions_dropped = 0;
+  int64_t rows_late = 0, contributions_dropped = 0, state_writes = 0;
 };
 
 Outcome RunChain(const KeyedOperator& op, const BatchPtr& input, int64_t batch_rows, bool keep_marked,
-            int* marked_batches = nullptr) {
-  auto state = std::make_unique<StateChain>(op, keep_marked);
+                 int* marked_batches = nullptr, const std::string& backend = "memory") {
+  auto state = std::make_unique<StateChain>(op, keep_marked, backend);
   StateChain* sink = state.get();
   ChainList children;
   children.push_back(std::move(state));
@@ -116,6 +118,7 @@ Outcome RunChain(const KeyedOperator& op, const BatchPtr& input, int64_t batch_r
   outcome.late = Texts(RowsOf(*testing::Concat(sink->out.ports[1], op.output_schema(1))));
   outcome.rows_late = sink->metrics.rows_late;
   outcome.contributions_dropped = sink->metrics.window_contributions_dropped;
+  outcome.state_writes = sink->metrics.state_writes;
   return outcome;
 }
 
@@ -166,6 +169,14 @@ TEST(WatermarkChain, LatenessDoesNotDependOnBatchSize) {
       const Outcome whole = RunChain(*op, input, input->num_rows(), true);
       ASSERT_EQ(whole.windows, expected.windows);
       ASSERT_EQ(whole.late, expected.late);
+      // RocksDB with state written back between batches (and between marks' firings).
+      for (int64_t batch_rows : {int64_t{1}, int64_t{9}, int64_t{600}}) {
+        const Outcome spilled = RunChain(*op, input, batch_rows, true, nullptr, "rocksdb");
+        SCOPED_TRACE("rocksdb, batch of " + std::to_string(batch_rows));
+        ASSERT_EQ(spilled.windows, expected.windows);
+        ASSERT_EQ(spilled.late, expected.late);
+        if (batch_rows == 9) ASSERT_GT(spilled.state_writes, 0) << "the state should be written back";
+      }
     }
   }
 }
