@@ -371,3 +371,20 @@ def test_a_late_heavy_run_stops_promptly():
     done, seconds = result.stdout.split()
     assert done == "True"
     assert float(seconds) < 2.0, result.stdout
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_late_rows_through_a_filter_do_not_depend_on_batch_size(backend):
+    # A filter between with_watermark and the window renumbers the watermark marks in the rows
+    # it keeps: the late rows and windows are those of one-row batches.
+    rows = random_rows(1500, jitter=20_000, seed=12, step=50)
+    outcomes = []
+    for batch_size in (1, 7, 4096):
+        p = ms.Pipeline(parallelism=1, state=backend, batch_size=batch_size)
+        w = (p.from_arrow(to_table(rows)).with_watermark("ts", max_delay="2s")
+             .filter(ms.col("value").is_null() | (ms.col("value") > -20)).select("key", "ts", "value").key_by("key")
+             .window(ms.sliding("5s", "1s")))
+        got, late = p.collect(w.agg(n=ms.count()), w.late())
+        outcomes.append((sorted(result_dict(got, ["n"]).items()), sorted(late["ts"].to_pylist())))
+    assert outcomes[0][1], "the input should have late rows"
+    assert outcomes[1] == outcomes[0] and outcomes[2] == outcomes[0]

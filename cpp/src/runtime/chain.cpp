@@ -61,15 +61,18 @@ class TransformChain final : public Chain {
   }
   void PushMarked(const BatchPtr& batch, const WatermarkMarksPtr& marks, uint64_t origin,
                   uint64_t sequence) override {
-    if (!transform_->keeps_rows()) {  // rows may go: cut at the marks
-      Chain::PushMarked(batch, marks, origin, sequence);
+    BatchPtr output;
+    auto output_marks = std::make_shared<WatermarkMarks>();
+    if (!transform_->ApplyMarked(batch, *marks, &output, output_marks.get())) {
+      Chain::PushMarked(batch, marks, origin, sequence);  // rows unknown: cut at the marks
       return;
     }
     metrics_->rows_in += batch->num_rows();
-    BatchPtr output = transform_->Apply(batch);
-    MS_CHECK(output && output->num_rows() == batch->num_rows(), "a row-keeping transform lost rows");
+    // Marks after the last row kept are dropped: the watermark chain sends the last one after
+    // the batch.
+    if (!output || output->num_rows() == 0) return;
     metrics_->rows_out += output->num_rows();
-    PushMarkedAll(children_, output, marks, origin, sequence);
+    PushMarkedAll(children_, output, output_marks, origin, sequence);
   }
   void PushWatermark(int64_t watermark_ms) override { PushWatermarkAll(children_, watermark_ms); }
   void PushEnd() override { PushEndAll(children_); }
@@ -113,6 +116,9 @@ class WatermarkChain final : public Chain {
       if (time_ms > max_event_ms_) max_event_ms_ = time_ms;
     }
     PushMarkedAll(children_, batch, marks, origin, sequence);
+    // A part of the batch (a subtask's rows, a filter's) may end before its last mark, which is
+    // then dropped from it: the last mark's watermark follows the batch for those.
+    if (marks) PushWatermarkAll(children_, emitted_ms_);
     Advance();
   }
   void PushWatermark(int64_t) override {}
