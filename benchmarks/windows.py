@@ -22,6 +22,14 @@ way a careful SQL user would: counts per 2 s pane, each pane added to its 5 wind
     .venv/bin/python benchmarks/windows.py --rows 2000000    # a quick run
     .venv/bin/python benchmarks/windows.py --cases running --engines millstream/rocksdb --state-memory 256MB
                                                              # keyed state ~4x beyond its budget
+    .venv/bin/python benchmarks/windows.py --disorder --rows 2000000 --parallelism 1,2
+                                                             # late-heavy input (millstream only)
+
+--disorder measures millstream's tumbling case (memory backend, late() collected too) on the
+input as it is, on the input followed by the same rows again (a day replayed: every replayed row
+is late) and on the input with every 200th row moved back 60 s (late), and prints each as rows/s
+and as a fraction of the in-order rate. Each result is checked: the replay gives the in-order
+windows and puts every other row in late(); no row is lost (window counts + late rows = rows).
 """
 from __future__ import annotations
 
@@ -206,13 +214,63 @@ def measure_and_report(args) -> None:
               f"millstream/<backend>/peer = millstream rows/s / peer rows/s at the same P)")
 
 
+def measure_disorder(args) -> None:
+    """Late-heavy input against in-order input (see the module docstring, --disorder)."""
+    import time
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+    from windows_data import ensure_windows_parquet
+
+    ms = harness.import_millstream()
+    path = harness.in_fresh_process(ensure_windows_parquet, args.rows)
+    table = pq.read_table(path, columns=["key", "value", "ts"])
+    late_mask = pa.array([i % 200 == 199 for i in range(table.num_rows)])
+    one_in_200 = table.set_column(2, "ts", pc.if_else(late_mask, pc.subtract(table["ts"], 60_000), table["ts"]))
+    inputs = {"in order": table, "replayed": pa.concat_tables([table, table]),
+              "1 late in 200": one_in_200}
+
+    def run(data, parallelism):
+        pipeline = ms.Pipeline(parallelism=parallelism, state="memory")
+        windows = (pipeline.from_arrow(data).with_watermark("ts", max_delay=MAX_DELAY).key_by("key")
+                   .window(ms.tumbling(WINDOW_MS)))
+        out = windows.agg(n=ms.count(), total=ms.sum("value"), hi=ms.max("value"))
+        started = time.perf_counter()
+        result, late = pipeline.collect(out, windows.late())
+        seconds = time.perf_counter() - started
+        assert exact_sum(result["n"]) + late.num_rows == data.num_rows, "rows lost"
+        return seconds, result, late
+
+    print(f"disorder: tumbling {WINDOW_MS} ms windows, max_delay {MAX_DELAY}, {args.rows:,} input rows, "
+          f"best of {args.repeat}")
+    print(f"{'input':<16}{'P':>3}{'rows':>12}{'late rows':>12}{'seconds':>9}{'rows/s':>13}{'x in order':>11}")
+    for parallelism in args.parallelism:
+        in_order_rate = None
+        for name, data in inputs.items():
+            runs = [run(data, parallelism) for _ in range(args.repeat)]
+            seconds, result, late = min(runs, key=lambda r: r[0])
+            if name == "replayed":
+                assert late.num_rows > 0, "the replayed rows should be late"
+            rate = data.num_rows / seconds
+            in_order_rate = in_order_rate or rate
+            print(f"{name:<16}{parallelism:>3}{data.num_rows:>12,}{late.num_rows:>12,}{seconds:>9.3f}"
+                  f"{rate:>13,.0f}{rate / in_order_rate:>11.2f}")
+
+
 def parse_args():
     parser = harness.argument_parser(__doc__, CASES, ENGINES, default_repeat=2)
     parser.add_argument("--rows", type=int, default=50_000_000, help="input rows")
     parser.add_argument("--state-memory", default=None,
                         help="millstream's state_memory, e.g. 256MB (default: the engine's, a quarter of RAM)")
+    parser.add_argument("--disorder", action="store_true",
+                        help="late-heavy input against in-order input (millstream only)")
     return parser.parse_args()
 
 
+def main_measure(args) -> None:
+    (measure_disorder if args.disorder else measure_and_report)(args)
+
+
 if __name__ == "__main__":
-    harness.script_main(run_one, parse_args, measure_and_report)
+    harness.script_main(run_one, parse_args, main_measure)

@@ -70,6 +70,7 @@ py::list MetricsToPython(const RunMetrics& metrics) {
     entry["rows_skipped"] = op.rows_skipped.load();
     entry["rows_dead_letter"] = op.rows_dead_letter.load();
     entry["rows_late"] = op.rows_late.load();
+    entry["window_contributions_dropped"] = op.window_contributions_dropped.load();
     entry["bytes_read"] = op.bytes_read.load();
     entry["state_entries"] = op.state_entries.load();
     entry["state_entries_peak"] = op.state_entries_peak.load();

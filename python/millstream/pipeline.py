@@ -68,7 +68,9 @@ class RunResult:
     """What ``Pipeline.run()`` returns: metrics per operator and the run's wall time.
 
     Each operator's metrics are a dict: ``operator`` (its name), ``rows_in``, ``rows_out``,
-    ``rows_skipped`` and ``rows_dead_letter`` (bad input), ``rows_late``, ``bytes_read``,
+    ``rows_skipped`` and ``rows_dead_letter`` (bad input), ``rows_late``,
+    ``window_contributions_dropped`` (a sliding-window row's contributions to its windows that
+    had closed when it came, while others were open: see README, Lateness), ``bytes_read``,
     ``state_entries`` (live keyed-state entries: windows, keys), ``state_entries_peak``
     (the most there were after an input batch), ``state_reads`` and ``state_writes`` (keys
     looked up in and entries written to the state backend: state beyond the hot budget).

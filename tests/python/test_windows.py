@@ -288,3 +288,103 @@ def test_processing_time_tumbling_window_counts_every_row(parallelism):
         totals[row["key"]] = totals.get(row["key"], 0) + row["n"]
         assert (row["window_end"] - row["window_start"]).total_seconds() == 10  # wall-clock timestamps
     assert totals == {"a": 2000, "b": 1000}
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_sliding_partly_late_rows_are_counted(backend):
+    # (P=1: at P > 1 the rows go to splits whose watermarks advance apart.)
+    # ts 350 000 comes after the watermark 600 000: its window [0, 600 000) has fired (the row is
+    # dropped from it: Flink's rule), its window [300 000, 900 000) is open (the row counts there).
+    table = pa.table({"key": [1, 1, 1], "ts": [0, 600_000, 350_000]})
+    p = ms.Pipeline(parallelism=1, state=backend, batch_size=1)
+    w = p.from_arrow(table).with_watermark("ts", max_delay="0s").key_by("key").window(ms.sliding("10m", "5m"))
+    out = w.agg(n=ms.count())
+    got = {}
+    out.for_each_batch(lambda b: got.update(
+        {(s, e): n for s, e, n in zip(b["window_start"].to_pylist(), b["window_end"].to_pylist(), b["n"].to_pylist())}))
+    late = []
+    w.late().for_each_batch(lambda b: late.extend(b["ts"].to_pylist()))
+    window = p.run().operator("window")
+    to_ms = lambda t: t if isinstance(t, int) else int(t.timestamp() * 1000)
+    got = {(to_ms(s), to_ms(e)): n for (s, e), n in got.items()}
+    assert got[(0, 600_000)] == 1
+    assert got[(300_000, 900_000)] == 2
+    assert late == [] and window["rows_late"] == 0
+    assert window["window_contributions_dropped"] == 1
+
+
+def test_sliding_dropped_contributions_match_a_reference():
+    rows = random_rows(3000, jitter=12_000, seed=3, step=20, null_values=False)
+    size, slide, delay = 10_000, 2_000, 1_000
+    p = ms.Pipeline(parallelism=1, batch_size=97)
+    w = (p.from_arrow(to_table(rows)).with_watermark("ts", max_delay="1s").key_by("key")
+         .window(ms.sliding("10s", "2s")))
+    w.agg(n=ms.count()).for_each_batch(lambda b: None)
+    w.late().for_each_batch(lambda b: None)
+    window = p.run().operator("window")
+    # Reference: the watermark before each row is the largest earlier time minus the delay; a
+    # row's windows end at e = k*slide in (ts, ts + size]; a window with e <= watermark is closed.
+    dropped = late = 0
+    watermark = None
+    for row in rows:
+        ts = row["ts"]
+        ends = [e for e in range((ts // slide + 1) * slide, ts + size + 1, slide)]
+        closed = [e for e in ends if watermark is not None and e <= watermark]
+        if len(closed) == len(ends):
+            late += 1
+        else:
+            dropped += len(closed)
+        watermark = max(watermark if watermark is not None else ts - delay, ts - delay)
+    assert window["rows_late"] == late
+    assert window["window_contributions_dropped"] == dropped
+    assert dropped > 0
+
+
+def test_a_late_heavy_run_stops_promptly():
+    # The input followed by the same rows again: the second copy is late. Such runs used to go
+    # as one-row batches and a stop waited for the queued ones (~19 s). Run in a subprocess with
+    # a time limit, so that a hang fails this test instead of the test run.
+    import subprocess
+    import sys
+    import textwrap
+
+    program = textwrap.dedent("""
+        import time
+        import pyarrow as pa
+        import millstream as ms
+        n = 400_000
+        day = pa.table({"key": [i % 1000 for i in range(n)], "ts": [i * 50 for i in range(n)]})
+        p = ms.Pipeline(parallelism=2)
+        w = p.from_arrow(pa.concat_tables([day] * 20)).with_watermark("ts", max_delay="1s") \\
+            .key_by("key").window(ms.tumbling("10s"))
+        w.agg(n=ms.count()).for_each_batch(lambda b: None)
+        w.late().for_each_batch(lambda b: None)
+        job = p.start()
+        while not any(m["rows_late"] > 0 for m in job.metrics()) and not job.done():
+            time.sleep(0.01)
+        started = time.perf_counter()
+        job.stop()
+        print(job.done(), round(time.perf_counter() - started, 3))
+    """)
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    done, seconds = result.stdout.split()
+    assert done == "True"
+    assert float(seconds) < 2.0, result.stdout
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_late_rows_through_a_filter_do_not_depend_on_batch_size(backend):
+    # A filter between with_watermark and the window renumbers the watermark marks in the rows
+    # it keeps: the late rows and windows are those of one-row batches.
+    rows = random_rows(1500, jitter=20_000, seed=12, step=50)
+    outcomes = []
+    for batch_size in (1, 7, 4096):
+        p = ms.Pipeline(parallelism=1, state=backend, batch_size=batch_size)
+        w = (p.from_arrow(to_table(rows)).with_watermark("ts", max_delay="2s")
+             .filter(ms.col("value").is_null() | (ms.col("value") > -20)).select("key", "ts", "value").key_by("key")
+             .window(ms.sliding("5s", "1s")))
+        got, late = p.collect(w.agg(n=ms.count()), w.late())
+        outcomes.append((sorted(result_dict(got, ["n"]).items()), sorted(late["ts"].to_pylist())))
+    assert outcomes[0][1], "the input should have late rows"
+    assert outcomes[1] == outcomes[0] and outcomes[2] == outcomes[0]

@@ -18,6 +18,9 @@ struct OperatorMetrics {
   std::atomic<int64_t> rows_skipped{0};       // bad input with on_error="skip"
   std::atomic<int64_t> rows_dead_letter{0};   // bad input with on_error="dead_letter"
   std::atomic<int64_t> rows_late{0};          // rows later than their window's lateness
+  // A row's contributions to sliding windows that had closed (past their lateness) when it came
+  // while some of its windows were still open: the row goes to those, not to late() (Flink's rule).
+  std::atomic<int64_t> window_contributions_dropped{0};
   std::atomic<int64_t> bytes_read{0};
   std::atomic<int64_t> state_entries{0};      // live keyed-state entries (windows, keys)
   std::atomic<int64_t> state_entries_peak{0}; // the most state_entries seen after an input batch

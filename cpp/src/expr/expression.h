@@ -31,6 +31,7 @@
 #include <arrow/type.h>
 
 #include "core/batch.h"
+#include "core/watermark_marks.h"
 
 namespace millstream {
 
@@ -85,5 +86,8 @@ std::string ExpressionToString(std::string_view expression_json);
 // Rows where the predicate is true (null and false dropped). Returns `batch` itself when every
 // row passes. Throws UserTypeError if the predicate is not bool.
 BatchPtr FilterBatch(const BatchPtr& batch, const CompiledExpression& predicate);
+// The same for a batch with watermark marks: `*kept_marks` gets them renumbered in the rows kept.
+BatchPtr FilterBatch(const BatchPtr& batch, const CompiledExpression& predicate,
+                     const WatermarkMarks& marks, WatermarkMarks* kept_marks);
 
 }  // namespace millstream

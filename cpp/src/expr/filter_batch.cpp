@@ -8,13 +8,35 @@
 
 namespace millstream {
 
-BatchPtr FilterBatch(const BatchPtr& batch, const CompiledExpression& predicate) {
+namespace {
+
+void CheckPredicate(const CompiledExpression& predicate) {
   arrow::Type::type id = predicate.type()->id();
   if (id != arrow::Type::BOOL && id != arrow::Type::NA) {
     throw UserTypeError("filter predicate " + predicate.text() + " has type " +
                         expr::TypeName(*predicate.type()) + "; a filter needs a bool expression");
   }
+}
+
+}  // namespace
+
+BatchPtr FilterBatch(const BatchPtr& batch, const CompiledExpression& predicate) {
+  CheckPredicate(predicate);
   return expr::TakeSelectedRows(batch, predicate.root().Select(*batch));
+}
+
+BatchPtr FilterBatch(const BatchPtr& batch, const CompiledExpression& predicate,
+                     const WatermarkMarks& marks, WatermarkMarks* kept_marks) {
+  CheckPredicate(predicate);
+  expr::RowSelection selection = predicate.root().Select(*batch);
+  if (selection.count == batch->num_rows()) {
+    *kept_marks = marks;
+  } else if (selection.count == 0) {
+    kept_marks->clear();
+  } else {
+    *kept_marks = SelectMarks(marks, selection.data(), selection.count);
+  }
+  return expr::TakeSelectedRows(batch, selection);
 }
 
 }  // namespace millstream

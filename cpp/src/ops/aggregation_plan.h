@@ -54,11 +54,48 @@ std::unique_ptr<KeyedOperatorState> MakeSessionWindowState(const AggregationPlan
 std::unique_ptr<KeyedOperatorState> MakeRunningAggregateState(const AggregationPlan& plan,
                                                               SubtaskContext context);
 
+// Sends rows `rows` of `batch` to port 1 (late rows) and counts them in metrics->rows_late.
+void EmitLateRows(const BatchPtr& batch, const std::vector<int64_t>& rows, Emitter& out,
+                  OperatorMetrics* metrics);
+
 // The watermark side the window states share: a watermark (with processing time, the clock) or
 // the end of the input fires the windows it passed (Advance), emits their rows (Flush) and ends
 // the step (FinishStep: idle keys swept, hot state over its budget spilled, writes committed).
 class WindowState : public KeyedOperatorState {
  public:
+  void OnBatch(const BatchPtr& rows, const std::vector<uint16_t>& key_groups,
+               Emitter& out) final {
+    OnMarkedBatch(rows, key_groups, {}, out);
+  }
+  // Rows between two marks are added with the watermark in force before them; at a mark the
+  // windows it passed fire (their results and the late rows so far go out ahead of the mark's
+  // watermark), as if the batch were cut there, without the cost of cut batches.
+  void OnMarkedBatch(const BatchPtr& rows, const std::vector<uint16_t>& key_groups,
+                     const WatermarkMarks& marks, Emitter& out) final {
+    const int64_t n = rows->num_rows();
+    if (n == 0) return;
+    late_rows_.clear();
+    StartBatch(*rows, key_groups);
+    int64_t begin = 0;
+    for (const WatermarkMark& mark : marks) {
+      AddRows(begin, mark.row);
+      begin = mark.row;
+      // With processing time the batch's rows were all timed by the clock at its start (and
+      // none is late): firing by the clock between them would make later ones late.
+      if (!plan_.window.processing_time) {
+        Advance(mark.watermark_ms);
+        Flush(out);
+        EmitLateRows(rows, late_rows_, out, late_metrics());
+        late_rows_.clear();
+      }
+      out.Watermark(mark.watermark_ms);
+    }
+    AddRows(begin, n);
+    EndBatch(n);
+    Flush(out);
+    EmitLateRows(rows, late_rows_, out, late_metrics());
+    FinishStep();
+  }
   void OnWatermark(int64_t watermark_ms, Emitter& out) final {
     if (plan_.window.processing_time && watermark_ms != kFinalWatermarkMs) {
       watermark_ms = plan_.clock_ms();
@@ -69,6 +106,13 @@ class WindowState : public KeyedOperatorState {
 
  protected:
   explicit WindowState(const AggregationPlan& plan) : plan_(plan) {}
+  // A batch's rows: per-batch work (times, key slots, aggregate inputs), then its rows in
+  // parts [begin, end) by the watermark in force (rows late beyond their windows' lateness go
+  // to late_rows_), then the end of the batch (`rows` of them).
+  virtual void StartBatch(const arrow::RecordBatch& rows, const std::vector<uint16_t>& key_groups) = 0;
+  virtual void AddRows(int64_t begin, int64_t end) = 0;
+  virtual void EndBatch(int64_t rows) = 0;
+  virtual OperatorMetrics* late_metrics() = 0;
   virtual void Advance(int64_t watermark_ms) = 0;
   virtual void Flush(Emitter& out) = 0;
   virtual void FinishStep() = 0;
@@ -86,6 +130,7 @@ class WindowState : public KeyedOperatorState {
   }
 
   const AggregationPlan& plan_;
+  std::vector<int64_t> late_rows_;  // of the current batch, not yet emitted
 
  private:
   void Step(int64_t watermark_ms, Emitter& out) {
@@ -111,10 +156,6 @@ inline size_t IdleKeysToKeep(const KeyTable& keys, int64_t hot_state_bytes, int6
   if (hot_state_bytes >= 0 && hot_bytes > hot_state_bytes / 2) return 0;
   return std::max<size_t>(size_t{1} << 16, keys.live_slots() - keys.idle_slots());
 }
-
-// Sends rows `rows` of `batch` to port 1 (late rows) and counts them in metrics->rows_late.
-void EmitLateRows(const BatchPtr& batch, const std::vector<int64_t>& rows, Emitter& out,
-                  OperatorMetrics* metrics);
 
 // Hands the input columns of the aggregates of a batch to Update: one per aggregate, nullptr
 // for count of rows.

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/batch.h"
+#include "core/watermark_marks.h"
 
 namespace millstream {
 
@@ -19,6 +20,14 @@ class BatchTransform {
   virtual SchemaPtr output_schema() const = 0;
   // May return nullptr or an empty batch when no row passes.
   virtual BatchPtr Apply(const BatchPtr& batch) const = 0;
+  // Apply to a batch with watermark marks (core/watermark_marks.h), setting `*output_marks` to
+  // them renumbered in the output's rows; false if the transform cannot tell which rows it kept
+  // (map_batches): the caller then cuts the batch at its marks.
+  virtual bool ApplyMarked(const BatchPtr& batch, const WatermarkMarks& marks, BatchPtr* output,
+                           WatermarkMarks* output_marks) const {
+    (void)batch, (void)marks, (void)output, (void)output_marks;
+    return false;
+  }
 };
 
 // Rows where the predicate is true.

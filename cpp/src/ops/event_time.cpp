@@ -6,19 +6,9 @@
 #include "core/error.h"
 #include "core/recycling_pool.h"
 #include "core/types.h"
-#include "ops/window_assigner.h"
+#include "core/time_arithmetic.h"
 
 namespace millstream {
-
-namespace {
-
-int64_t SaturatingMultiply(int64_t a, int64_t b) {
-  int64_t product;
-  if (__builtin_mul_overflow(a, b, &product)) return (a < 0) != (b < 0) ? INT64_MIN : INT64_MAX;
-  return product;
-}
-
-}  // namespace
 
 EventTime::EventTime(const arrow::Schema& schema, int column, const std::string& operator_name)
     : column_(column), operator_name_(operator_name) {
@@ -61,13 +51,8 @@ void EventTime::ToMs(const arrow::RecordBatch& batch, std::vector<int64_t>* time
   const int64_t* values = data.GetValues<int64_t>(1);
   times_ms->resize(rows);
   int64_t* out = times_ms->data();
-  if (units_per_ms_ == 1) {
-    std::copy(values, values + rows, out);
-  } else if (units_per_ms_ > 1) {
-    for (int64_t i = 0; i < rows; ++i) out[i] = FloorDiv(values[i], units_per_ms_);
-  } else {
-    for (int64_t i = 0; i < rows; ++i) out[i] = SaturatingMultiply(values[i], -units_per_ms_);
-  }
+  TimeValuesToMs(values, rows, units_per_ms_, out);
+  CheckEventTimes(out, rows, operator_name_ + ": time column '" + name_ + "'");
 }
 
 std::shared_ptr<arrow::Array> EventTime::FromMs(const std::vector<int64_t>& times_ms) const {

@@ -10,6 +10,7 @@
 
 #include "core/batch.h"
 #include "core/metrics.h"
+#include "core/watermark_marks.h"
 
 namespace millstream {
 
@@ -21,6 +22,11 @@ class Emitter {
  public:
   virtual ~Emitter() = default;
   virtual void Emit(int port, BatchPtr batch) = 0;
+  // The operator's watermark advanced to `watermark_ms` between the rows of an input batch
+  // (KeyedOperatorState::OnMarkedBatch), after the output emitted so far: the runtime passes
+  // it on to the operator's consumers (the watermark reached at the end of a batch, it passes
+  // on itself).
+  virtual void Watermark(int64_t watermark_ms) { (void)watermark_ms; }
 };
 
 struct SubtaskContext {
@@ -42,6 +48,13 @@ class KeyedOperatorState {
   // `rows` has the operator's input schema; `key_groups[i]` is row i's key group.
   virtual void OnBatch(const BatchPtr& rows, const std::vector<uint16_t>& key_groups,
                        Emitter& out) = 0;
+  // The same, where the operator's watermark advances between rows (core/watermark_marks.h:
+  // `marks` not empty, in the batch's row numbers): each row is late or not by the watermark in
+  // force before it, as if the batch were cut at the marks. This default does cut it (OnBatch
+  // of each part, OnWatermark and out.Watermark at each mark); states that decide lateness per
+  // row override it to keep the batch whole.
+  virtual void OnMarkedBatch(const BatchPtr& rows, const std::vector<uint16_t>& key_groups,
+                             const WatermarkMarks& marks, Emitter& out);
   // The minimum watermark over the operator's inputs advanced to `watermark_ms`.
   virtual void OnWatermark(int64_t watermark_ms, Emitter& out) = 0;
   // Every input ended (after the final watermark): emit what is left.

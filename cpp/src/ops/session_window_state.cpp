@@ -70,22 +70,25 @@ class SessionWindowState final : public WindowState {
     }
   }
 
-  void OnBatch(const BatchPtr& rows, const std::vector<uint16_t>& key_groups,
-               Emitter& out) override {
-    const int64_t n = rows->num_rows();
-    if (n == 0) return;
+ private:
+  void StartBatch(const arrow::RecordBatch& rows, const std::vector<uint16_t>& key_groups) override {
     ++batch_number_;
-    RowTimes(*rows, &times_);
-    keys_.Lookup(*rows, key_groups, &slots_);
+    RowTimes(rows, &times_);
+    keys_.Lookup(rows, key_groups, &slots_);
     LoadSpilledKeys();
-    inputs_ = AggregateInputs(plan_, *rows);
-    group_of_row_.assign(n, kNoGroup);
-    late_rows_.clear();
+    inputs_ = AggregateInputs(plan_, rows);
+    group_of_row_.assign(rows.num_rows(), kNoGroup);
+  }
+  void EndBatch(int64_t rows) override { next_seq_ += rows; }
+  OperatorMetrics* late_metrics() override { return metrics_; }
+
+  // Adds rows [begin, end) of the current batch by the watermark in force now.
+  void AddRows(int64_t begin, int64_t end) override {
     const int64_t watermark_ms = watermark_ms_;
-    int64_t pending_from = 0;
+    int64_t pending_from = begin;
     constexpr int64_t kAhead = 8;
-    for (int64_t i = 0; i < n; ++i) {
-      if (i + kAhead < n) keys_.PrefetchSlot(slots_[i + kAhead]);
+    for (int64_t i = begin; i < end; ++i) {
+      if (i + kAhead < end) keys_.PrefetchSlot(slots_[i + kAhead]);
       const uint32_t slot = slots_[i];
       KeySessions& key = keys_.payload<KeySessions>(slot);
       absorbed_.clear();
@@ -126,14 +129,9 @@ class SessionWindowState final : public WindowState {
       Reschedule(slot);
       pending_from = i + 1;
     }
-    FlushPending(pending_from, n);
-    next_seq_ += n;
-    results_.Flush(out);
-    EmitLateRows(rows, late_rows_, out, metrics_);
-    FinishStep();
+    FlushPending(pending_from, end);
   }
 
- private:
   void Flush(Emitter& out) override { results_.Flush(out); }
 
   // Brings back the keys of the batch (slots_) that are not hot and may be in the backend.
@@ -487,7 +485,6 @@ class SessionWindowState final : public WindowState {
   std::vector<uint32_t> slot_checked_;     // per key slot: the batch that looked for it last
   std::vector<uint32_t> load_slots_;       // keys to read back from the backend
   std::vector<std::string> load_keys_;     // and their keys there
-  std::vector<int64_t> late_rows_;
   std::vector<Session> absorbed_;
   std::vector<const arrow::Array*> inputs_;
   std::string value_, acc_;

@@ -107,21 +107,28 @@ class SliceWindowState final : public WindowState {
         static_cast<int64_t>(groups_.live()) + spilled_.total() - hot_in_backend_;
   }
 
-  void OnBatch(const BatchPtr& rows, const std::vector<uint16_t>& key_groups,
-               Emitter& out) override {
-    const int64_t n = rows->num_rows();
-    if (n == 0) return;
+ private:
+  void StartBatch(const arrow::RecordBatch& rows, const std::vector<uint16_t>& key_groups) override {
     ++batch_number_;
-    RowTimes(*rows, &times_);
-    keys_.Lookup(*rows, key_groups, &slots_);
-    group_of_row_.resize(n);
-    late_rows_.clear();
+    RowTimes(rows, &times_);
+    keys_.Lookup(rows, key_groups, &slots_);
+    group_of_row_.resize(rows.num_rows());
+    inputs_ = AggregateInputs(plan_, rows);
+  }
+  void EndBatch(int64_t rows) override { next_seq_ += rows; }
+  OperatorMetrics* late_metrics() override { return metrics_; }
+
+  // Adds rows [begin, end) of the current batch by the watermark in force now.
+  void AddRows(int64_t begin, int64_t end) override {
+    if (begin == end) return;
     late_updates_.clear();
     const int64_t watermark_ms = watermark_ms_;
     const int64_t lateness_ms = plan_.allowed_lateness_ms;
+    // Windows ending at or before this have closed: a row's contribution to them is dropped.
+    const int64_t closed_to_ms = SaturatingSubtract(watermark_ms, lateness_ms);
     constexpr int64_t kAhead = 8;
-    for (int64_t i = 0; i < n; ++i) {
-      if (i + kAhead < n) keys_.PrefetchSlot(slots_[i + kAhead]);
+    for (int64_t i = begin; i < end; ++i) {
+      if (i + kAhead < end) keys_.PrefetchSlot(slots_[i + kAhead]);
       const int64_t pane_end = slices_.PaneEnd(times_[i]);
       const int64_t last_end = tumbling_ ? pane_end : slices_.LastWindowEnd(pane_end);
       group_of_row_[i] = kNoGroup;
@@ -129,15 +136,19 @@ class SliceWindowState final : public WindowState {
         late_rows_.push_back(i);
         continue;
       }
-      if (lateness_ms > 0 && FirstWindowEnd(pane_end) <= watermark_ms) {
+      const int64_t first_end = FirstWindowEnd(pane_end);
+      if (!tumbling_ && first_end <= closed_to_ms) {  // late for some of its sliding windows
+        metrics_->window_contributions_dropped += (closed_to_ms - first_end) / slices_.slide_ms() + 1;
+      }
+      if (lateness_ms > 0 && first_end <= watermark_ms) {
         late_updates_.push_back(i);  // a fired window, still within lateness, gets this row
         continue;
       }
       group_of_row_[i] = GroupFor(slots_[i], pane_end, next_seq_ + i);
     }
     // The rows of the groups, fetched ahead: the aggregates below then find them in cache.
-    for (int64_t i = 0; i < n; ++i) {
-      if (i + kAhead < n && group_of_row_[i + kAhead] != kNoGroup) {
+    for (int64_t i = begin; i < end; ++i) {
+      if (i + kAhead < end && group_of_row_[i + kAhead] != kNoGroup) {
         __builtin_prefetch(groups_.row(group_of_row_[i + kAhead]));
       }
       if (group_of_row_[i] == kNoGroup) continue;
@@ -145,19 +156,13 @@ class SliceWindowState final : public WindowState {
       ++header->rows;
       header->touched = batch_number_;
     }
-    inputs_ = AggregateInputs(plan_, *rows);
-    UpdateRows update{group_of_row_.data(), 0, n, times_.data(), next_seq_, &heap_bytes_};
+    UpdateRows update{group_of_row_.data(), begin, end, times_.data(), next_seq_, &heap_bytes_};
     for (size_t a = 0; a < layout_.size(); ++a) {
       layout_.function(a).Update(inputs_[a], update, groups_.states(a));
     }
     for (int64_t row : late_updates_) LateUpdate(row);
-    next_seq_ += n;
-    results_.Flush(out);
-    EmitLateRows(rows, late_rows_, out, metrics_);
-    FinishStep();
   }
 
- private:
   void Flush(Emitter& out) override { results_.Flush(out); }
 
   int64_t FirstWindowEnd(int64_t pane_end) const {
@@ -604,7 +609,7 @@ class SliceWindowState final : public WindowState {
   // Per-batch and per-firing scratch.
   std::vector<int64_t> times_;
   std::vector<uint32_t> slots_, group_of_row_;
-  std::vector<int64_t> late_rows_, late_updates_;
+  std::vector<int64_t> late_updates_;
   std::vector<const arrow::Array*> inputs_;
   std::vector<Part> parts_;
   std::vector<uint32_t> slot_window_, window_slots_;

@@ -14,6 +14,11 @@ class Filter final : public BatchTransform {
       : predicate_(std::move(predicate)), schema_(std::move(schema)) {}
   SchemaPtr output_schema() const override { return schema_; }
   BatchPtr Apply(const BatchPtr& batch) const override { return FilterBatch(batch, *predicate_); }
+  bool ApplyMarked(const BatchPtr& batch, const WatermarkMarks& marks, BatchPtr* output,
+                   WatermarkMarks* output_marks) const override {
+    *output = FilterBatch(batch, *predicate_, marks, output_marks);
+    return true;
+  }
 
  private:
   std::shared_ptr<const CompiledExpression> predicate_;
@@ -31,6 +36,12 @@ class Project final : public BatchTransform {
     schema_ = arrow::schema(std::move(fields));
   }
   SchemaPtr output_schema() const override { return schema_; }
+  bool ApplyMarked(const BatchPtr& batch, const WatermarkMarks& marks, BatchPtr* output,
+                   WatermarkMarks* output_marks) const override {
+    *output = Apply(batch);  // every row, in order
+    *output_marks = marks;
+    return true;
+  }
   BatchPtr Apply(const BatchPtr& batch) const override {
     arrow::ArrayVector columns;
     columns.reserve(expressions_.size());

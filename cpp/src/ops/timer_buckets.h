@@ -8,6 +8,7 @@
 //   timers.PopDue(3000, &due);   // due holds (2500, slot)
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <map>
 #include <utility>

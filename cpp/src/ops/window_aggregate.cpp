@@ -12,6 +12,7 @@
 #include <arrow/compute/initialize.h>
 
 #include "core/error.h"
+#include "core/time_arithmetic.h"
 #include "ops/aggregation_plan.h"
 
 namespace millstream {
@@ -175,6 +176,11 @@ std::shared_ptr<KeyedOperator> MakeWindowAggregateWithClock(
   } else if (time_column < 0) {
     throw UserError(name + ": event-time windows need a time column");
   }
+  CheckDuration(allowed_lateness_ms, name, "allowed lateness");
+  CheckDuration(window.size_ms, name, "window size");
+  CheckDuration(window.slide_ms, name, "window slide");
+  CheckDuration(window.offset_ms, name, "window offset");
+  CheckDuration(window.gap_ms, name, "session gap");
   plan->allowed_lateness_ms = allowed_lateness_ms;
   plan->event_time = std::make_unique<EventTime>(*input_schema, time_column, name);
   if (window.kind == WindowSpec::Kind::kSession) {

@@ -8,22 +8,10 @@
 #include <cstdint>
 #include <string>
 
+#include "core/time_arithmetic.h"
 #include "ops/window_aggregate.h"
 
 namespace millstream {
-
-// floor(a / b) for b > 0, also for negative a.
-inline int64_t FloorDiv(int64_t a, int64_t b) {
-  int64_t q = a / b;
-  return (a % b != 0 && a < 0) ? q - 1 : q;
-}
-
-// a + b clamped to the int64 range (window ends near the final watermark must not wrap).
-inline int64_t SaturatingAdd(int64_t a, int64_t b) {
-  int64_t sum;
-  if (__builtin_add_overflow(a, b, &sum)) return b > 0 ? INT64_MAX : INT64_MIN;
-  return sum;
-}
 
 class SliceAssigner {
  public:

@@ -3,6 +3,7 @@
 #include <arrow/array.h>
 
 #include "core/error.h"
+#include "core/time_arithmetic.h"
 #include "core/types.h"
 #include "expr/expression.h"
 #include "ops/window_aggregate.h"
@@ -95,6 +96,8 @@ class OperatorBuilder {
     result_.watermark.time_column = column;
     result_.watermark.units_per_ms =
         TimeUnitsPerMs(*input_->field(column)->type(), watermark.time_column, node_);
+    CheckDuration(watermark.max_delay_ms, "with_watermark('" + watermark.time_column + "')",
+                  "max_delay");
     result_.watermark.max_delay_ms = watermark.max_delay_ms;
     result_.watermark.idle_timeout_ms = watermark.idle_timeout_ms;
     PassThrough(PhysicalOperator::Kind::kWatermark);
@@ -199,16 +202,7 @@ void TimeColumnToMs(const arrow::Array& column, int64_t units_per_ms, std::vecto
   out_ms->resize(rows);
   const int64_t* raw = values.raw_values();
   int64_t* out = out_ms->data();
-  if (units_per_ms == 1) {
-    std::copy(raw, raw + rows, out);
-  } else if (units_per_ms < 0) {  // seconds
-    for (int64_t i = 0; i < rows; ++i) out[i] = raw[i] * -units_per_ms;
-  } else {
-    for (int64_t i = 0; i < rows; ++i) {
-      const int64_t value = raw[i];
-      out[i] = value / units_per_ms - (value % units_per_ms < 0 ? 1 : 0);  // floor
-    }
-  }
+  TimeValuesToMs(raw, rows, units_per_ms, out);
 }
 
 }  // namespace millstream

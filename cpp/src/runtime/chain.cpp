@@ -7,12 +7,34 @@
 
 #include "core/error.h"
 #include "core/key_groups.h"
+#include "core/time_arithmetic.h"
 #include "expr/row_selection.h"
 
 namespace millstream {
 
 void PushAll(ChainList& chains, const BatchPtr& batch, uint64_t origin, uint64_t sequence) {
   for (auto& chain : chains) chain->Push(batch, origin, sequence);
+}
+
+void PushMarkedAll(ChainList& chains, const BatchPtr& batch, const WatermarkMarksPtr& marks,
+                   uint64_t origin, uint64_t sequence) {
+  if (!marks || marks->empty()) {
+    PushAll(chains, batch, origin, sequence);
+    return;
+  }
+  for (auto& chain : chains) chain->PushMarked(batch, marks, origin, sequence);
+}
+
+void Chain::PushMarked(const BatchPtr& batch, const WatermarkMarksPtr& marks, uint64_t origin,
+                       uint64_t sequence) {
+  int64_t begin = 0;
+  for (const WatermarkMark& mark : *marks) {
+    MS_CHECK(mark.row >= begin && mark.row < batch->num_rows(), "watermark marks out of order");
+    if (mark.row > begin) Push(batch->Slice(begin, mark.row - begin), origin, sequence);
+    begin = mark.row;
+    PushWatermark(mark.watermark_ms);
+  }
+  Push(begin == 0 ? batch : batch->Slice(begin), origin, sequence);
 }
 
 void PushWatermarkAll(ChainList& chains, int64_t watermark_ms) {
@@ -37,6 +59,21 @@ class TransformChain final : public Chain {
     metrics_->rows_out += output->num_rows();
     PushAll(children_, output, origin, sequence);
   }
+  void PushMarked(const BatchPtr& batch, const WatermarkMarksPtr& marks, uint64_t origin,
+                  uint64_t sequence) override {
+    BatchPtr output;
+    auto output_marks = std::make_shared<WatermarkMarks>();
+    if (!transform_->ApplyMarked(batch, *marks, &output, output_marks.get())) {
+      Chain::PushMarked(batch, marks, origin, sequence);  // rows unknown: cut at the marks
+      return;
+    }
+    metrics_->rows_in += batch->num_rows();
+    // Marks after the last row kept are dropped: the watermark chain sends the last one after
+    // the batch.
+    if (!output || output->num_rows() == 0) return;
+    metrics_->rows_out += output->num_rows();
+    PushMarkedAll(children_, output, output_marks, origin, sequence);
+  }
   void PushWatermark(int64_t watermark_ms) override { PushWatermarkAll(children_, watermark_ms); }
   void PushEnd() override { PushEndAll(children_); }
 
@@ -50,9 +87,9 @@ class TransformChain final : public Chain {
 // max_delay. Watermarks from upstream are replaced by this one.
 //
 // So that which rows are late does not depend on batching, the watermark advances as if after
-// every row: a batch is cut before each row whose time is already behind the watermark of the
-// rows before it (the only rows that can be late), and that watermark is sent ahead of it.
-// In-order data is not cut at all.
+// every row: before each row whose time is already behind the watermark of the rows before it
+// (the only rows that can be late), the batch carries that watermark as a mark
+// (core/watermark_marks.h) when it moved since the last one. In-order data carries none.
 class WatermarkChain final : public Chain {
  public:
   WatermarkChain(WatermarkAssignment assignment, OperatorMetrics* metrics, ChainList children)
@@ -62,29 +99,38 @@ class WatermarkChain final : public Chain {
     metrics_->rows_out += batch->num_rows();
     const arrow::Array& column = *batch->column(assignment_.time_column);
     TimeColumnToMs(column, assignment_.units_per_ms, &times_ms_);
-    int64_t segment_start = 0;
+    std::shared_ptr<WatermarkMarks> marks;
     for (int64_t row = 0; row < batch->num_rows(); ++row) {
       if (!column.IsValid(row)) continue;
       const int64_t time_ms = times_ms_[row];
-      if (max_event_ms_ != kMinWatermarkMs && time_ms < max_event_ms_ - assignment_.max_delay_ms) {
-        if (row > segment_start) {
-          PushAll(children_, batch->Slice(segment_start, row - segment_start), origin, sequence);
-          segment_start = row;
-        }
-        Advance();
+      if (!IsEventTimeMs(time_ms)) {
+        ThrowTimeOutOfRange(time_ms, "with_watermark: time column '" +
+                                         batch->schema()->field(assignment_.time_column)->name() +
+                                         "' at row " + std::to_string(row) + " of a batch");
+      }
+      if (max_event_ms_ != kMinWatermarkMs && time_ms < Watermark() && Watermark() > emitted_ms_) {
+        if (!marks) marks = std::make_shared<WatermarkMarks>();
+        marks->push_back(WatermarkMark{row, Watermark()});
+        emitted_ms_ = Watermark();
       }
       if (time_ms > max_event_ms_) max_event_ms_ = time_ms;
     }
-    PushAll(children_, segment_start == 0 ? batch : batch->Slice(segment_start), origin, sequence);
+    PushMarkedAll(children_, batch, marks, origin, sequence);
+    // A part of the batch (a subtask's rows, a filter's) may end before its last mark, which is
+    // then dropped from it: the last mark's watermark follows the batch for those.
+    if (marks) PushWatermarkAll(children_, emitted_ms_);
     Advance();
   }
   void PushWatermark(int64_t) override {}
   void PushEnd() override { PushEndAll(children_); }
 
  private:
+  // Saturates: a time near the int64 minimum must not wrap to a watermark far in the future.
+  int64_t Watermark() const { return SaturatingSubtract(max_event_ms_, assignment_.max_delay_ms); }
+
   void Advance() {
     if (max_event_ms_ == kMinWatermarkMs) return;
-    const int64_t watermark_ms = max_event_ms_ - assignment_.max_delay_ms;
+    const int64_t watermark_ms = Watermark();
     if (watermark_ms > emitted_ms_) {
       emitted_ms_ = watermark_ms;
       PushWatermarkAll(children_, watermark_ms);
@@ -115,51 +161,13 @@ class SendChain final : public Chain {
   }
 
   void Push(const BatchPtr& input, uint64_t origin, uint64_t sequence) override {
-    const BatchPtr batch = columns_.empty()
-        ? input : CheckArrow(input->SelectColumns(columns_), "selecting the columns a keyed operator reads");
-    if (!keyed_) {
-      Send(0, batch, nullptr, origin, sequence);
-      return;
-    }
-    const int parallelism = static_cast<int>(targets_.size());
-    auto key_groups = std::make_shared<std::vector<uint16_t>>();
-    if (key_columns_.empty()) {
-      key_groups->assign(batch->num_rows(), 0);
-    } else {
-      ComputeKeyGroups(*batch, key_columns_, max_parallelism_, key_groups.get());
-    }
-    if (parallelism == 1) {
-      Send(0, batch, std::move(key_groups), origin, sequence);
-      return;
-    }
-    // Each subtask owns a contiguous range of key groups: select its rows by a compare of their
-    // key groups (a bitmap, then row numbers), and copy every subtask's rows in one pass over
-    // each column (`expr/row_selection.h`: AVX-512 compress for 4- and 8-byte columns). Arrow's
-    // Take spent as long again checking the indices' bounds.
-    const int64_t rows = batch->num_rows();
-    std::vector<int> subtasks;
-    std::vector<expr::RowSelection> parts;
-    for (int subtask = 0; subtask < parallelism; ++subtask) {
-      const auto [first, end] = ranges_[subtask];
-      if (first == end) continue;
-      expr::RowSelection selection = expr::SelectionInRange(
-          key_groups->data(), rows, static_cast<uint16_t>(first), static_cast<uint16_t>(end));
-      if (selection.count == 0) continue;
-      if (selection.count == rows) {  // then no other subtask has a row
-        Send(subtask, batch, key_groups, origin, sequence);
-        return;
-      }
-      subtasks.push_back(subtask);
-      parts.push_back(std::move(selection));
-    }
-    std::vector<BatchPtr> batches = expr::TakeSelectedRowsForEach(batch, parts);
-    for (size_t part = 0; part < parts.size(); ++part) {
-      const expr::RowSelection& selection = parts[part];
-      auto groups = std::make_shared<std::vector<uint16_t>>(selection.count);
-      const int32_t* selected = selection.data();
-      for (int64_t i = 0; i < selection.count; ++i) (*groups)[i] = (*key_groups)[selected[i]];
-      Send(subtasks[part], std::move(batches[part]), std::move(groups), origin, sequence);
-    }
+    Route(input, nullptr, origin, sequence);
+  }
+
+  // The marks go with the rows: each subtask's part carries them renumbered in the part.
+  void PushMarked(const BatchPtr& input, const WatermarkMarksPtr& marks, uint64_t origin,
+                  uint64_t sequence) override {
+    Route(input, marks, origin, sequence);
   }
 
   void PushWatermark(int64_t watermark_ms) override {
@@ -182,13 +190,69 @@ class SendChain final : public Chain {
   }
 
  private:
+  void Route(const BatchPtr& input, const WatermarkMarksPtr& marks, uint64_t origin,
+             uint64_t sequence) {
+    const BatchPtr batch = columns_.empty()
+        ? input : CheckArrow(input->SelectColumns(columns_), "selecting the columns a keyed operator reads");
+    if (!keyed_) {
+      Send(0, batch, nullptr, marks, origin, sequence);
+      return;
+    }
+    const int parallelism = static_cast<int>(targets_.size());
+    auto key_groups = std::make_shared<std::vector<uint16_t>>();
+    if (key_columns_.empty()) {
+      key_groups->assign(batch->num_rows(), 0);
+    } else {
+      ComputeKeyGroups(*batch, key_columns_, max_parallelism_, key_groups.get());
+    }
+    if (parallelism == 1) {
+      Send(0, batch, std::move(key_groups), marks, origin, sequence);
+      return;
+    }
+    // Each subtask owns a contiguous range of key groups: select its rows by a compare of their
+    // key groups (a bitmap, then row numbers), and copy every subtask's rows in one pass over
+    // each column (`expr/row_selection.h`: AVX-512 compress for 4- and 8-byte columns). Arrow's
+    // Take spent as long again checking the indices' bounds.
+    const int64_t rows = batch->num_rows();
+    std::vector<int> subtasks;
+    std::vector<expr::RowSelection> parts;
+    for (int subtask = 0; subtask < parallelism; ++subtask) {
+      const auto [first, end] = ranges_[subtask];
+      if (first == end) continue;
+      expr::RowSelection selection = expr::SelectionInRange(
+          key_groups->data(), rows, static_cast<uint16_t>(first), static_cast<uint16_t>(end));
+      if (selection.count == 0) continue;
+      if (selection.count == rows) {  // then no other subtask has a row
+        Send(subtask, batch, key_groups, marks, origin, sequence);
+        return;
+      }
+      subtasks.push_back(subtask);
+      parts.push_back(std::move(selection));
+    }
+    std::vector<BatchPtr> batches = expr::TakeSelectedRowsForEach(batch, parts);
+    for (size_t part = 0; part < parts.size(); ++part) {
+      const expr::RowSelection& selection = parts[part];
+      auto groups = std::make_shared<std::vector<uint16_t>>(selection.count);
+      const int32_t* selected = selection.data();
+      for (int64_t i = 0; i < selection.count; ++i) (*groups)[i] = (*key_groups)[selected[i]];
+      WatermarkMarksPtr part_marks;
+      if (marks) {
+        auto selected_marks = std::make_shared<WatermarkMarks>(SelectMarks(*marks, selected, selection.count));
+        if (!selected_marks->empty()) part_marks = std::move(selected_marks);
+      }
+      Send(subtasks[part], std::move(batches[part]), std::move(groups), std::move(part_marks),
+           origin, sequence);
+    }
+  }
+
   void Send(int subtask, BatchPtr batch, std::shared_ptr<const std::vector<uint16_t>> key_groups,
-            uint64_t origin, uint64_t sequence) {
+            WatermarkMarksPtr marks, uint64_t origin, uint64_t sequence) {
     Message message;
     message.kind = Message::Kind::kBatch;
     message.input = input_;
     message.batch = std::move(batch);
     message.key_groups = std::move(key_groups);
+    message.marks = std::move(marks);
     message.origin = origin;
     message.sequence = sequence;
     targets_[subtask]->Enqueue(std::move(message));

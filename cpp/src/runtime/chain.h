@@ -6,6 +6,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/watermark_marks.h"
 #include "plan/physical.h"
 #include "runtime/actor.h"
 
@@ -15,6 +16,11 @@ class Chain {
  public:
   virtual ~Chain() = default;
   virtual void Push(const BatchPtr& batch, uint64_t origin, uint64_t sequence) = 0;
+  // A batch with the watermark advances between its rows (core/watermark_marks.h; `marks` not
+  // empty). By default the batch is cut at its marks, each watermark pushed between the parts;
+  // chains that keep rows apart (the keyed exchange) pass the marks on instead.
+  virtual void PushMarked(const BatchPtr& batch, const WatermarkMarksPtr& marks, uint64_t origin,
+                          uint64_t sequence);
   virtual void PushWatermark(int64_t watermark_ms) = 0;
   virtual void PushEnd() = 0;
 };
@@ -22,6 +28,9 @@ class Chain {
 using ChainList = std::vector<std::unique_ptr<Chain>>;
 
 void PushAll(ChainList& chains, const BatchPtr& batch, uint64_t origin, uint64_t sequence);
+// PushAll, or PushMarked when `marks` holds any.
+void PushMarkedAll(ChainList& chains, const BatchPtr& batch, const WatermarkMarksPtr& marks,
+                   uint64_t origin, uint64_t sequence);
 void PushWatermarkAll(ChainList& chains, int64_t watermark_ms);
 void PushEndAll(ChainList& chains);
 

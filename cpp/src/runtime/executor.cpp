@@ -187,6 +187,9 @@ class PortEmitter final : public Emitter {
     if (port == 0) metrics_->rows_out += batch->num_rows();
     PushAll((*ports_)[port], batch, origin_, sequence_++);
   }
+  void Watermark(int64_t watermark_ms) override {
+    for (auto& chains : *ports_) PushWatermarkAll(chains, watermark_ms);
+  }
 
  private:
   std::vector<ChainList>* ports_;
@@ -223,7 +226,11 @@ class KeyedActor final : public InputActor {
     switch (message.kind) {
       case Message::Kind::kBatch:
         metrics_->rows_in += message.batch->num_rows();
-        state_->OnBatch(message.batch, *message.key_groups, emitter_);
+        if (message.marks) {
+          OnMarkedBatch(message);
+        } else {
+          state_->OnBatch(message.batch, *message.key_groups, emitter_);
+        }
         metrics_->NotePeakState();
         break;
       case Message::Kind::kWatermark:
@@ -245,6 +252,23 @@ class KeyedActor final : public InputActor {
   }
 
  private:
+  // The marks are this input's watermarks between rows; the operator's watermark is the minimum
+  // over its inputs, so each mark becomes one where that minimum advances (or none). The
+  // watermark reached by the end of the batch goes on after it.
+  void OnMarkedBatch(const Message& message) {
+    combined_marks_.clear();
+    for (const WatermarkMark& mark : *message.marks) {
+      if (tracker_->Update(message.input, mark.watermark_ms)) {
+        combined_marks_.push_back(WatermarkMark{mark.row, tracker_->current()});
+      }
+    }
+    if (combined_marks_.empty()) {
+      state_->OnBatch(message.batch, *message.key_groups, emitter_);
+      return;
+    }
+    state_->OnMarkedBatch(message.batch, *message.key_groups, combined_marks_, emitter_);
+  }
+
   void Advance() {
     const int64_t watermark_ms = tracker_->current();
     state_->OnWatermark(watermark_ms, emitter_);
@@ -255,6 +279,7 @@ class KeyedActor final : public InputActor {
   std::unique_ptr<KeyedOperatorState> state_;
   PortEmitter emitter_;
   std::unique_ptr<WatermarkTracker> tracker_;
+  WatermarkMarks combined_marks_;
 };
 
 // Drives one sink (connectors/sink.h) from its inputs' messages.

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/batch.h"
+#include "core/watermark_marks.h"
 
 namespace millstream {
 
@@ -16,6 +17,7 @@ struct Message {
   int input = 0;                  // the receiving actor's input channel
   BatchPtr batch;                 // kBatch
   std::shared_ptr<const std::vector<uint16_t>> key_groups;  // kBatch into a keyed operator
+  WatermarkMarksPtr marks;        // kBatch: watermarks that advance between its rows (or null)
   uint64_t origin = 0;            // kBatch: the source (all its splits) or keyed subtask the
   uint64_t sequence = 0;          //   rows came from, and their position there (sinks restore
                                   //   the input's order with them)
