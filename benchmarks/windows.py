@@ -24,12 +24,18 @@ way a careful SQL user would: counts per 2 s pane, each pane added to its 5 wind
                                                              # keyed state ~4x beyond its budget
     .venv/bin/python benchmarks/windows.py --disorder --rows 2000000 --parallelism 1,2
                                                              # late-heavy input (millstream only)
+    .venv/bin/python benchmarks/windows.py --rows 2000000 --cases running,sliding_top1,session \
+        --engines millstream/rocksdb --state-scale 4,20        # live state 4x and 20x state_memory
 
 --disorder measures millstream's tumbling case (memory backend, late() collected too) on the
 input as it is, on the input followed by the same rows again (a day replayed: every replayed row
 is late) and on the input with every 200th row moved back 60 s (late), and prints each as rows/s
 and as a fraction of the in-order rate. Each result is checked: the replay gives the in-order
 windows and puts every other row in late(); no row is lost (window counts + late rows = rows).
+
+With --state-scale, state_memory is set per case so that the live keyed state is that many times
+state_memory (LIVE_STATE_BYTES: the peak entries of the case times an estimate of an entry's hot
+bytes, from the operators' own accounting), one table per scale.
 """
 from __future__ import annotations
 
@@ -47,6 +53,21 @@ MAX_DELAY = "4s"
 # q5's second stage packs (count, key) into one int64 so that max() picks the highest count and,
 # among equal counts, the smallest key: score = n * KEY_SPAN + (KEY_SPAN - 1 - key)
 KEY_SPAN = 1 << 17  # > 100 000 distinct keys (ids 0 .. 99 999)
+
+
+def live_state_bytes(case: str, rows: int) -> int:
+    """The keyed state a case holds at its peak, in hot bytes (approximate). Peak entries: running
+    has one per key_big (rows / 5); the windows' peaks do not grow with the rows (event time runs
+    at a fixed rate): 245 K sliding panes, 88 K sessions, ~100 K tumbling groups (state_entries_peak
+    of benchmarks/warm_runs.py at P=1). Bytes an entry: accumulator row, side tables and its share
+    of the key table, as the operators count them against their hot budget."""
+    entries, bytes_each = {"running": (rows // 5, 128), "sliding_top1": (245_000, 96),
+                           "session": (88_000, 112), "tumbling": (100_000, 120)}[case]
+    return entries * bytes_each
+
+
+def state_memory_for(case: str, rows: int, scale: float) -> int:
+    return max(1 << 20, int(live_state_bytes(case, rows) / scale))
 
 DUCKDB_SQL = {
     "tumbling": f"""
@@ -90,8 +111,11 @@ def run_one(spec: dict) -> dict:
     harness.limit_arrow_threads(parallelism)
     table = pq.read_table(spec["path"])
     if engine.startswith("millstream"):
+        state_memory = spec.get("state_memory")
+        if spec.get("state_scale"):
+            state_memory = state_memory_for(case, table.num_rows, float(spec["state_scale"]))
         query = _millstream_query(ms, case, table, parallelism, backend=engine.split("/", 1)[1],
-                                  state_memory=spec.get("state_memory"))
+                                  state_memory=state_memory)
     elif engine == "duckdb":
         query = _duckdb_query(case, table, parallelism)
         del table
@@ -202,16 +226,23 @@ def measure_and_report(args) -> None:
 
     path = harness.in_fresh_process(ensure_windows_parquet, args.rows)
     print(f"input: {args.rows:,} rows from {os.path.relpath(path)} ({os.path.getsize(path) / 2**20:,.0f} MiB)")
-    measurements = harness.measure_all(os.path.abspath(__file__), args,
-                                       {case: (path, args.rows) for case in args.cases},
-                                       extra_spec={"state_memory": args.state_memory})
-    if args.state_memory:
-        print(f"millstream state_memory: {args.state_memory}")
-    harness.print_report(
-        measurements, args, millstream_engines=[e for e in MILLSTREAM_ENGINES if e in args.engines],
-        reference_engines=REFERENCE_ENGINES,
-        title=f"Windows ({args.rows:,} rows, repeat={args.repeat}, processes={args.processes}, best run; "
-              f"millstream/<backend>/peer = millstream rows/s / peer rows/s at the same P)")
+    for scale in args.state_scale or [None]:
+        measurements = harness.measure_all(os.path.abspath(__file__), args,
+                                           {case: (path, args.rows) for case in args.cases},
+                                           extra_spec={"state_memory": args.state_memory, "state_scale": scale})
+        if args.state_memory:
+            print(f"millstream state_memory: {args.state_memory}")
+        scaled = ""
+        if scale:
+            memories = ", ".join(f"{case} {state_memory_for(case, args.rows, scale) / 2**20:.1f} MiB"
+                                 for case in args.cases)
+            scaled = f"; live state {scale:g}x state_memory ({memories})"
+            print(f"millstream state_memory{scaled}")
+        harness.print_report(
+            measurements, args, millstream_engines=[e for e in MILLSTREAM_ENGINES if e in args.engines],
+            reference_engines=REFERENCE_ENGINES,
+            title=f"Windows ({args.rows:,} rows, repeat={args.repeat}, processes={args.processes}, best run; "
+                  f"millstream/<backend>/peer = millstream rows/s / peer rows/s at the same P{scaled})")
 
 
 def measure_disorder(args) -> None:
@@ -265,6 +296,9 @@ def parse_args():
                         help="millstream's state_memory, e.g. 256MB (default: the engine's, a quarter of RAM)")
     parser.add_argument("--disorder", action="store_true",
                         help="late-heavy input against in-order input (millstream only)")
+    parser.add_argument("--state-scale", type=lambda text: [float(x) for x in text.split(",")], default=None,
+                        help="e.g. 4,20: state_memory per case so that the live state is that many times it "
+                             "(overrides --state-memory); one table per scale")
     return parser.parse_args()
 
 

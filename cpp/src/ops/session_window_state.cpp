@@ -16,8 +16,8 @@
 
 #include "core/error.h"
 #include "ops/aggregation_plan.h"
-#include "ops/evict_oldest.h"
-#include "ops/growing_bloom_filter.h"
+#include "state/evict_oldest.h"
+#include "state/growing_bloom_filter.h"
 #include "ops/key_table.h"
 #include "ops/probe_table.h"
 #include "ops/session_merge.h"

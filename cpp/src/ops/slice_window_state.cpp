@@ -12,7 +12,7 @@
 
 #include "core/error.h"
 #include "ops/aggregation_plan.h"
-#include "ops/evict_oldest.h"
+#include "state/evict_oldest.h"
 #include "ops/key_table.h"
 #include "ops/probe_table.h"
 #include "ops/spilled_panes.h"

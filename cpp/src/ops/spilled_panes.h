@@ -24,7 +24,7 @@
 #include <utility>
 #include <vector>
 
-#include "ops/growing_bloom_filter.h"
+#include "state/growing_bloom_filter.h"
 #include "state/state_backend.h"
 
 namespace millstream {

@@ -1,13 +1,13 @@
 // The Bloom filter of groups written to the state backend: no false negatives however far it
 // grows, and few false positives.
-#include "ops/growing_bloom_filter.h"
+#include "state/growing_bloom_filter.h"
 
 #include <random>
 #include <string>
 
 #include <gtest/gtest.h>
 
-#include "ops/probe_table.h"
+#include "core/hash.h"
 
 namespace millstream {
 namespace {

@@ -1,0 +1,145 @@
+// The keyed state of one operator subtask beyond its hot tier: one store that every keyed
+// operator (running aggregation, window states, later joins) builds on, so that the budget,
+// eviction, read-back, write-back, metrics and checkpoint hooks are written once.
+//
+// The operator keeps its hot entries in its own layout (a key's running accumulators, a window
+// group, a key's sessions) and names each by a dense id of its choosing (its group or key slot).
+// It tells the store when an entry is made, touched and removed, and supplies, through
+// KeyedEntryCodec, an entry's state key ([key_group u16 BE][key bytes][namespace bytes], as
+// DESIGN.md lays keys out), its value bytes, and how to let it go. The store owns the rest:
+//   - the hot budget: at FinishStep, when the operator's hot bytes plus the store's own exceed
+//     the subtask's share of state_memory, the least recently touched entries are written to the
+//     backend (state/evict_oldest.h) until three quarters of the budget remain;
+//   - a Bloom filter of the keys in the backend, so new keys never ask it;
+//   - read-back: the cold keys an input batch needs are queued and read in one MultiGet, sorted
+//     by key (so grouped by key group, as RocksDB's files are); an entry read back keeps its copy
+//     in the backend, overwritten when it is written back again (one Put instead of a Delete now
+//     and a Put later);
+//   - write-back: evicted entries are buffered by the backend and committed once per step in one
+//     sorted WriteBatch;
+//   - the metrics state_entries (hot + cold, each entry once), state_reads, state_writes;
+//   - checkpoint hooks: Snapshot writes every entry of a key-group range (hot ones serialised,
+//     cold ones from the backend) in key order; Restore puts such entries back, cold.
+//
+// Example (an operator with one accumulator row per key):
+//   KeyedStateStore store(backend, "running_acc", context.hot_state_bytes, metrics, &codec);
+//   uint32_t entry = NewGroup(...);          // the operator's id
+//   store.Add(entry, step);                  // a new hot entry
+//   if (store.MayBeCold(key)) store.RequestLoad(entry, key);
+//   store.LoadRequested([&](uint32_t entry, std::string_view value) { Deserialize(...); });
+//   ... update the hot entries, store.Touch(entry, step) ...
+//   store.FinishStep();                      // evict when over budget, commit the writes
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/metrics.h"
+#include "state/growing_bloom_filter.h"
+#include "state/state_backend.h"
+
+namespace millstream {
+
+// What an operator tells the store about its entries: their key layout and value bytes.
+class KeyedEntryCodec {
+ public:
+  virtual ~KeyedEntryCodec() = default;
+  // Appends the entry's state key: [key_group u16 BE][key bytes][namespace bytes].
+  virtual void AppendStateKey(uint32_t entry, std::string* key) const = 0;
+  // Appends the entry's value as the backend stores it.
+  virtual void Serialize(uint32_t entry, std::string* value) = 0;
+  // The entry was written to the backend and leaves the hot tier: free it (the id may be reused
+  // for a new entry afterwards).
+  virtual void Evicted(uint32_t entry) = 0;
+  // Bytes of hot state the operator holds (tables, accumulator rows, their heap).
+  virtual int64_t HotBytes() const = 0;
+};
+
+class KeyedStateStore {
+ public:
+  // `hot_budget_bytes` < 0: unbounded (nothing is ever evicted). `metrics` may be null.
+  KeyedStateStore(StateBackend& backend, const std::string& column_family,
+                  int64_t hot_budget_bytes, OperatorMetrics* metrics, KeyedEntryCodec* codec);
+  // Takes the store's entries out of state_entries (the run's metrics outlive the state).
+  ~KeyedStateStore();
+  KeyedStateStore(const KeyedStateStore&) = delete;
+  KeyedStateStore& operator=(const KeyedStateStore&) = delete;
+
+  // ---- the hot tier -----------------------------------------------------------------------
+  // A new hot entry, touched at `step` (the operator's batch number). Counted in state_entries
+  // until it is found in the backend by LoadRequested (then it is the same entry).
+  void Add(uint32_t entry, uint32_t step);
+  void Touch(uint32_t entry, uint32_t step) { info_[entry].touched = step; }
+  // The operator drops a hot entry for good (a window past its lateness): its copy in the
+  // backend, if any, is deleted too. The operator frees the entry itself.
+  void Remove(uint32_t entry);
+  bool hot(uint32_t entry) const { return entry < info_.size() && info_[entry].hot; }
+  // The entry was read back and the backend still holds a (stale) copy.
+  bool has_backend_copy(uint32_t entry) const { return info_[entry].in_backend; }
+
+  // ---- read-back ----------------------------------------------------------------------------
+  // Whether a key may be in the backend (false: certainly not; the common case for new keys).
+  bool MayBeCold(std::string_view state_key) const;
+  // Queues the key of the hot entry `entry` (just added) to be looked for by LoadRequested.
+  void RequestLoad(uint32_t entry, std::string state_key);
+  bool load_requested() const { return !loads_.empty(); }
+  // Reads every queued key in one MultiGet, sorted by key, and calls found(entry, value) for
+  // those in the backend (value valid during the call): the operator then fills the entry.
+  void LoadRequested(const std::function<void(uint32_t, std::string_view)>& found);
+
+  // ---- write-back ---------------------------------------------------------------------------
+  // Hot bytes: the operator's (codec) plus the store's own bookkeeping.
+  int64_t HotBytes() const;
+  // After each input batch or watermark: evicts the least recently touched entries when the
+  // hot bytes exceed the budget, then commits the step's writes.
+  void FinishStep();
+
+  // ---- counts -------------------------------------------------------------------------------
+  int64_t hot_entries() const { return hot_entries_; }
+  int64_t cold_entries() const { return cold_entries_; }  // in the backend and not hot
+  int64_t entries() const { return hot_entries_ + cold_entries_; }
+
+  // ---- checkpoint hooks ---------------------------------------------------------------------
+  // Calls out(key, value) for every entry of the key groups [first_key_group, end_key_group),
+  // hot ones (serialised now) and cold ones, each once, in key order.
+  void Snapshot(int first_key_group, int end_key_group,
+                const std::function<void(std::string_view, std::string_view)>& out);
+  // Puts one snapshot entry back, cold (into a store of a new run: its key must not be hot).
+  // It comes back hot on its key's next row, as any cold entry does. Commit with FinishStep().
+  void Restore(std::string_view key, std::string_view value);
+
+ private:
+  struct EntryInfo {
+    uint32_t touched = 0;   // step of the last touch
+    uint8_t hot = 0;
+    uint8_t in_backend = 0;  // read back: the backend holds a copy (stale while hot)
+  };
+  struct Load {
+    std::string key;
+    uint32_t entry;
+  };
+  void Evict(uint32_t entry);
+  void NoteWritten(std::string_view state_key);
+  void AddEntries(int64_t delta);
+
+  StateBackend& backend_;
+  const int cf_;
+  const int64_t hot_budget_bytes_;
+  OperatorMetrics* metrics_;
+  KeyedEntryCodec* codec_;
+
+  std::vector<EntryInfo> info_;       // by entry id
+  GrowingBloomFilter written_;        // keys ever written to the backend
+  int64_t hot_entries_ = 0;
+  int64_t cold_entries_ = 0;          // entries whose only copy is in the backend
+  int64_t hot_with_copy_ = 0;         // hot entries with a copy in the backend
+  bool dirty_ = false;                // writes since the last commit
+  std::vector<Load> loads_;
+  std::vector<std::string> load_keys_;  // LoadRequested's scratch
+  std::string key_, value_;             // Evict's scratch
+};
+
+}  // namespace millstream
