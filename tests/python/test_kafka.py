@@ -8,12 +8,12 @@ import uuid
 import pyarrow as pa
 import pytest
 
+import confluent_kafka  # an independent client (requirements-dev.txt): a missing one fails
 import millstream as ms
 from millstream.testing import MockKafka
 from reference import window_reference
 from test_windows import BACKENDS, assert_same, random_rows, result_dict
 
-confluent_kafka = pytest.importorskip("confluent_kafka")
 
 SCHEMA = {"key": "string", "value": "float64", "ts": "int64"}
 
