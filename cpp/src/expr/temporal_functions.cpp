@@ -3,6 +3,7 @@
 // (tz database) and a naive one as UTC. truncate and epoch are plain integer arithmetic on the
 // raw value, floored so that times before 1970 land on the earlier boundary, as windows do.
 #include "core/error.h"
+#include "core/time_arithmetic.h"
 #include "core/types.h"
 #include "expr/function_registry.h"
 #include "expr/kernel_support.h"
@@ -11,11 +12,6 @@
 namespace millstream::expr {
 
 namespace {
-
-inline int64_t FloorDiv(int64_t a, int64_t b) {
-  int64_t quotient = a / b;
-  return (a % b != 0 && ((a < 0) != (b < 0))) ? quotient - 1 : quotient;
-}
 
 // out = f(raw int64 value), keeping the input's validity.
 template <typename Fn>
