@@ -522,6 +522,7 @@ class SliceWindowState final : public WindowState, private KeyedEntryCodec {
         if (i + kAhead < members.size() && members[i + kAhead].group != kNone) {
           keys_.PrefetchSlot(members[i + kAhead].slot);
           groups_.PrefetchInUse(members[i + kAhead].group);
+          store_.Prefetch(members[i + kAhead].group);
         }
         if (members[i].group == kNone) continue;
         store_.Remove(members[i].group);  // with its copy in the backend, if any

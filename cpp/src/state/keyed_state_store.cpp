@@ -21,7 +21,10 @@ KeyedStateStore::KeyedStateStore(StateBackend& backend, const std::string& colum
   MS_CHECK(codec_ != nullptr, "a keyed state store needs its operator's codec");
 }
 
-KeyedStateStore::~KeyedStateStore() { AddEntries(-entries()); }
+KeyedStateStore::~KeyedStateStore() {
+  AddEntries(-entries());
+  PublishEntries();
+}
 
 void KeyedStateStore::UseTimeIndex(const TimeIndexOptions& options) {
   MS_CHECK(info_.empty() && index_cf_ < 0, "a time index is chosen before the first entry");
@@ -29,8 +32,13 @@ void KeyedStateStore::UseTimeIndex(const TimeIndexOptions& options) {
   index_cf_ = backend_.ColumnFamily(options.column_family);
 }
 
-void KeyedStateStore::AddEntries(int64_t delta) {
-  if (metrics_ != nullptr && count_entries_) metrics_->state_entries += delta;
+void KeyedStateStore::AddEntries(int64_t delta) { unpublished_entries_ += delta; }
+
+void KeyedStateStore::PublishEntries() {
+  if (metrics_ != nullptr && count_entries_ && unpublished_entries_ != 0) {
+    metrics_->state_entries += unpublished_entries_;
+  }
+  unpublished_entries_ = 0;
 }
 
 // [key_group][time][key bytes], where the state key is [key_group][key bytes]([time]).
@@ -194,6 +202,7 @@ void KeyedStateStore::FinishStep() {
     backend_.Commit();
     dirty_ = false;
   }
+  PublishEntries();
 }
 
 void KeyedStateStore::Snapshot(int first_key_group, int end_key_group,
