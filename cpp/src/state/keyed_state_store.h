@@ -17,7 +17,8 @@
 //     and a Put later);
 //   - write-back: evicted entries are buffered by the backend and committed once per step in one
 //     sorted WriteBatch;
-//   - the metrics state_entries (hot + cold, each entry once), state_reads, state_writes;
+//   - the metrics state_entries (hot + cold, each entry once; added at FinishStep), state_reads,
+//     state_writes;
 //   - checkpoint hooks: Snapshot writes every entry of a key-group range (hot ones serialised,
 //     cold ones from the backend) in key order; Restore puts such entries back, cold;
 //   - optionally a time index of the entries in the backend (UseTimeIndex): a second column
