@@ -6,6 +6,7 @@ import random
 import pyarrow as pa
 
 import millstream as ms
+from reference import session_reference, window_reference
 
 
 def test_running_aggregation_20x_beyond_its_budget_is_exact(parallelism):
@@ -63,3 +64,61 @@ def test_tumbling_window_20x_beyond_its_budget_is_exact(parallelism):
     assert window["rows_late"] == 0  # the jitter (4 s) is within max_delay (5 s)
     assert got_windows == expected
     assert window["state_writes"] > 50_000 and window["state_entries"] == 0
+
+
+def _jittered_rows(seed, rows, keys):
+    """~83 minutes of rows over `keys` keys drawn at random, out of order by up to 4 s."""
+    rng = random.Random(seed)
+    key_list = [rng.randrange(keys) for _ in range(rows)]
+    times = [1_700_000_000_000 + i * 20 + rng.randrange(4000) for i in range(rows)]
+    return key_list, times
+
+
+def test_sliding_window_20x_beyond_its_budget_is_exact(parallelism):
+    # one-hour windows sliding by 20 minutes over 100 000 keys: a key's groups of ~4 panes are
+    # live at once (~150 000 groups, ~20 MB), against 1 MB of state_memory
+    keys, times = _jittered_rows(22, 250_000, 100_000)
+    table = pa.table({"key": pa.array(keys, pa.int64()), "ts": pa.array(times, pa.int64()),
+                      "value": pa.array([k % 13 for k in keys], pa.int64())})
+    p = ms.Pipeline(parallelism=parallelism, state="rocksdb", state_memory="1MB", batch_size=4096)
+    batches = []
+    (p.from_arrow(table).with_watermark("ts", max_delay="5s").key_by("key")
+     .window(ms.sliding("1h", "20m")).agg(n=ms.count(), total=ms.sum("value"))
+     .for_each_batch(batches.append))
+    window = p.run().operator("window")
+    rows = [{"key": k, "ts": t, "value": k % 13} for k, t in zip(keys, times)]
+    expected, late = window_reference(rows, {"kind": "sliding", "size": 3_600_000, "slide": 1_200_000},
+                                      {"n": ("count", None), "total": ("sum", "value")})
+    assert not late
+    got = {}
+    for row in pa.Table.from_batches(batches).to_pylist():
+        key = (row["key"], row["window_start"], row["window_end"])
+        assert key not in got, "a window emitted twice"
+        got[key] = {"n": row["n"], "total": row["total"]}
+    assert window["rows_late"] == 0  # the jitter (4 s) is within max_delay (5 s)
+    assert got == expected
+    assert window["state_writes"] > 50_000 and window["state_reads"] > 0
+    assert window["state_entries"] == 0
+
+
+def test_session_window_20x_beyond_its_budget_is_exact(parallelism):
+    # 30-minute gaps over 100 000 keys: a key's session stays open 30 minutes after its last
+    # row (~70 000 live sessions, ~10-20x the hot half of 1 MB); keys come back after long
+    # absences, merging into sessions that wait in the backend
+    keys, times = _jittered_rows(23, 250_000, 100_000)
+    table = pa.table({"key": pa.array(keys, pa.int64()), "ts": pa.array(times, pa.int64())})
+    p = ms.Pipeline(parallelism=parallelism, state="rocksdb", state_memory="1MB", batch_size=4096)
+    batches = []
+    (p.from_arrow(table).with_watermark("ts", max_delay="5s").key_by("key")
+     .window(ms.session("30m")).agg(n=ms.count()).for_each_batch(batches.append))
+    window = p.run().operator("window")
+    expected = session_reference([{"key": k, "ts": t} for k, t in zip(keys, times)], 1_800_000)
+    got = {}
+    for row in pa.Table.from_batches(batches).to_pylist():
+        key = (row["key"], row["window_start"], row["window_end"])
+        assert key not in got, "a session emitted twice"
+        got[key] = row["n"]
+    assert window["rows_late"] == 0
+    assert got == expected
+    assert window["state_writes"] > 20_000 and window["state_reads"] > 0
+    assert window["state_entries"] == 0

@@ -54,4 +54,11 @@ void AppendKeyGroup(int key_group, std::string* out);
 // The key group of a state key that starts with AppendKeyGroup's two bytes.
 int ReadKeyGroup(std::string_view state_key);
 
+// Times in state keys (a window's or pane's end, a deadline): an int64 big-endian with the sign
+// bit flipped, so that bytewise order is time order.
+namespace state_keys {
+void AppendTime(std::string* out, int64_t time_ms);
+int64_t ReadTime(std::string_view bytes);  // the 8 bytes at the start of `bytes`
+}  // namespace state_keys
+
 }  // namespace millstream

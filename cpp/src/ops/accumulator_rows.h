@@ -72,6 +72,9 @@ class GroupRows {
 
   uint8_t* row(uint32_t group) { return base() + static_cast<size_t>(group) * layout_.row_bytes(); }
   GroupHeader* header(uint32_t group) { return AccumulatorLayout::header(row(group)); }
+  const GroupHeader* header(uint32_t group) const {
+    return AccumulatorLayout::header(base() + static_cast<size_t>(group) * layout_.row_bytes());
+  }
   StateRows states(size_t aggregate) {
     return StateRows{base() + layout_.offset(aggregate), layout_.row_bytes()};
   }
@@ -83,6 +86,7 @@ class GroupRows {
 
  private:
   uint8_t* base() { return reinterpret_cast<uint8_t*>(storage_.data()); }
+  const uint8_t* base() const { return reinterpret_cast<const uint8_t*>(storage_.data()); }
   const AccumulatorLayout& layout_;
   std::vector<uint64_t> storage_;  // 8-byte aligned rows
   std::vector<uint32_t> free_;

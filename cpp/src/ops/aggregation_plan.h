@@ -140,13 +140,8 @@ class WindowState : public KeyedOperatorState {
   }
 };
 
-// Keys in the state backend (DESIGN.md): [key_group u16 BE (AppendKeyGroup, core/key_groups.h)]
-// [key bytes][namespace], where a namespace is an int64 (a window or pane end) big-endian with
-// the sign bit flipped, so bytewise order is time order.
-namespace state_keys {
-void AppendTime(std::string* out, int64_t time_ms);
-int64_t ReadTime(std::string_view bytes);  // the 8 bytes at the start of `bytes`
-}  // namespace state_keys
+// Keys in the state backend (DESIGN.md): [key_group u16 BE][key bytes][namespace], where a
+// namespace is a time (a window or pane end, state_keys::AppendTime): core/key_groups.h.
 
 // How many key slots without state a subtask keeps interned (KeyTable::Sweep): as many as there
 // are keys with state (at least 64 k), so keys that come back soon are not interned again;

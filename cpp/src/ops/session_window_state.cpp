@@ -6,23 +6,24 @@
 //
 // Timers: (deadline, key slot) in time buckets, with one live entry per key (its earliest
 // session end, or end + lateness once fired); entries made stale by later changes are skipped.
-// Beyond the hot-state budget whole keys go to the backend ("session_acc" [key_group][key],
-// "session_timer" [key_group][deadline][key]) and come back on their next row or deadline: the
-// keys of a batch (or of a deadline) that are not hot are read in one MultiGet, skipping those a
-// Bloom filter of the written keys rules out (new keys).
+// Beyond the hot-state budget the keyed state store (state/keyed_state_store.h) writes whole
+// keys, the least recently touched first, to the backend ("session_acc" [key_group][key], with
+// a time index "session_timer" [key_group][deadline][key]); they come back on their next row or
+// deadline: the keys of a batch (or of a deadline) that are not hot are read in one MultiGet,
+// skipping those the store's Bloom filter rules out (new keys). A key read back leaves the
+// backend: its deadline moves while it is hot.
 #include <algorithm>
 #include <map>
 #include <queue>
 
 #include "core/error.h"
 #include "ops/aggregation_plan.h"
-#include "state/evict_oldest.h"
-#include "state/growing_bloom_filter.h"
 #include "ops/key_table.h"
 #include "ops/probe_table.h"
 #include "ops/session_merge.h"
 #include "ops/timer_buckets.h"
 #include "ops/window_result.h"
+#include "state/keyed_state_store.h"
 #include "state/state_backend.h"
 
 namespace millstream {
@@ -45,23 +46,27 @@ struct KeySessions {
 };
 static_assert(sizeof(KeySessions) <= 48, "a key slot and its sessions fill one cache line");
 
-class SessionWindowState final : public WindowState {
+class SessionWindowState final : public WindowState, private KeyedEntryCodec {
  public:
   SessionWindowState(const AggregationPlan& plan, SubtaskContext context)
       : WindowState(plan),
         layout_(*plan.layout),
         context_(std::move(context)),
-        backend_(*context_.state),
         metrics_(context_.metrics != nullptr ? context_.metrics : &own_metrics_),
-        acc_cf_(backend_.ColumnFamily("session_acc")),
-        timer_cf_(backend_.ColumnFamily("session_timer")),
+        store_(*context_.state, "session_acc", context_.hot_state_bytes, metrics_, this),
         keys_(*plan.input_schema, plan.key_columns, sizeof(KeySessions)),
         groups_(layout_),
         results_(plan.output_schema, keys_, layout_, plan.event_time.get(),
                  plan.allowed_lateness_ms > 0),
         gap_ms_(plan.window.gap_ms),
         lateness_ms_(plan.allowed_lateness_ms),
-        timers_(std::max<int64_t>(1, plan.window.gap_ms / 4)) {}
+        timers_(std::max<int64_t>(1, plan.window.gap_ms / 4)) {
+    TimeIndexOptions index;
+    index.column_family = "session_timer";
+    index.take_on_load = true;
+    store_.UseTimeIndex(index);
+    store_.LeaveEntryCountToOperator();  // state_entries counts sessions; an entry is a key
+  }
 
   ~SessionWindowState() override {
     metrics_->state_entries -= live_sessions_ + spilled_sessions_;
@@ -136,26 +141,28 @@ class SessionWindowState final : public WindowState {
 
   // Brings back the keys of the batch (slots_) that are not hot and may be in the backend.
   void LoadSpilledKeys() {
-    if (spilled_keys_ == 0) return;
+    if (store_.cold_entries() == 0) return;
     if (slot_checked_.size() < keys_.slot_capacity()) slot_checked_.resize(keys_.slot_capacity(), 0);
     load_slots_.clear();
-    load_keys_.clear();
     for (uint32_t slot : slots_) {
       if (slot_checked_[slot] == batch_number_) continue;
       slot_checked_[slot] = batch_number_;
       if (!keys_.payload<KeySessions>(slot).sessions.empty()) continue;
       std::string key = AccKey(slot);
-      if (!written_.MayContain(HashBytes(key))) continue;
+      if (!store_.MayBeCold(key)) continue;
+      store_.Add(slot, batch_number_);
+      store_.RequestLoad(slot, std::move(key));
       load_slots_.push_back(slot);
-      load_keys_.push_back(std::move(key));
     }
-    metrics_->state_reads += static_cast<int64_t>(load_keys_.size());
-    backend_.MultiGet(acc_cf_, load_keys_, [&](size_t i, std::string_view value) {
-      LoadKey(load_slots_[i], load_keys_[i], value);
-    });
+    store_.LoadRequested([&](uint32_t slot, std::string_view value) { LoadKey(slot, value); });
+    // A key the filter let through that was not there is no entry (yet: NewGroup adds it).
+    for (uint32_t slot : load_slots_) {
+      if (keys_.payload<KeySessions>(slot).sessions.empty()) store_.Remove(slot);
+    }
   }
 
   uint32_t NewGroup(uint32_t slot, int64_t first_seq) {
+    if (!store_.hot(slot)) store_.Add(slot, batch_number_);  // the key's first session
     uint32_t group = groups_.Allocate();
     if (forward_.size() < groups_.capacity()) forward_.resize(groups_.capacity(), kNone);
     forward_[group] = kNone;
@@ -294,33 +301,23 @@ class SessionWindowState final : public WindowState {
         }
       }
       sessions.Erase(kept, sessions.size());
+      if (sessions.empty()) store_.Remove(slot);
       Reschedule(slot);
     }
   }
 
-  // ---- the state backend ------------------------------------------------------------------
+  // ---- the keyed state store: an entry is a key with all its sessions ------------------------
 
-  std::string AccKey(uint32_t slot) {
+  std::string AccKey(uint32_t slot) const {
     std::string bytes;
-    AppendKeyGroup(keys_.key_group(slot), &bytes);
-    keys_.AppendEncoded(slot, &bytes);
+    AppendStateKey(slot, &bytes);
     return bytes;
   }
 
-  std::string TimerKey(uint16_t key_group, int64_t deadline_ms, std::string_view key) {
-    std::string bytes;
-    AppendKeyGroup(key_group, &bytes);
-    state_keys::AppendTime(&bytes, deadline_ms);
-    bytes.append(key);
-    return bytes;
-  }
-
-  // Brings a key's sessions back from the backend: `value`, read at `acc_key`.
-  void LoadKey(uint32_t slot, const std::string& acc_key, std::string_view value) {
+  // Brings a key's sessions back from the backend (`value`, as Serialize wrote it).
+  void LoadKey(uint32_t slot, std::string_view value) {
     std::string_view bytes = value;
-    int64_t deadline_ms;
     uint32_t count;
-    aggregate_detail::ReadBytes(&bytes, &deadline_ms, sizeof(deadline_ms));
     aggregate_detail::ReadBytes(&bytes, &count, sizeof(count));
     KeySessions& key = keys_.payload<KeySessions>(slot);
     for (uint32_t i = 0; i < count; ++i) {
@@ -336,45 +333,29 @@ class SessionWindowState final : public WindowState {
       --spilled_sessions_;
       key.sessions.Insert(key.sessions.size(), session);
     }
-    backend_.Delete(acc_cf_, acc_key);
-    backend_.Delete(timer_cf_, TimerKey(keys_.key_group(slot), deadline_ms, acc_key.substr(2)));
-    backend_dirty_ = true;
-    --spilled_keys_;
-    const uint16_t key_group = keys_.key_group(slot);
-    if (--spilled_key_groups_[key_group] == 0) spilled_key_groups_.erase(key_group);
-    auto spilled = spilled_deadlines_.find(deadline_ms);
-    MS_CHECK(spilled != spilled_deadlines_.end(), "spilled session deadline not tracked");
-    if (--spilled->second == 0) spilled_deadlines_.erase(spilled);
     key.set_timer_ms(kNoTimer);
     Reschedule(slot);
   }
 
   // Keys in the backend with a deadline at or before the watermark come back, due: one scan
-  // of the timers per key group that has keys in the backend.
+  // of the time index per key group that has keys in the backend.
   void LoadDueKeys() {
-    if (spilled_deadlines_.empty() || spilled_deadlines_.begin()->first > watermark_ms_) return;
-    const int64_t earliest_ms = spilled_deadlines_.begin()->first;
+    const std::map<int64_t, int64_t>& deadlines = store_.index_times();
+    if (deadlines.empty() || deadlines.begin()->first > watermark_ms_) return;
     std::vector<std::pair<uint16_t, std::string>> due_keys;
-    for (const auto& [key_group, count] : spilled_key_groups_) {
-      std::string begin = TimerKey(key_group, earliest_ms, "");
-      std::string prefix = begin.substr(0, 2);
-      for (auto it = backend_.Scan(timer_cf_, begin, ""); it->Valid(); it->Next()) {
-        std::string_view key = it->key();
-        if (key.substr(0, 2) != prefix || state_keys::ReadTime(key.substr(2)) > watermark_ms_) break;
-        due_keys.emplace_back(key_group, std::string(key.substr(10)));
-      }
-    }
-    load_slots_.clear();
-    load_keys_.clear();
+    store_.ScanIndex(deadlines.begin()->first, watermark_ms_,
+                     [&](uint16_t key_group, std::string_view key, int64_t, std::string_view) {
+                       due_keys.emplace_back(key_group, std::string(key));
+                     });
     for (const auto& [key_group, key] : due_keys) {
-      load_slots_.push_back(keys_.LookupEncoded(key, key_group));
-      load_keys_.push_back(AccKey(load_slots_.back()));
+      const uint32_t slot = keys_.LookupEncoded(key, key_group);
+      MS_CHECK(keys_.payload<KeySessions>(slot).sessions.empty(), "a cold key with hot sessions");
+      store_.Add(slot, batch_number_);
+      store_.RequestLoad(slot, AccKey(slot));
     }
     size_t loaded = 0;
-    metrics_->state_reads += static_cast<int64_t>(load_keys_.size());
-    backend_.MultiGet(acc_cf_, load_keys_, [&](size_t i, std::string_view value) {
-      const uint32_t slot = load_slots_[i];
-      LoadKey(slot, load_keys_[i], value);
+    store_.LoadRequested([&](uint32_t slot, std::string_view value) {
+      LoadKey(slot, value);
       // Due now: its timer (made against the new watermark) must not stand in for that.
       keys_.payload<KeySessions>(slot).set_timer_ms(kNoTimer);
       due_.push_back(slot);
@@ -383,75 +364,67 @@ class SessionWindowState final : public WindowState {
     MS_CHECK(loaded == due_keys.size(), "session timer without its sessions");
   }
 
-  int64_t HotBytes() const {
-    const int64_t per_session = static_cast<int64_t>(layout_.row_bytes()) + sizeof(Session) + 8;
-    return live_sessions_ * per_session + static_cast<int64_t>(keys_.memory_bytes()) + heap_bytes_ +
-           static_cast<int64_t>(written_.memory_bytes());
+  void AppendStateKey(uint32_t slot, std::string* key) const override {
+    AppendKeyGroup(keys_.key_group(slot), key);
+    keys_.AppendEncoded(slot, key);
   }
 
-  // Writes the least recently touched keys (all their sessions) to the backend until the hot
-  // state is within three quarters of its budget.
-  void MaybeSpill() {
-    const int64_t budget = context_.hot_state_bytes;
-    if (budget < 0 || HotBytes() <= budget) return;
-    std::vector<AgeEntry> by_age;  // (last batch with a row, slot)
-    for (uint32_t slot = 0; slot < keys_.slot_capacity(); ++slot) {
-      if (!keys_.in_use(slot)) continue;
-      uint32_t touched = 0;
-      for (const Session& s : keys_.payload<KeySessions>(slot).sessions) {
-        touched = std::max(touched, groups_.header(s.group)->touched);
-      }
-      if (!keys_.payload<KeySessions>(slot).sessions.empty()) by_age.emplace_back(touched, slot);
+  // [count u32], then per session [start i64][end i64][its accumulators, length first].
+  void Serialize(uint32_t slot, std::string* value) override {
+    const SessionList& sessions = keys_.payload<KeySessions>(slot).sessions;
+    const uint32_t count = static_cast<uint32_t>(sessions.size());
+    aggregate_detail::AppendBytes(value, &count, sizeof(count));
+    for (const Session& session : sessions) {
+      aggregate_detail::AppendBytes(value, &session.start_ms, sizeof(int64_t));
+      aggregate_detail::AppendBytes(value, &session.end_ms, sizeof(int64_t));
+      acc_.clear();
+      layout_.Serialize(groups_.row(session.group), &acc_);
+      aggregate_detail::AppendString(value, acc_);
     }
-    EvictOldest(&by_age, [&] { return HotBytes() > budget / 4 * 3; }, [&](uint32_t slot) {
-      KeySessions& key = keys_.payload<KeySessions>(slot);
-      const int64_t deadline_ms = KeyDeadline(key);
-      std::string value;
-      aggregate_detail::AppendBytes(&value, &deadline_ms, sizeof(deadline_ms));
-      uint32_t count = static_cast<uint32_t>(key.sessions.size());
-      aggregate_detail::AppendBytes(&value, &count, sizeof(count));
-      for (const Session& session : key.sessions) {
-        aggregate_detail::AppendBytes(&value, &session.start_ms, sizeof(int64_t));
-        aggregate_detail::AppendBytes(&value, &session.end_ms, sizeof(int64_t));
-        acc_.clear();
-        layout_.Serialize(groups_.row(session.group), &acc_);
-        aggregate_detail::AppendString(&value, acc_);
-        groups_.Free(session.group, &heap_bytes_);
-        keys_.Release(slot);
-        --live_sessions_;
-        ++spilled_sessions_;
-      }
-      key.sessions.Clear();
-      key.set_timer_ms(kNoTimer);
-      std::string acc_key = AccKey(slot);
-      const uint64_t hash = HashBytes(acc_key);
-      if (!written_.MayContain(hash)) written_.Add(hash);
-      backend_.Put(acc_cf_, acc_key, value);
-      ++metrics_->state_writes;
-      backend_.Put(timer_cf_, TimerKey(keys_.key_group(slot), deadline_ms, acc_key.substr(2)), "");
-      ++spilled_deadlines_[deadline_ms];
-      ++spilled_key_groups_[keys_.key_group(slot)];
-      ++spilled_keys_;
-      backend_dirty_ = true;
-    });
+  }
+
+  void Evicted(uint32_t slot) override {
+    KeySessions& key = keys_.payload<KeySessions>(slot);
+    for (const Session& session : key.sessions) {
+      groups_.Free(session.group, &heap_bytes_);
+      keys_.Release(slot);
+      --live_sessions_;
+      ++spilled_sessions_;
+    }
+    key.sessions.Clear();
+    key.set_timer_ms(kNoTimer);
+  }
+
+  // The key's next deadline: when the watermark must bring it back.
+  int64_t IndexTime(uint32_t slot) const override { return KeyDeadline(SessionsOf(slot)); }
+  bool TracksTouches() const override { return true; }
+  uint32_t LastTouched(uint32_t slot) const override {
+    uint32_t touched = 0;
+    for (const Session& s : SessionsOf(slot).sessions) {
+      touched = std::max(touched, groups_.header(s.group)->touched);
+    }
+    return touched;
+  }
+  const KeySessions& SessionsOf(uint32_t slot) const {
+    return const_cast<KeyTable&>(keys_).payload<KeySessions>(slot);  // (payload has no const form)
+  }
+
+  int64_t HotBytes() const override {
+    const int64_t per_session = static_cast<int64_t>(layout_.row_bytes()) + sizeof(Session) + 8;
+    return live_sessions_ * per_session + static_cast<int64_t>(keys_.memory_bytes()) + heap_bytes_;
   }
 
   void FinishStep() override {
-    keys_.Sweep(IdleKeysToKeep(keys_, context_.hot_state_bytes, HotBytes()));
-    MaybeSpill();
-    keys_.Sweep(IdleKeysToKeep(keys_, context_.hot_state_bytes, HotBytes()));
-    if (backend_dirty_) {
-      backend_.Commit();
-      backend_dirty_ = false;
-    }
+    keys_.Sweep(IdleKeysToKeep(keys_, context_.hot_state_bytes, store_.HotBytes()));
+    store_.FinishStep();
+    keys_.Sweep(IdleKeysToKeep(keys_, context_.hot_state_bytes, store_.HotBytes()));
   }
 
   const AccumulatorLayout& layout_;
   SubtaskContext context_;
-  StateBackend& backend_;
   OperatorMetrics own_metrics_{"session window"};
   OperatorMetrics* metrics_;
-  int acc_cf_, timer_cf_;
+  KeyedStateStore store_;
   KeyTable keys_;
   GroupRows groups_;
   ResultBuilder results_;
@@ -461,9 +434,6 @@ class SessionWindowState final : public WindowState {
   TimerBuckets timers_;
   std::vector<uint32_t> forward_;  // per group: the session it was merged into (this batch)
   std::vector<uint32_t> pending_merges_;
-  std::map<int64_t, int64_t> spilled_deadlines_;  // keys in the backend by deadline
-  std::map<uint16_t, int64_t> spilled_key_groups_;  // and by key group
-  int64_t spilled_keys_ = 0;
   int64_t live_sessions_ = 0;     // hot sessions
   int64_t spilled_sessions_ = 0;  // sessions in the backend
 
@@ -471,7 +441,6 @@ class SessionWindowState final : public WindowState {
   int64_t next_seq_ = 0;
   int64_t heap_bytes_ = 0;
   uint32_t batch_number_ = 0;
-  bool backend_dirty_ = false;
 
   std::vector<int64_t> times_;
   std::vector<uint32_t> slots_, group_of_row_, due_;
@@ -481,13 +450,11 @@ class SessionWindowState final : public WindowState {
     uint32_t slot, group;
   };
   std::vector<Firing> firings_;
-  GrowingBloomFilter written_;             // keys written to the backend
   std::vector<uint32_t> slot_checked_;     // per key slot: the batch that looked for it last
-  std::vector<uint32_t> load_slots_;       // keys to read back from the backend
-  std::vector<std::string> load_keys_;     // and their keys there
+  std::vector<uint32_t> load_slots_;       // keys asked of the backend
   std::vector<Session> absorbed_;
   std::vector<const arrow::Array*> inputs_;
-  std::string value_, acc_;
+  std::string acc_;
 };
 
 }  // namespace

@@ -17,22 +17,6 @@
 
 namespace millstream {
 
-namespace state_keys {
-
-void AppendTime(std::string* out, int64_t time_ms) {
-  uint64_t bits = static_cast<uint64_t>(time_ms) ^ (1ull << 63);
-  for (int i = 0; i < 8; ++i) out->push_back(static_cast<char>(bits >> (56 - 8 * i)));
-}
-
-int64_t ReadTime(std::string_view bytes) {
-  MS_CHECK(bytes.size() >= 8, "state key without a time");
-  uint64_t bits = 0;
-  for (int i = 0; i < 8; ++i) bits = (bits << 8) | static_cast<uint8_t>(bytes[i]);
-  return static_cast<int64_t>(bits ^ (1ull << 63));
-}
-
-}  // namespace state_keys
-
 void EmitLateRows(const BatchPtr& batch, const std::vector<int64_t>& rows, Emitter& out,
                   OperatorMetrics* metrics) {
   if (rows.empty()) return;

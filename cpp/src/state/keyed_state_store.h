@@ -17,9 +17,15 @@
 //     and a Put later);
 //   - write-back: evicted entries are buffered by the backend and committed once per step in one
 //     sorted WriteBatch;
-//   - the metrics state_entries (hot + cold, each entry once), state_reads, state_writes;
+//   - the metrics state_entries (hot + cold, each entry once; added at FinishStep), state_reads,
+//     state_writes;
 //   - checkpoint hooks: Snapshot writes every entry of a key-group range (hot ones serialised,
-//     cold ones from the backend) in key order; Restore puts such entries back, cold.
+//     cold ones from the backend) in key order; Restore puts such entries back, cold;
+//   - optionally a time index of the entries in the backend (UseTimeIndex): a second column
+//     family [key_group][time][key] -> a copy of the value (or nothing), written and deleted
+//     with each entry, for operators that must find their cold entries by time (the panes a
+//     window firing needs, the sessions a watermark makes due). The entry's time (a pane end,
+//     a deadline) comes from the codec (IndexTime); the backend stores it before the value.
 //
 // Example (an operator with one accumulator row per key):
 //   KeyedStateStore store(backend, "running_acc", context.hot_state_bytes, metrics, &codec);
@@ -33,8 +39,10 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/metrics.h"
@@ -56,6 +64,31 @@ class KeyedEntryCodec {
   virtual void Evicted(uint32_t entry) = 0;
   // Bytes of hot state the operator holds (tables, accumulator rows, their heap).
   virtual int64_t HotBytes() const = 0;
+  // With a time index (KeyedStateStore::UseTimeIndex): the entry's time in it now.
+  virtual int64_t IndexTime(uint32_t entry) const {
+    (void)entry;
+    return 0;
+  }
+  // Operators that already note when each entry was last touched (an accumulator header) say
+  // so here, and the store asks them at eviction instead of being told by Touch() per row.
+  virtual bool TracksTouches() const { return false; }
+  virtual uint32_t LastTouched(uint32_t entry) const {
+    (void)entry;
+    return 0;
+  }
+};
+
+// The time index of a store (KeyedStateStore::UseTimeIndex).
+struct TimeIndexOptions {
+  std::string column_family;     // e.g. "window_timer": [key_group][time][key bytes]
+  // The state key is [key_group][key][time] (a pane's groups), not [key_group][key].
+  bool time_in_state_key = false;
+  // The index entry holds a copy of the value (a pane fires with one scan, not a Get each).
+  bool copy_value = false;
+  // An entry read back leaves the backend (its index time may change while it is hot, and an
+  // index entry left behind would be found again at every scan; sessions), instead of keeping
+  // a copy that its next eviction overwrites (one Put instead of a Delete and a Put).
+  bool take_on_load = false;
 };
 
 class KeyedStateStore {
@@ -63,6 +96,11 @@ class KeyedStateStore {
   // `hot_budget_bytes` < 0: unbounded (nothing is ever evicted). `metrics` may be null.
   KeyedStateStore(StateBackend& backend, const std::string& column_family,
                   int64_t hot_budget_bytes, OperatorMetrics* metrics, KeyedEntryCodec* codec);
+  // Keeps a time index of the entries in the backend; call before the first Add.
+  void UseTimeIndex(const TimeIndexOptions& options);
+  // state_entries counts something else than this store's entries (a session window counts
+  // sessions; its entries are keys): the operator keeps it, the store leaves it alone.
+  void LeaveEntryCountToOperator() { count_entries_ = false; }
   // Takes the store's entries out of state_entries (the run's metrics outlive the state).
   ~KeyedStateStore();
   KeyedStateStore(const KeyedStateStore&) = delete;
@@ -73,6 +111,10 @@ class KeyedStateStore {
   // until it is found in the backend by LoadRequested (then it is the same entry).
   void Add(uint32_t entry, uint32_t step);
   void Touch(uint32_t entry, uint32_t step) { info_[entry].touched = step; }
+  // Fetches the store's line of an entry ahead of a Remove() (a loop over many entries).
+  void Prefetch(uint32_t entry) const {
+    if (entry < info_.size()) __builtin_prefetch(&info_[entry]);
+  }
   // The operator drops a hot entry for good (a window past its lateness): its copy in the
   // backend, if any, is deleted too. The operator frees the entry itself.
   void Remove(uint32_t entry);
@@ -96,6 +138,20 @@ class KeyedStateStore {
   // After each input batch or watermark: evicts the least recently touched entries when the
   // hot bytes exceed the budget, then commits the step's writes.
   void FinishStep();
+
+  // ---- the time index (UseTimeIndex) ---------------------------------------------------------
+  // The times of the index, each with how many entries of the backend have it (cold ones and
+  // the stale copies of hot ones), in time order.
+  const std::map<int64_t, int64_t>& index_times() const { return index_times_; }
+  // Calls f(key_group, key bytes, time, value) for the index entries with time in
+  // [from_ms, to_ms], key group by key group, each in (time, key) order; `value` is the entry's
+  // value when the index copies it, else empty. A hot entry's stale copy is among them: the
+  // operator prefers its hot entry. Nothing is read back or made hot.
+  void ScanIndex(int64_t from_ms, int64_t to_ms,
+                 const std::function<void(uint16_t, std::string_view, int64_t, std::string_view)>& f);
+  // Deletes every cold entry with an index time at or before `to_ms` (windows past their
+  // lateness); the operator Remove()s its hot entries of those times first. Returns how many.
+  int64_t DropIndexedThrough(int64_t to_ms);
 
   // ---- counts -------------------------------------------------------------------------------
   int64_t hot_entries() const { return hot_entries_; }
@@ -124,6 +180,11 @@ class KeyedStateStore {
   void Evict(uint32_t entry);
   void NoteWritten(std::string_view state_key);
   void AddEntries(int64_t delta);
+  // The time index: an entry's index key, and the bookkeeping of its entries.
+  void AppendIndexKey(std::string_view state_key, int64_t time_ms, std::string* index_key) const;
+  void PutIndex(std::string_view state_key, int64_t time_ms, std::string_view value);
+  void DeleteIndex(std::string_view state_key, int64_t time_ms);
+  bool indexed() const { return index_cf_ >= 0; }
 
   StateBackend& backend_;
   const int cf_;
@@ -140,6 +201,20 @@ class KeyedStateStore {
   std::vector<Load> loads_;
   std::vector<std::string> load_keys_;  // LoadRequested's scratch
   std::string key_, value_;             // Evict's scratch
+  bool count_entries_ = true;
+  // state_entries changes not yet added to the metric: published at FinishStep (one atomic
+  // add a step, not one per entry: a sliding window adds and removes millions of groups).
+  int64_t unpublished_entries_ = 0;
+  void PublishEntries();
+
+  // The time index.
+  int index_cf_ = -1;
+  TimeIndexOptions index_;
+  std::vector<int64_t> copy_time_;               // by entry: index time of its backend copy
+  std::map<int64_t, int64_t> index_times_;       // entries in the backend by index time
+  std::map<uint16_t, int64_t> index_key_groups_; // and by key group
+  std::string index_key_;                        // scratch
+  std::vector<std::pair<std::string, int64_t>> taken_;  // LoadRequested's entries to delete
 };
 
 }  // namespace millstream

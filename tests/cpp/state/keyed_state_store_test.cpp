@@ -256,6 +256,114 @@ TEST_P(KeyedStateStoreConformance, NewKeysNeverAskTheBackend) {
   EXPECT_EQ(SnapshotOf(store), Contents(model.begin(), model.end()));
 }
 
+// Entries with a time in the store's time index: the length of their value (so it moves while
+// an entry is hot), noting what the backend's index must hold: state key -> time and value.
+class TimedEntries final : public KeyedEntryCodec {
+ public:
+  explicit TimedEntries(StringEntries& entries) : entries_(entries) {}
+  std::map<std::string, std::pair<int64_t, std::string>> in_backend;
+
+  void AppendStateKey(uint32_t id, std::string* key) const override { entries_.AppendStateKey(id, key); }
+  void Serialize(uint32_t id, std::string* value) override { entries_.Serialize(id, value); }
+  int64_t IndexTime(uint32_t id) const override {
+    return static_cast<int64_t>(entries_.value(id).size()) - 50;  // negative times too
+  }
+  void Evicted(uint32_t id) override {
+    std::string key;
+    entries_.AppendStateKey(id, &key);
+    in_backend[key] = {IndexTime(id), entries_.value(id)};
+    entries_.Evicted(id);
+  }
+  int64_t HotBytes() const override { return entries_.HotBytes(); }
+
+ private:
+  StringEntries& entries_;
+};
+
+TEST_P(KeyedStateStoreConformance, TimeIndexHoldsWhatTheBackendHolds) {
+  for (const bool take_on_load : {false, true}) {
+    SCOPED_TRACE(take_on_load ? "take on load" : "keep a copy");
+    auto backend = MakeBackend(take_on_load ? "op_take" : "op_keep");
+    OperatorMetrics metrics("test");
+    StringEntries entries;
+    TimedEntries timed(entries);
+    KeyedStateStore store(*backend, "timed_acc", 6000, &metrics, &timed);
+    TimeIndexOptions index;
+    index.column_family = "timed_index";
+    index.copy_value = !take_on_load;
+    index.take_on_load = take_on_load;
+    store.UseTimeIndex(index);
+    std::map<std::string, std::string> model;
+    std::mt19937_64 random(take_on_load ? 5 : 6);
+    auto check_index = [&] {
+      std::map<std::string, std::pair<int64_t, std::string>> scanned;
+      store.ScanIndex(INT64_MIN, INT64_MAX, [&](uint16_t key_group, std::string_view key,
+                                               int64_t time_ms, std::string_view value) {
+        std::string state_key;
+        AppendKeyGroup(key_group, &state_key);
+        state_key.append(key);
+        EXPECT_TRUE(scanned.emplace(state_key, std::make_pair(time_ms, std::string(value))).second);
+      });
+      auto expected = timed.in_backend;
+      if (take_on_load) {
+        for (auto& [key, time_and_value] : expected) time_and_value.second.clear();  // not copied
+      }
+      ASSERT_EQ(scanned, expected);
+      std::map<int64_t, int64_t> times;
+      for (const auto& [key, time_and_value] : expected) ++times[time_and_value.first];
+      ASSERT_EQ(store.index_times(), times);
+    };
+    for (uint32_t step = 1; step <= 80; ++step) {
+      std::vector<int> keys;
+      for (int i = 0; i < 30; ++i) keys.push_back(std::uniform_int_distribution<int>(0, 399)(random));
+      Step(store, entries, keys, step, &model);
+      if (take_on_load) {  // what came back hot left the backend
+        for (int key : keys) timed.in_backend.erase(StateKey(key % 128, key));
+      }
+      if (step % 5 == 0) {  // a hot entry dropped for good, with its copy
+        const std::string state_key = StateKey(keys[0] % 128, keys[0]);
+        const uint32_t id = *entries.Find(state_key);
+        store.Remove(id);
+        entries.Drop(id);
+        model.erase(state_key);
+        timed.in_backend.erase(state_key);
+      }
+      store.FinishStep();
+      check_index();
+      ASSERT_EQ(metrics.state_entries.load(), static_cast<int64_t>(model.size()));
+    }
+    ASSERT_GT(store.cold_entries(), 100);
+    // Everything up to a time goes: hot entries of those times first (by the operator), then the
+    // cold ones by the store.
+    const int64_t through_ms = 0;
+    for (const auto& [key, time_and_value] : std::map(timed.in_backend)) {
+      if (time_and_value.first > through_ms) continue;
+      const auto hot = entries.Find(key);
+      if (!hot) continue;
+      store.Remove(*hot);
+      entries.Drop(*hot);
+      model.erase(key);
+      timed.in_backend.erase(key);
+    }
+    int64_t cold_through = 0;
+    for (auto it = timed.in_backend.begin(); it != timed.in_backend.end();) {
+      if (it->second.first <= through_ms) {
+        ++cold_through;
+        model.erase(it->first);
+        it = timed.in_backend.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    ASSERT_GT(cold_through, 0);
+    EXPECT_EQ(store.DropIndexedThrough(through_ms), cold_through);
+    store.FinishStep();
+    check_index();
+    EXPECT_EQ(metrics.state_entries.load(), static_cast<int64_t>(model.size()));
+    EXPECT_EQ(SnapshotOf(store).size(), model.size());
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, KeyedStateStoreConformance, ::testing::Values("memory", "rocksdb"),
                          [](const auto& info) { return info.param; });
 
