@@ -450,10 +450,23 @@ class Stream:
         """Event time from ``column`` (a timestamp, or int64 epoch milliseconds) with bounded
         out-of-orderness: the watermark is the largest time seen minus ``max_delay``."""
         label = f"with_watermark({column}, max_delay={max_delay})"
+        self._check_no_given_watermarks("with_watermark")
         node = _plan.watermark_node(
             column, to_ms(max_delay, "max_delay"),
             None if idle_timeout is None else to_ms(idle_timeout, "idle_timeout"), label)
         return self._then(node, time_column=column)
+
+    def _check_no_given_watermarks(self, caller: str) -> None:
+        """A stream of ``ms.testing.events(..., time_column=...)`` has its watermarks given:
+        a derived one would replace them silently."""
+        nodes = self._pipeline._nodes
+        for node_id in self._pipeline._ancestors([self._node]):
+            if nodes[node_id]["op"] == "explicit_watermark":
+                raise ValueError(
+                    f"{caller}: this stream's watermarks are given by ms.testing.events(..., "
+                    f"time_column='{nodes[node_id]['time_column']}'), which this would replace; "
+                    "test the part of the pipeline after with_watermark on it, or pass the rows "
+                    "without watermark markers and without time_column")
 
     def key_by(self, *columns: str) -> "KeyedStream":
         """Partitions by key: each key's rows are processed in order by one subtask."""
