@@ -76,6 +76,8 @@ py::list MetricsToPython(const RunMetrics& metrics) {
     entry["state_entries_peak"] = op.state_entries_peak.load();
     entry["state_reads"] = op.state_reads.load();
     entry["state_writes"] = op.state_writes.load();
+    const int64_t watermark_ms = op.watermark_ms.load();
+    entry["watermark_ms"] = watermark_ms == INT64_MIN ? py::none() : py::object(py::int_(watermark_ms));
     result.append(entry);
   }
   return result;

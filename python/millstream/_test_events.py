@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
-from . import _core, _plan
+from . import _core, _explain, _plan
 from ._times import to_epoch_ms
 from ._types import to_arrow_schema
 
@@ -92,10 +92,10 @@ def events(pipeline, items, time_column: str | None = None, schema=None,
     label = f"{name}({len(rows)} rows, {markers} watermarks)"
     if time_column is None:
         source = _core.table_source(table.__arrow_c_stream__(), label, pipeline.batch_size, True)
-        return pipeline._source(source, label)
+        return pipeline._source(source, label, info=_explain.in_memory_info(len(rows), "1 split"))
     table = table.append_column(WATERMARK_COLUMN, pa.array(watermark_ms, type=pa.int64()))
     source = _core.table_source(table.__arrow_c_stream__(), label, pipeline.batch_size, True)
-    stream = pipeline._source(source, label)
+    stream = pipeline._source(source, label, info=_explain.in_memory_info(len(rows), "1 split"))
     node = _plan.explicit_watermark_node(time_column, WATERMARK_COLUMN,
                                          f"watermarks({time_column}, given)")
     return stream._then(node, time_column=time_column)

@@ -22,12 +22,7 @@ def to_epoch_ms(value, what: str = "time") -> int:
     if isinstance(value, int):
         return value
     if isinstance(value, str):
-        text = value.strip()
-        try:
-            value = datetime.datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-        except ValueError:
-            raise ValueError(f"{what}: cannot read {value!r} as a time; write an ISO-8601 time "
-                             "such as '2026-12-01T08:30:00Z', a datetime or epoch milliseconds") from None
+        value = parse_iso(value, what)
     if type(value).__name__ == "datetime64":  # numpy's; its unit is in its dtype
         return int(value.astype("datetime64[ms]").astype("int64"))
     try:
@@ -37,6 +32,31 @@ def to_epoch_ms(value, what: str = "time") -> int:
         raise TypeError(f"{what}: expected a time (epoch ms int, datetime, ISO-8601 string), got "
                         f"{value!r} ({type(value).__name__})") from None
     return scalar.cast(pa.int64()).as_py()
+
+
+def parse_iso(text: str, what: str = "time") -> datetime.datetime:
+    """An ISO-8601 date or date and time (``Z`` or an offset: an aware datetime).
+
+    >>> parse_iso("2026-12-01"), parse_iso("2026-12-01T08:30:00Z").tzinfo
+    (datetime.datetime(2026, 12, 1, 0, 0), datetime.timezone.utc)
+    """
+    stripped = text.strip()
+    try:
+        return datetime.datetime.fromisoformat(stripped[:-1] + "+00:00" if stripped.endswith("Z")
+                                               else stripped)
+    except ValueError:
+        raise ValueError(f"{what}: cannot read {text!r} as a time; write an ISO-8601 time such "
+                         "as '2026-12-01T08:30:00Z', a datetime or epoch milliseconds") from None
+
+
+def time_literal(text: str, arrow_type: pa.DataType, what: str) -> dict:
+    """An expression literal of the timestamp type ``arrow_type`` from ISO-8601 text: a text
+    without an offset is UTC, as the readers read it (formats/iso_timestamp.h)."""
+    moment = parse_iso(text, what)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    value = pa.scalar(moment, type=pa.timestamp(arrow_type.unit, tz="UTC")).cast(pa.int64()).as_py()
+    return {"lit": value, "type": str(arrow_type)}
 
 
 def _is_aware(value) -> bool:

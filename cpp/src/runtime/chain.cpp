@@ -118,7 +118,10 @@ class WatermarkChain final : public Chain {
     PushMarkedAll(children_, batch, marks, origin, sequence);
     // A part of the batch (a subtask's rows, a filter's) may end before its last mark, which is
     // then dropped from it: the last mark's watermark follows the batch for those.
-    if (marks) PushWatermarkAll(children_, emitted_ms_);
+    if (marks) {
+      PushWatermarkAll(children_, emitted_ms_);
+      metrics_->NoteWatermark(emitted_ms_);
+    }
     Advance();
   }
   void PushWatermark(int64_t) override {}
@@ -133,6 +136,7 @@ class WatermarkChain final : public Chain {
     const int64_t watermark_ms = Watermark();
     if (watermark_ms > emitted_ms_) {
       emitted_ms_ = watermark_ms;
+      metrics_->NoteWatermark(watermark_ms);
       PushWatermarkAll(children_, watermark_ms);
     }
   }
@@ -187,6 +191,7 @@ class ExplicitWatermarkChain final : public Chain {
     PushMarkedAll(children_, rows, marks, origin, sequence);
     // As WatermarkChain: a part of the batch that ends before its last mark loses it.
     if (marks) PushWatermarkAll(children_, emitted_ms_);
+    if (emitted_ms_ != kMinWatermarkMs) metrics_->NoteWatermark(emitted_ms_);
   }
   void PushWatermark(int64_t) override {}
   void PushEnd() override { PushEndAll(children_); }
