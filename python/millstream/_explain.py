@@ -56,11 +56,9 @@ def _parallelism(pipeline, node: dict, source) -> str:
 
 
 def explain_text(title: str, steps: list[PlanStep]) -> str:
-    """The plan as text, one operator a line, inputs first::
-
-        #0 source      from_records                 up to 2 splits    reads 4 rows in memory
-        #1 filter      filter((col("x") > lit(1)))  fused into its input
-    """
+    """The plan as text, inputs first: per operator a line with its id, kind and label (and
+    ``<- #i`` when its inputs are not the operator above), one with its parallelism and what
+    it reads, one with its output columns (``Stream.explain`` shows an example)."""
     lines = [title]
     previous = None
     for step in steps:
