@@ -89,7 +89,8 @@ def events(pipeline, items, time_column: str | None = None, schema=None,
         raise ValueError(f"{name}: time_column '{time_column}' is not a column; columns: "
                          f"{', '.join(table.column_names)}")
     markers = sum(isinstance(item, Watermark) for item in items)
-    label = f"{name}({len(rows)} rows, {markers} watermarks)"
+    label = (f"{name}({len(rows)} row{'s' if len(rows) != 1 else ''}, "
+             f"{markers} watermark{'s' if markers != 1 else ''})")
     if time_column is None:
         source = _core.table_source(table.__arrow_c_stream__(), label, pipeline.batch_size, True)
         return pipeline._source(source, label, info=_explain.in_memory_info(len(rows), "1 split"))

@@ -14,7 +14,7 @@ import pyarrow as pa
 from . import _core, _explain, _plan, _progress, _types
 from ._durations import to_ms
 from ._types import to_arrow_schema
-from .expr import Expr, _to_expr, bind_text_times, col
+from .expr import Expr, _to_expr, bind_text_times, col, lit
 from .job import Job, forget_ended_jobs
 from .windows import Aggregation, Window
 
@@ -690,12 +690,50 @@ class KeyedStream:
         return WindowedStream(self._stream, self.keys, window,
                               to_ms(allowed_lateness, "allowed_lateness"))
 
-    def agg(self, **aggregations: Aggregation) -> Stream:
-        """Running aggregation over all time: after each batch, the new values of the keys it
-        changed (a changelog: the last row of a key is its final value)."""
+    def agg(self, emit: str = "changelog", **aggregations: Aggregation) -> Stream:
+        """Aggregation over all time. ``emit="changelog"`` (default): after each batch, the new
+        values of the keys it changed (a changelog: the last row of a key is its final value;
+        how many rows come before depends on the batches). ``emit="final"``: one row per key,
+        its values at the end of the (bounded) input, as a SQL GROUP BY gives them.
+
+        >>> import millstream as ms
+        >>> s = ms.Pipeline(parallelism=2).from_records([{"k": "a", "x": 1}, {"k": "a", "x": 2}])
+        >>> s.key_by("k").agg(emit="final", total=ms.sum("x")).collect().to_pylist()
+        [{'k': 'a', 'total': 3}]
+        """
+        if emit == "final":
+            return self._final_agg(aggregations)
+        if emit != "changelog":
+            raise ValueError(f"agg(emit={emit!r}): emit must be 'changelog' (an update per key "
+                             "per batch) or 'final' (one row per key at the end of the input)")
         node = _plan.running_agg_node(self.keys, _aggregate_specs(aggregations),
                                       f"agg(by {', '.join(self.keys)})")
         return self._stream._then(node, time_column=None)
+
+    # One window per key that closes only at the end of input: every row gets the same event
+    # time (0) and nothing moves the watermark until the final one, so a tumbling window of
+    # 2**60 ms from 0 fires once per key, when the input ends, with the values over all rows.
+    _FINAL_TIME = "__millstream_final_time"
+    _FINAL_WINDOW_MS = 1 << 60
+
+    def _final_agg(self, aggregations: dict) -> Stream:
+        for name, aggregation in aggregations.items():
+            if isinstance(aggregation, Aggregation) and aggregation.kind in ("first", "last"):
+                raise ValueError(f"agg({name}=ms.{aggregation.kind}(...), emit='final'): first "
+                                 "and last are not supported with emit='final' yet; use the "
+                                 "changelog's last row per key, or a window")
+        specs = _aggregate_specs(aggregations)
+        stream = self._stream
+        label = f"agg(by {', '.join(self.keys)}, emit=final)"
+        timed = stream._project([col(n) for n in stream.schema.names] +
+                                [lit(0).alias(self._FINAL_TIME)], "end-of-input time")
+        timed = timed._then(_plan.watermark_node(self._FINAL_TIME, 0, None, "end-of-input time"),
+                            time_column=self._FINAL_TIME)
+        window = Window("tumbling", self._FINAL_WINDOW_MS, self._FINAL_WINDOW_MS)
+        windowed = timed._then(_plan.window_node(self.keys, self._FINAL_TIME, window.spec(), 0,
+                                                 specs, label), time_column=None)
+        return windowed._project([col(n) for n in windowed.schema.names
+                                  if n not in ("window_start", "window_end")], label)
 
 
 class WindowedStream:
