@@ -4,6 +4,7 @@
 # make test-cpp, make test-python - one half, without the sanitizer build
 # make test-portable - both suites again with the AVX-512 kernels switched off (their portable loops)
 # make bench - the benchmarks (slow; not part of make test)
+# make docs  - the documentation site (docs/site) into build/docs, warnings as errors
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -16,7 +17,7 @@ NATIVE_SOURCES := $(shell find cpp bindings tests/cpp cmake -name '*.cpp' -o -na
 export CCACHE_BASEDIR := $(CURDIR)
 
 ASAN_BUILD := build/asan
-.PHONY: setup demo test test-cpp test-python test-portable test-asan bench clean
+.PHONY: setup demo test test-cpp test-python test-portable test-asan bench docs clean
 setup: $(BUILD)/.built
 
 build/.debian:
@@ -78,6 +79,10 @@ test-asan: setup
 
 bench: setup
 	$(PY) benchmarks/run_all.py
+
+# Its examples are executed by tests/python/test_docs_site.py.
+docs: setup
+	$(PY) -m sphinx -W -b html docs/site build/docs
 
 clean:
 	rm -rf build python/millstream/_core*.so

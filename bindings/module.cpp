@@ -76,6 +76,8 @@ py::list MetricsToPython(const RunMetrics& metrics) {
     entry["state_entries_peak"] = op.state_entries_peak.load();
     entry["state_reads"] = op.state_reads.load();
     entry["state_writes"] = op.state_writes.load();
+    const int64_t watermark_ms = op.watermark_ms.load();
+    entry["watermark_ms"] = watermark_ms == INT64_MIN ? py::none() : py::object(py::int_(watermark_ms));
     result.append(entry);
   }
   return result;
@@ -299,11 +301,12 @@ PYBIND11_MODULE(_core, m) {
       .def_property_readonly("name", &Source::name)
       .def("schema_capsule", [](const Source& source) { return ExportSchemaCapsule(*source.schema()); });
 
-  m.def("table_source", [](py::object stream_capsule, const std::string& name, int64_t batch_size) {
+  m.def("table_source", [](py::object stream_capsule, const std::string& name, int64_t batch_size,
+                           bool single_split) {
     auto reader = ImportStreamCapsule(stream_capsule);
     auto table = CheckArrow(reader->ToTable(), "reading an in-memory table");
-    return MakeTableSource(std::move(table), name, batch_size);
-  });
+    return MakeTableSource(std::move(table), name, batch_size, single_split);
+  }, py::arg("stream_capsule"), py::arg("name"), py::arg("batch_size"), py::arg("single_split") = false);
   m.def("jsonl_source", [](const std::string& path, py::object schema, const std::string& on_error,
                            int64_t batch_size) {
     return MakeJsonlSource(path, OptionalSchema(schema), MakeOptions(on_error, batch_size));

@@ -25,6 +25,8 @@ map_batches    handle: int (the functions beside the plan), schema: [[name, type
 union          (none)                                                              one+
 watermark      time_column: str, max_delay_ms: int >= 0, idle_timeout_ms: int      one
                (-1: never idle)
+explicit_      time_column: str, watermark_column: str (int64 epoch ms: the        one
+ watermark     watermark from that row on, null: unchanged; dropped from output)
 window         keys: [str], time_column: str ("" for processing time),             one
                window: {kind: tumbling|sliding|session, size_ms, slide_ms,
                offset_ms, gap_ms: int, time: event|processing},
@@ -99,6 +101,11 @@ def watermark_node(time_column: str, max_delay_ms: int, idle_timeout_ms: int | N
     return Node("watermark", label, {
         "time_column": time_column, "max_delay_ms": max_delay_ms,
         "idle_timeout_ms": -1 if idle_timeout_ms is None else idle_timeout_ms})
+
+
+def explicit_watermark_node(time_column: str, watermark_column: str, label: str) -> Node:
+    return Node("explicit_watermark", label,
+                {"time_column": time_column, "watermark_column": watermark_column})
 
 
 def window_node(keys: list[str], time_column: str | None, window: dict,

@@ -15,6 +15,7 @@ import math
 
 import pyarrow as pa
 
+from . import _times
 from ._types import to_arrow_type, type_spec
 from ._durations import to_ms
 
@@ -240,6 +241,35 @@ def _json_value(value, arrow_type: pa.DataType):
     if pa.types.is_timestamp(arrow_type):
         return pa.scalar(value, type=arrow_type).cast(pa.int64()).as_py()
     return pa.scalar(value, type=arrow_type).as_py()
+
+
+_COMPARISONS = ("eq", "ne", "lt", "le", "gt", "ge")
+
+
+def bind_text_times(node: dict, schema: pa.Schema) -> dict:
+    """``node`` with ISO-8601 text compared with a timestamp column read as a time of the
+    column's type, as pandas and Spark compare them: ``col("ts") > "2026-12-01"`` (a text
+    without an offset is UTC, as the readers read it). Other nodes are left as they are.
+
+    >>> schema = pa.schema([("ts", pa.timestamp("ms", tz="UTC"))])
+    >>> bind_text_times((col("ts") >= "1970-01-01T00:00:01+01:00").node, schema)["args"][1]
+    {'lit': -3599000, 'type': 'timestamp[ms, tz=UTC]'}
+    """
+    if "alias" in node:
+        return {**node, "expr": bind_text_times(node["expr"], schema)}
+    if "fn" not in node:
+        return node
+    args = [bind_text_times(arg, schema) for arg in node["args"]]
+    if node["fn"] in _COMPARISONS and len(args) == 2:
+        for column, text in ((0, 1), (1, 0)):
+            name = args[column].get("col")
+            literal = args[text]
+            if name in schema.names and pa.types.is_timestamp(schema.field(name).type) and \
+                    literal.get("type") == "string" and literal.get("lit") is not None:
+                args[text] = _times.time_literal(
+                    literal["lit"], schema.field(name).type,
+                    f"comparing timestamp column '{name}' with {literal['lit']!r}")
+    return {**node, "args": args}
 
 
 def _to_node(value) -> dict:

@@ -90,6 +90,22 @@ class Job:
         """Counters per operator, live while the job runs."""
         return self._native.metrics()
 
+    def metrics_frame(self):
+        """:meth:`metrics` as a pandas DataFrame, an operator a row (``operator`` first).
+
+        >>> import millstream as ms
+        >>> p = ms.Pipeline(parallelism=1)
+        >>> p.from_records([{"x": 1}, {"x": 2}]).for_each_batch(lambda batch: None)
+        >>> job = p.start()
+        >>> _ = job.wait(timeout=10)
+        >>> job.metrics_frame()[["operator", "rows_in", "rows_out"]]
+                           operator  rows_in  rows_out
+        0              from_records        0         2
+        1  for_each_batch(<lambda>)        2         0
+        """
+        import pandas
+        return pandas.DataFrame(self.metrics())
+
     def _forget_if_ended(self) -> None:
         # A failed run whose error no wait() reported stays, to be told at exit.
         if self._native.done() and (self._native.status() != "failed" or self._error_seen):

@@ -11,10 +11,10 @@ from typing import Callable
 
 import pyarrow as pa
 
-from . import _core, _plan
+from . import _core, _explain, _plan, _progress, _types
 from ._durations import to_ms
 from ._types import to_arrow_schema
-from .expr import Expr, _to_expr, col
+from .expr import Expr, _to_expr, bind_text_times, col, lit
 from .job import Job, forget_ended_jobs
 from .windows import Aggregation, Window
 
@@ -102,6 +102,12 @@ builtins_sum = sum
 class Pipeline:
     """A dataflow: sources, operators and sinks, declared in Python and run by the engine.
 
+    ``progress``: how runs (``collect``, ``run``, ``to_pandas``...) show their progress: None
+    (default) shows a progress bar (stderr, in a terminal) or a live display (in a notebook)
+    once a run takes more than a second: rows and bytes read of the total where known, rows/s,
+    the watermark, state entries; True shows it from the start, False never. Each run may
+    override it (``collect(progress=False)``). Ctrl-C or the kernel's interrupt stops a run.
+
     >>> import millstream as ms
     >>> p = ms.Pipeline(parallelism=2)
     >>> s = p.from_records([{"x": 1}, {"x": 5}, {"x": 7}])
@@ -111,7 +117,7 @@ class Pipeline:
 
     def __init__(self, parallelism: int | None = None, state: str | None = None,
                  state_dir: str | None = None, batch_size: int | None = None,
-                 state_memory=None, max_parallelism: int = 128):
+                 state_memory=None, max_parallelism: int = 128, progress=None):
         self.parallelism = (os.cpu_count() or 1) if parallelism is None else \
             _positive_int(parallelism, "parallelism", "None for all cores")
         if state is None:
@@ -133,6 +139,9 @@ class Pipeline:
         self._pending_sinks: list[int] = []
         self._sinks_run = False  # whether a run took declared sinks (so none is left to run)
         self._dead_letter_sources: dict[int, str] = {}
+        self._source_info: dict[int, _explain.SourceInfo] = {}  # what each source reads
+        # The runs' progress display (millstream/_progress.py): None after ~1 s, True, False.
+        self.progress = progress
 
     # ----- sources -------------------------------------------------------------------------
     def from_arrow(self, data, name: str = "from_arrow") -> "Stream":
@@ -141,11 +150,24 @@ class Pipeline:
             data = pa.Table.from_batches([data])
         if not hasattr(data, "__arrow_c_stream__"):
             raise TypeError(f"{name}: expected an Arrow table or stream, got {type(data).__name__}")
+        rows = data.num_rows if isinstance(data, pa.Table) else None
         source = _core.table_source(data.__arrow_c_stream__(), name, self.batch_size)
-        return self._source(source, name)
+        return self._source(source, name,
+                            info=_explain.in_memory_info(rows, self._splits_text()))
 
     def from_pandas(self, df, name: str = "from_pandas") -> "Stream":
-        """Rows of a pandas DataFrame (its index is not a column)."""
+        """Rows of a pandas DataFrame (its index is not a column), or of a named pandas Series
+        (one column). A polars DataFrame goes to ``from_arrow`` (without copies)."""
+        module = type(df).__module__
+        if module.startswith("polars"):
+            raise TypeError(f"{name}: got a polars {type(df).__name__}; pass it to "
+                            "p.from_arrow(df), which takes polars frames without copies")
+        if type(df).__name__ == "Series" and module.startswith("pandas"):
+            df = df.to_frame(name=df.name if df.name is not None else "value")
+        if not hasattr(df, "columns") or not module.startswith("pandas"):
+            raise TypeError(f"{name}: expected a pandas DataFrame or Series, got "
+                            f"{type(df).__name__}; for Arrow data or polars use p.from_arrow, "
+                            "for a list of dicts p.from_records")
         return self.from_arrow(pa.Table.from_pandas(df, preserve_index=False), name)
 
     def from_records(self, records: list, schema=None, name: str = "from_records") -> "Stream":
@@ -156,16 +178,19 @@ class Pipeline:
     def read_jsonl(self, path: str, schema=None, on_error: str = "raise") -> "Stream":
         """Newline-delimited JSON; a glob reads many files. Bad rows: see ``on_error``."""
         _check_on_error(on_error)
-        source = _core.jsonl_source(str(path), _schema_capsule(schema), on_error, self.batch_size)
-        return self._source(source, f"read_jsonl({path})", on_error)
+        source = _core.jsonl_source(str(path), _text_schema_capsule(schema), on_error,
+                                    self.batch_size)
+        return self._source(source, f"read_jsonl({path})", on_error,
+                            _explain.files_info(path, self._splits_text()))
 
     def read_csv(self, path: str, schema=None, on_error: str = "raise", delimiter: str = ",",
                  header: bool = True) -> "Stream":
         """CSV with a header row; a glob reads many files. Bad rows: see ``on_error``."""
         _check_on_error(on_error)
-        source = _core.csv_source(str(path), _schema_capsule(schema), on_error, self.batch_size,
+        source = _core.csv_source(str(path), _text_schema_capsule(schema), on_error, self.batch_size,
                                   delimiter, header)
-        return self._source(source, f"read_csv({path})", on_error)
+        return self._source(source, f"read_csv({path})", on_error,
+                            _explain.files_info(path, self._splits_text()))
 
     def read_kafka(self, topics, brokers: str, group: str | None = None, format: str = "json",
                    schema=None, start="earliest", stop="end", on_error: str = "raise",
@@ -217,31 +242,71 @@ class Pipeline:
                                     start, start_timestamp_ms, list(metadata),
                                     _kafka_config(config),
                                     on_error, self.batch_size)
-        return self._source(source, label, on_error)
+        return self._source(source, label, on_error, _explain.SourceInfo(
+            f"Kafka {', '.join(topics)} at {brokers}", "a split per partition"))
 
     def read_parquet(self, path: str) -> "Stream":
         """Parquet files, streamed by row group."""
         source = _core.parquet_source(str(path), "raise", self.batch_size)
-        return self._source(source, f"read_parquet({path})")
+        return self._source(source, f"read_parquet({path})",
+                            info=_explain.files_info(path, self._splits_text()))
 
-    def _source(self, source, label: str, on_error: str = "raise") -> "Stream":
+    def _splits_text(self) -> str:
+        return f"up to {self.parallelism} split{'s' if self.parallelism > 1 else ''}"
+
+    def _source(self, source, label: str, on_error: str = "raise",
+                info: _explain.SourceInfo | None = None) -> "Stream":
         handle = len(self._sources)
         self._sources.append(source)
         schemas = [_schema_of(source.schema_capsule()), _schema_of(_core.dead_letter_schema())]
         node = self._add(_plan.source_node(handle, label), [], schemas)
         if on_error == "dead_letter":
             self._dead_letter_sources[node] = label
+        if info is not None:
+            self._source_info[node] = info
         return Stream(self, node, schemas[0])
 
     # ----- running -------------------------------------------------------------------------
-    def run(self) -> RunResult:
-        """Runs every sink declared on the pipeline (write_*, for_each_batch) to the end."""
+    def run(self, progress=None) -> RunResult:
+        """Runs every sink declared on the pipeline (write_*, for_each_batch) to the end.
+        ``progress``: see :class:`Pipeline` (None: the pipeline's setting). Ctrl-C stops the
+        run; its sinks stay declared, so ``run()`` can be called again."""
         self._check_pending_sinks("run()")
-        job = self._start(self._pending_sinks)
-        job.wait()
+        sinks, sinks_run = list(self._pending_sinks), self._sinks_run
+        job = self._start(sinks)
+        try:
+            self._wait(job, sinks, progress)
+        except KeyboardInterrupt:
+            self._pending_sinks, self._sinks_run = sinks + self._pending_sinks, sinks_run
+            raise
         return job.result_summary()
 
-    def collect(self, *streams: "Stream") -> list:
+    def _wait(self, job: "Job", sinks: list[int], progress) -> None:
+        """Waits for the run of these sinks, with the progress display (``_progress.py``)."""
+        nodes = [self._nodes[i] for i in sorted(self._ancestors(sinks))]
+        _progress.wait(job, nodes, self._source_info,
+                       self.progress if progress is None else progress)
+
+    def explain(self) -> None:
+        """Prints the plan of every node declared: see :meth:`Stream.explain`."""
+        print(self._explain_text())
+
+    def _title(self) -> str:
+        return (f"Pipeline: parallelism {self.parallelism}, state {self.state}, "
+                f"{len(self._sources)} source{'s' if len(self._sources) != 1 else ''}, "
+                f"{len(self._pending_sinks)} sink{'s' if len(self._pending_sinks) != 1 else ''} "
+                "declared")
+
+    def _explain_text(self) -> str:
+        return _explain.explain_text(self._title(), _explain.plan_steps(self, list(self._nodes)))
+
+    def __repr__(self) -> str:
+        return self._explain_text() if self._nodes else self._title()
+
+    def _repr_html_(self) -> str:
+        return _explain.explain_html(self._title(), _explain.plan_steps(self, list(self._nodes)))
+
+    def collect(self, *streams: "Stream", progress=None) -> list:
         """Runs once and returns a ``pyarrow.Table`` for each stream: the windows of an
         aggregation and its late rows come from the same run.
 
@@ -256,8 +321,14 @@ class Pipeline:
                 raise ValueError("collect: every stream must belong to this Pipeline")
         sinks = [self._add(_plan.collect_sink_node(), [stream._node], [stream.schema])
                  for stream in streams]
-        job = self._start(sinks + self._pending_sinks)
-        job.wait()
+        all_sinks, sinks_run = sinks + self._pending_sinks, self._sinks_run
+        job = self._start(all_sinks)
+        try:
+            self._wait(job, all_sinks, progress)
+        except KeyboardInterrupt:
+            self._pending_sinks = all_sinks[len(sinks):] + self._pending_sinks
+            self._sinks_run = sinks_run
+            raise
         return [job.table(sink) for sink in sinks]
 
     def start(self) -> "Job":
@@ -339,8 +410,36 @@ class Stream:
         self.time_column = time_column
 
     def __repr__(self) -> str:
-        columns = ", ".join(f"{f.name}: {f.type}" for f in self.schema)
-        return f"Stream({self._pipeline._nodes[self._node]['label']}; {columns})"
+        return self._explain_text()
+
+    def _title(self) -> str:
+        time = f", event time {self.time_column}" if self.time_column else ""
+        return (f"Stream of {len(self.schema)} column{'s' if len(self.schema) != 1 else ''}"
+                f"{time} (parallelism {self._pipeline.parallelism}, state "
+                f"{self._pipeline.state})")
+
+    def _explain_text(self) -> str:
+        return _explain.explain_text(self._title(), _explain.plan_steps(self._pipeline, [self._node]))
+
+    def explain(self) -> None:
+        """Prints the plan that computes this stream: each operator with its parallelism, its
+        output columns and, for sources, what they read (a notebook shows it as a graph).
+
+        >>> import millstream as ms
+        >>> p = ms.Pipeline(parallelism=2)
+        >>> p.from_records([{"k": "a", "x": 1}]).filter(ms.col("x") > 0).explain()
+        Stream of 2 columns (parallelism 2, state memory)
+          #0 source: from_records
+              [up to 2 splits] reads 1 row in memory
+              -> k: string, x: int64
+          #1 filter: filter((col("x") > lit(0)))
+              [fused into its input]
+              -> k: string, x: int64
+        """
+        print(self._explain_text())
+
+    def _repr_html_(self) -> str:
+        return _explain.explain_html(self._title(), _explain.plan_steps(self._pipeline, [self._node]))
 
     @property
     def columns(self) -> list[str]:
@@ -358,7 +457,8 @@ class Stream:
         """Keeps the rows where ``predicate`` is true (null counts as false)."""
         if not isinstance(predicate, Expr):
             raise TypeError(f"filter() takes an expression such as col('x') > 1, got {predicate!r}")
-        return self._then(_plan.filter_node(predicate.node, f"filter({predicate!r})"))
+        return self._then(_plan.filter_node(bind_text_times(predicate.node, self.schema),
+                                            f"filter({predicate!r})"))
 
     def select(self, *columns) -> "Stream":
         """Keeps the given columns or expressions, in that order."""
@@ -437,7 +537,8 @@ class Stream:
         return self._then(_plan.port_node(1, f"dead_letters({node['label']})"), time_column=None)
 
     def _project(self, exprs: list[Expr], label: str) -> "Stream":
-        return self._then(_plan.project_node([e.node for e in exprs], label))
+        return self._then(_plan.project_node([bind_text_times(e.node, self.schema) for e in exprs],
+                                             label))
 
     def _names_of(self, exprs: list[Expr]) -> list[str]:
         if not exprs:
@@ -450,10 +551,30 @@ class Stream:
         """Event time from ``column`` (a timestamp, or int64 epoch milliseconds) with bounded
         out-of-orderness: the watermark is the largest time seen minus ``max_delay``."""
         label = f"with_watermark({column}, max_delay={max_delay})"
+        self._check_no_given_watermarks("with_watermark")
+        if column in self.schema.names and pa.types.is_string(self.schema.field(column).type):
+            raise TypeError(
+                f"{label}: column '{column}' holds text, not a time; parse it first: "
+                f".with_columns({column}=ms.col('{column}').cast(ms.timestamp('us', tz='UTC'))), "
+                f"or declare it in the reader's schema as ms.timestamp('us', tz='UTC') (ISO-8601 "
+                "text is read as a timestamp; read_csv / read_jsonl infer it when every value "
+                "is one)")
         node = _plan.watermark_node(
             column, to_ms(max_delay, "max_delay"),
             None if idle_timeout is None else to_ms(idle_timeout, "idle_timeout"), label)
         return self._then(node, time_column=column)
+
+    def _check_no_given_watermarks(self, caller: str) -> None:
+        """A stream of ``ms.testing.events(..., time_column=...)`` has its watermarks given:
+        a derived one would replace them silently."""
+        nodes = self._pipeline._nodes
+        for node_id in self._pipeline._ancestors([self._node]):
+            if nodes[node_id]["op"] == "explicit_watermark":
+                raise ValueError(
+                    f"{caller}: this stream's watermarks are given by ms.testing.events(..., "
+                    f"time_column='{nodes[node_id]['time_column']}'), which this would replace; "
+                    "test the part of the pipeline after with_watermark on it, or pass the rows "
+                    "without watermark markers and without time_column")
 
     def key_by(self, *columns: str) -> "KeyedStream":
         """Partitions by key: each key's rows are processed in order by one subtask."""
@@ -470,14 +591,24 @@ class Stream:
         return KeyedStream(self, []).window(window, allowed_lateness)
 
     # ----- sinks -----------------------------------------------------------------------------------
-    def collect(self) -> pa.Table:
+    def collect(self, progress=None) -> pa.Table:
         """Runs the pipeline (bounded input) and returns the rows as a ``pyarrow.Table``
-        (with any sinks declared but not yet run)."""
-        return self._pipeline.collect(self)[0]
+        (with any sinks declared but not yet run). ``progress``: see :class:`Pipeline`."""
+        return self._pipeline.collect(self, progress=progress)[0]
 
-    def to_pandas(self):
-        """``collect().to_pandas()``."""
-        return self.collect().to_pandas()
+    def to_pandas(self, progress=None):
+        """``collect().to_pandas()`` (a copy into pandas' own layout where they differ)."""
+        return self.collect(progress).to_pandas()
+
+    def to_polars(self, progress=None):
+        """``polars.from_arrow(collect())``: polars takes the Arrow columns without copying.
+
+        >>> import millstream as ms
+        >>> ms.Pipeline(parallelism=1).from_records([{"x": 1}]).to_polars().shape
+        (1, 1)
+        """
+        import polars
+        return polars.from_arrow(self.collect(progress))
 
     def __arrow_c_stream__(self, requested_schema=None):
         """The Arrow PyCapsule protocol: ``polars.from_arrow(stream)``, ``duckdb.sql("... from
@@ -559,12 +690,50 @@ class KeyedStream:
         return WindowedStream(self._stream, self.keys, window,
                               to_ms(allowed_lateness, "allowed_lateness"))
 
-    def agg(self, **aggregations: Aggregation) -> Stream:
-        """Running aggregation over all time: after each batch, the new values of the keys it
-        changed (a changelog: the last row of a key is its final value)."""
+    def agg(self, emit: str = "changelog", **aggregations: Aggregation) -> Stream:
+        """Aggregation over all time. ``emit="changelog"`` (default): after each batch, the new
+        values of the keys it changed (a changelog: the last row of a key is its final value;
+        how many rows come before depends on the batches). ``emit="final"``: one row per key,
+        its values at the end of the (bounded) input, as a SQL GROUP BY gives them.
+
+        >>> import millstream as ms
+        >>> s = ms.Pipeline(parallelism=2).from_records([{"k": "a", "x": 1}, {"k": "a", "x": 2}])
+        >>> s.key_by("k").agg(emit="final", total=ms.sum("x")).collect().to_pylist()
+        [{'k': 'a', 'total': 3}]
+        """
+        if emit == "final":
+            return self._final_agg(aggregations)
+        if emit != "changelog":
+            raise ValueError(f"agg(emit={emit!r}): emit must be 'changelog' (an update per key "
+                             "per batch) or 'final' (one row per key at the end of the input)")
         node = _plan.running_agg_node(self.keys, _aggregate_specs(aggregations),
                                       f"agg(by {', '.join(self.keys)})")
         return self._stream._then(node, time_column=None)
+
+    # One window per key that closes only at the end of input: every row gets the same event
+    # time (0) and nothing moves the watermark until the final one, so a tumbling window of
+    # 2**60 ms from 0 fires once per key, when the input ends, with the values over all rows.
+    _FINAL_TIME = "__millstream_final_time"
+    _FINAL_WINDOW_MS = 1 << 60
+
+    def _final_agg(self, aggregations: dict) -> Stream:
+        for name, aggregation in aggregations.items():
+            if isinstance(aggregation, Aggregation) and aggregation.kind in ("first", "last"):
+                raise ValueError(f"agg({name}=ms.{aggregation.kind}(...), emit='final'): first "
+                                 "and last are not supported with emit='final' yet; use the "
+                                 "changelog's last row per key, or a window")
+        specs = _aggregate_specs(aggregations)
+        stream = self._stream
+        label = f"agg(by {', '.join(self.keys)}, emit=final)"
+        timed = stream._project([col(n) for n in stream.schema.names] +
+                                [lit(0).alias(self._FINAL_TIME)], "end-of-input time")
+        timed = timed._then(_plan.watermark_node(self._FINAL_TIME, 0, None, "end-of-input time"),
+                            time_column=self._FINAL_TIME)
+        window = Window("tumbling", self._FINAL_WINDOW_MS, self._FINAL_WINDOW_MS)
+        windowed = timed._then(_plan.window_node(self.keys, self._FINAL_TIME, window.spec(), 0,
+                                                 specs, label), time_column=None)
+        return windowed._project([col(n) for n in windowed.schema.names
+                                  if n not in ("window_start", "window_end")], label)
 
 
 class WindowedStream:
@@ -634,6 +803,26 @@ def _kafka_config(config) -> dict:
     """librdkafka properties as strings (booleans as true/false)."""
     return {str(k): (str(v).lower() if isinstance(v, bool) else str(v))
             for k, v in (config or {}).items()}
+
+
+def _text_schema_capsule(schema):
+    """A text file's schema for the engine: a timestamp declared as the bare ``ms.timestamp``
+    (no unit) is marked, so that an integer there is an error naming the fix instead of being
+    read as microseconds (1,000x off for epoch milliseconds)."""
+    arrow_schema = to_arrow_schema(schema)
+    if arrow_schema is None:
+        return None
+    if isinstance(schema, dict):
+        unit_not_given = {name for name, kind in schema.items()
+                          if kind is _types.timestamp or kind == "timestamp"}
+        arrow_schema = pa.schema([
+            field.with_metadata({_UNIT_NOT_GIVEN: "1"}) if field.name in unit_not_given else field
+            for field in arrow_schema])
+    return arrow_schema.__arrow_c_schema__()
+
+
+# The field metadata key the engine reads (formats/column_buffers.h, kUnitNotGivenKey).
+_UNIT_NOT_GIVEN = "millstream.timestamp_unit_not_given"
 
 
 def _schema_capsule(schema):

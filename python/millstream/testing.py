@@ -1,4 +1,7 @@
-"""Test helpers: an in-process Kafka cluster (librdkafka's mock), reachable over loopback TCP.
+"""Test helpers: a source with deterministic time (:func:`events` with :func:`watermark`
+markers between rows), :func:`assert_rows_equal` (multisets, or per key in order, with a diff),
+the pytest fixtures of ``millstream.pytest_plugin`` (``ms_pipeline``), and an in-process Kafka
+cluster (librdkafka's mock), reachable over loopback TCP.
 
 >>> from millstream.testing import MockKafka
 >>> with MockKafka() as kafka:
@@ -14,6 +17,8 @@ import json
 from dataclasses import dataclass, field
 
 from . import _core
+from ._row_assertions import assert_rows_equal, rows_of  # noqa: F401 (the testing kit)
+from ._test_events import Watermark, events, watermark  # noqa: F401
 
 
 @dataclass
@@ -138,4 +143,5 @@ def _pick(choice, record, field_name: bool = False):
     return choice
 
 
-__all__ = ["MockKafka", "KafkaRecord"]
+__all__ = ["MockKafka", "KafkaRecord",
+           "events", "watermark", "Watermark", "assert_rows_equal", "rows_of"]

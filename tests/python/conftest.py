@@ -9,6 +9,9 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.environ.get("MILLSTREAM_PYTHON_DIR") or os.path.join(ROOT, "python"))
 
+# the testing kit's fixtures, as an installed millstream registers them (entry point pytest11)
+pytest_plugins = ["millstream.pytest_plugin"]
+
 PARALLELISMS = [1, 2, 4]
 
 

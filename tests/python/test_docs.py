@@ -28,7 +28,9 @@ def test_readme_example_runs(index, tmp_path, monkeypatch, capsys):
 
 @pytest.mark.parametrize("module", ["millstream", "millstream.expr", "millstream.pipeline",
                                     "millstream.windows", "millstream._durations", "millstream._types",
-                                    "millstream.testing"])
+                                    "millstream.testing", "millstream._test_events",
+                                    "millstream._row_assertions", "millstream._times",
+                                    "millstream.job"])
 def test_docstring_examples(module):
     result = doctest.testmod(importlib.import_module(module), optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.failed == 0

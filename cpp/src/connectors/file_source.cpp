@@ -55,6 +55,10 @@ class TextFileSource : public Source, public std::enable_shared_from_this<TextFi
       : name_(std::move(name)), schema_(std::move(schema)), options_(options) {
     if (options_.batch_size <= 0) throw UserError(name_ + ": batch_size must be positive");
     specs_ = ColumnSpecsOf(*schema_, name_);
+    // The marks ColumnSpecsOf read (kUnitNotGivenKey) are not part of the rows' schema.
+    arrow::FieldVector fields;
+    for (const auto& field : schema_->fields()) fields.push_back(field->RemoveMetadata());
+    schema_ = arrow::schema(std::move(fields));
     std::set<std::string> names;
     for (const auto& spec : specs_) {
       if (!names.insert(spec.name).second) {

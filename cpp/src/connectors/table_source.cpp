@@ -57,8 +57,10 @@ class TableSplit final : public SourceSplit {
 
 class TableSource final : public Source {
  public:
-  TableSource(std::shared_ptr<arrow::Table> table, std::string name, int64_t batch_size)
-      : table_(std::move(table)), name_(std::move(name)), batch_size_(batch_size) {}
+  TableSource(std::shared_ptr<arrow::Table> table, std::string name, int64_t batch_size,
+              bool single_split)
+      : table_(std::move(table)), name_(std::move(name)), batch_size_(batch_size),
+        single_split_(single_split) {}
   SchemaPtr schema() const override { return table_->schema(); }
   std::string name() const override { return name_; }
   std::vector<std::unique_ptr<SourceSplit>> CreateSplits(int max_splits,
@@ -66,7 +68,8 @@ class TableSource final : public Source {
     // Blocks of one batch dealt round-robin (source.h: interleaved splits); small inputs stay
     // in one split, and in order.
     const int64_t blocks = (table_->num_rows() + batch_size_ - 1) / batch_size_;
-    const int64_t splits = std::max<int64_t>(1, std::min<int64_t>(max_splits, blocks));
+    const int64_t splits =
+        single_split_ ? 1 : std::max<int64_t>(1, std::min<int64_t>(max_splits, blocks));
     std::vector<std::unique_ptr<SourceSplit>> result;
     for (int64_t index = 0; index < splits; ++index) {
       result.push_back(std::make_unique<TableSplit>(table_, index, splits, batch_size_, metrics));
@@ -78,14 +81,15 @@ class TableSource final : public Source {
   std::shared_ptr<arrow::Table> table_;
   std::string name_;
   int64_t batch_size_;
+  bool single_split_;
 };
 
 }  // namespace
 
 std::shared_ptr<Source> MakeTableSource(std::shared_ptr<arrow::Table> table, std::string name,
-                                        int64_t batch_size) {
+                                        int64_t batch_size, bool single_split) {
   MS_CHECK(batch_size > 0, "batch_size must be positive");
-  return std::make_shared<TableSource>(std::move(table), std::move(name), batch_size);
+  return std::make_shared<TableSource>(std::move(table), std::move(name), batch_size, single_split);
 }
 
 }  // namespace millstream

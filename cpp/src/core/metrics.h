@@ -26,6 +26,16 @@ struct OperatorMetrics {
   std::atomic<int64_t> state_entries_peak{0}; // the most state_entries seen after an input batch
   std::atomic<int64_t> state_reads{0};        // keys looked up in the state backend (cold state)
   std::atomic<int64_t> state_writes{0};       // entries written to the state backend (spilled)
+  // Watermark nodes: the largest watermark any split has sent on (INT64_MIN: none yet), what
+  // a progress display shows as how far event time got. The operators' watermark is the
+  // minimum over splits, which may lag it.
+  std::atomic<int64_t> watermark_ms{INT64_MIN};
+
+  void NoteWatermark(int64_t sent_ms) {
+    int64_t seen = watermark_ms.load(std::memory_order_relaxed);
+    while (sent_ms > seen && !watermark_ms.compare_exchange_weak(seen, sent_ms, std::memory_order_relaxed)) {
+    }
+  }
 
   void NotePeakState() {
     const int64_t now = state_entries.load(std::memory_order_relaxed);

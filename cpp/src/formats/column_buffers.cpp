@@ -4,6 +4,7 @@
 
 #include <arrow/array.h>
 #include <arrow/memory_pool.h>
+#include <arrow/util/key_value_metadata.h>
 
 #include "core/error.h"
 #include "core/recycling_pool.h"
@@ -51,6 +52,8 @@ std::vector<ColumnSpec> ColumnSpecsOf(const arrow::Schema& schema, const std::st
       case arrow::Type::TIMESTAMP:
         spec.kind = ColumnKind::kTimestamp;
         spec.unit = static_cast<const arrow::TimestampType&>(*field->type()).unit();
+        spec.integers_refused =
+            field->metadata() != nullptr && field->metadata()->Contains(kUnitNotGivenKey);
         break;
       default:
         throw UserError(source + ": field '" + field->name() + "' has type " +

@@ -24,7 +24,19 @@ struct ColumnSpec {
   ColumnKind kind;
   arrow::TimeUnit::type unit = arrow::TimeUnit::MILLI;  // timestamps only
   bool required = false;                                // nullable() == false in the schema
+  // Timestamps declared without a unit (Python's bare ms.timestamp; field metadata
+  // kUnitNotGivenKey): an integer there is refused, as its unit (s, ms, us) would be a guess.
+  bool integers_refused = false;
 };
+
+// The field metadata key that marks a timestamp declared without a unit (see ColumnSpec).
+inline constexpr const char* kUnitNotGivenKey = "millstream.timestamp_unit_not_given";
+
+// What a reader says of an integer in such a column.
+inline constexpr const char* kIntegerWithoutUnit =
+    "an integer for a timestamp declared without a unit (ms.timestamp): declare "
+    "ms.timestamp(\"ms\") for epoch milliseconds (or \"s\", \"us\", \"ns\"), or read it as "
+    "ms.int64 and convert with ms.from_epoch(col, unit)";
 
 // The specs of the schema's columns; throws UserError naming `source` and the field when a
 // type is not one a text file can hold (int64, float64, bool, string, timestamp).

@@ -4,6 +4,7 @@
 
 #include "core/error.h"
 #include "formats/csv_fields.h"
+#include "formats/iso_timestamp.h"
 #include "formats/text_lines.h"
 #include "formats/text_values.h"
 
@@ -141,6 +142,7 @@ SchemaPtr InferCsvSchema(const std::vector<std::shared_ptr<const InputFile>>& fi
 
   struct Evidence {
     bool any = false, all_int = true, all_float = true, all_bool = true;
+    bool all_timestamps = true, any_zone = false;  // ISO-8601 dates with a time
   };
   std::vector<Evidence> evidence(names.size());
   std::vector<ColumnSpec> specs;
@@ -176,6 +178,9 @@ SchemaPtr InferCsvSchema(const std::vector<std::shared_ptr<const InputFile>>& fi
         seen.all_int = seen.all_int && ParseInt64Text(begin, end, &int_value);
         seen.all_float = seen.all_float && ParseFloat64Text(begin, end, &float_value);
         seen.all_bool = seen.all_bool && ParseBoolText(begin, end, &bool_value);
+        bool has_zone = false;
+        seen.all_timestamps = seen.all_timestamps && IsIsoDateTime(text, &has_zone);
+        seen.any_zone = seen.any_zone || has_zone;
       }
     }
   }
@@ -195,6 +200,8 @@ SchemaPtr InferCsvSchema(const std::vector<std::shared_ptr<const InputFile>>& fi
       type = arrow::float64();
     } else if (seen.any && seen.all_bool) {
       type = arrow::boolean();
+    } else if (seen.any && seen.all_timestamps) {
+      type = InferredTimestampType(seen.any_zone);
     }
     result.push_back(arrow::field(names[i], type));
   }

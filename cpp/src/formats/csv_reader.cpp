@@ -224,7 +224,9 @@ class CsvReader final : public TextRowReader {
         return true;
       case ColumnKind::kTimestamp: {
         int64_t value;
-        if (!ParseInt64Text(begin, end, &value) &&
+        const bool integer = ParseInt64Text(begin, end, &value);
+        if (integer && spec.integers_refused) return Mismatch(kIntegerWithoutUnit, begin, end);
+        if (!integer &&
             !ParseIsoTimestamp(std::string_view(begin, static_cast<size_t>(end - begin)),
                                spec.unit, &value)) {
           return Mismatch("expected timestamp (ISO-8601 text or epoch integer)", begin, end);

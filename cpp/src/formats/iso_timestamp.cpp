@@ -186,4 +186,17 @@ void AppendIsoTimestamp(int64_t value, arrow::TimeUnit::type unit, bool utc_suff
   out->append(buffer, p);
 }
 
+bool IsIsoDateTime(std::string_view text, bool* has_zone) {
+  if (text.size() < 16 || (text[10] != 'T' && text[10] != ' ')) return false;
+  int64_t value = 0;
+  if (!ParseIsoTimestamp(text, arrow::TimeUnit::MICRO, &value)) return false;
+  const std::string_view time = text.substr(11);
+  *has_zone = time.back() == 'Z' || time.find_first_of("+-") != std::string_view::npos;
+  return true;
+}
+
+std::shared_ptr<arrow::DataType> InferredTimestampType(bool any_zone) {
+  return arrow::timestamp(arrow::TimeUnit::MICRO, any_zone ? "UTC" : "");
+}
+
 }  // namespace millstream

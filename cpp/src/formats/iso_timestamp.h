@@ -17,6 +17,15 @@ namespace millstream {
 // finer than the unit are dropped (rounding toward the past).
 bool ParseIsoTimestamp(std::string_view text, arrow::TimeUnit::type unit, int64_t* value);
 
+// Whether `text` is an ISO-8601 date *with a time* that ParseIsoTimestamp reads (schema
+// inference: such a column becomes a timestamp, as polars' try_parse_dates and DuckDB's CSV
+// sniffer make it; a bare date stays text). `has_zone`: it ends in "Z" or an offset.
+bool IsIsoDateTime(std::string_view text, bool* has_zone);
+
+// The timestamp type inferred for a column of ISO-8601 texts: microseconds, in UTC when any
+// text named its zone (the instants are then UTC ones), else without a zone.
+std::shared_ptr<arrow::DataType> InferredTimestampType(bool any_zone);
+
 // Appends `value` (a count of `unit` since the epoch) as "YYYY-MM-DDTHH:MM:SS", then a fraction
 // with the unit's digits when it is not zero, then "Z" when `utc_suffix` (columns with a time
 // zone: the value is an instant in UTC).

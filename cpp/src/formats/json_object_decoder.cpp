@@ -144,6 +144,10 @@ bool JsonObjectDecoder::SetValue(int column, const element& value, ColumnBuffers
       break;
     case ColumnKind::kTimestamp: {
       if (type == element_type::INT64) {  // epoch, in the column's unit
+        if (spec.integers_refused) {
+          *reason = std::string(kIntegerWithoutUnit) + "; " + Got(value);
+          return false;
+        }
         columns.SetInt64(column, value.get_int64().value_unsafe());
         return true;
       }

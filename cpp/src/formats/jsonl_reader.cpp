@@ -6,6 +6,7 @@
 #include <simdjson.h>
 
 #include "core/error.h"
+#include "formats/iso_timestamp.h"
 #include "formats/json_object_decoder.h"
 #include "formats/text_lines.h"
 
@@ -52,6 +53,8 @@ struct KeyEvidence {
   bool has_float = false;
   bool has_bool = false;
   bool has_string = false;
+  bool all_strings_timestamps = true;  // every string an ISO-8601 date and time
+  bool any_zone = false;               // ... and one of them named its zone
 };
 
 [[noreturn]] void ThrowInference(const std::string& path, const std::string& head,
@@ -100,7 +103,17 @@ SchemaPtr InferJsonlSchema(const std::vector<std::shared_ptr<const InputFile>>& 
           case element_type::UINT64:
           case element_type::DOUBLE: evidence.has_float = true; break;
           case element_type::BOOL: evidence.has_bool = true; break;
-          case element_type::STRING: evidence.has_string = true; break;
+          case element_type::STRING: {
+            evidence.has_string = true;
+            bool has_zone = false;
+            if (evidence.all_strings_timestamps &&
+                IsIsoDateTime(field.value.get_string().value_unsafe(), &has_zone)) {
+              evidence.any_zone = evidence.any_zone || has_zone;
+            } else {
+              evidence.all_strings_timestamps = false;
+            }
+            break;
+          }
           case element_type::NULL_VALUE: break;
           case element_type::ARRAY:
           case element_type::OBJECT:
@@ -133,6 +146,8 @@ SchemaPtr InferJsonlSchema(const std::vector<std::shared_ptr<const InputFile>>& 
       type = arrow::int64();
     } else if (evidence.has_bool) {
       type = arrow::boolean();
+    } else if (evidence.has_string && evidence.all_strings_timestamps) {
+      type = InferredTimestampType(evidence.any_zone);
     }
     fields.push_back(arrow::field(evidence.name, type));
   }

@@ -102,6 +102,20 @@ class OperatorBuilder {
     result_.watermark.idle_timeout_ms = watermark.idle_timeout_ms;
     PassThrough(PhysicalOperator::Kind::kWatermark);
   }
+  void operator()(const ExplicitWatermarkNode& watermark) {
+    const int time_column = ColumnIndex(*input_, watermark.time_column, node_);
+    TimeUnitsPerMs(*input_->field(time_column)->type(), watermark.time_column, node_);
+    const int column = ColumnIndex(*input_, watermark.watermark_column, node_);
+    if (column == time_column || input_->field(column)->type()->id() != arrow::Type::INT64) {
+      throw UserTypeError(node_.label + ": the watermark column '" + watermark.watermark_column +
+                          "' must be an int64 column of epoch milliseconds besides the time "
+                          "column, got " + input_->field(column)->type()->ToString());
+    }
+    result_.kind = PhysicalOperator::Kind::kWatermark;
+    result_.watermark.time_column = time_column;
+    result_.watermark.watermark_column = column;
+    result_.output_schemas = {CheckArrow(input_->RemoveField(column), "dropping the watermark column")};
+  }
   void operator()(const WindowNode& window) {
     int time_column = -1;  // processing time: rows are timed as they arrive
     if (!window.window.processing_time) {

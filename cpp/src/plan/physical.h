@@ -16,6 +16,9 @@ struct WatermarkAssignment {
   int64_t units_per_ms = 1;      // TimestampUnitsPerMs of the column (1 for int64 epoch ms)
   int64_t max_delay_ms = 0;
   int64_t idle_timeout_ms = -1;
+  // >= 0: the watermarks are given in this int64 column (ExplicitWatermarkNode), which the
+  // chain drops; max_delay_ms and idle_timeout_ms are then unused.
+  int watermark_column = -1;
 };
 
 struct PhysicalOperator {

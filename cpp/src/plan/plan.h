@@ -60,6 +60,16 @@ struct WatermarkNode {
   int64_t idle_timeout_ms = -1;               // -1: never idle
 };
 
+// Watermarks given with the rows instead of derived from them (the testing kit's
+// ms.testing.events): on a row, `watermark_column` (int64 epoch ms) holds the watermark in force
+// from that row on, null where it does not change; the column is dropped from the output.
+// `time_column` is the event time the operators downstream read.
+struct ExplicitWatermarkNode {
+  static constexpr std::string_view kOp = "explicit_watermark";
+  std::string time_column;
+  std::string watermark_column;
+};
+
 struct PlanAggregate {
   std::string kind, column, name;             // column empty: count(*)
 };
@@ -93,8 +103,8 @@ struct SinkNode {
 };
 
 using NodeOptions = std::variant<SourceNode, FilterNode, ProjectNode, MapBatchesNode, UnionNode,
-                                 WatermarkNode, WindowNode, RunningAggregateNode, PortNode,
-                                 SinkNode>;
+                                 WatermarkNode, ExplicitWatermarkNode, WindowNode,
+                                 RunningAggregateNode, PortNode, SinkNode>;
 
 struct PlanNode {
   int id = 0;

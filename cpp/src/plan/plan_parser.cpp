@@ -144,6 +144,12 @@ NodeOptions ParseOptions(std::string_view op, JsonFields& fields) {
     watermark.idle_timeout_ms = fields.IntIn("idle_timeout_ms", -1, std::numeric_limits<int64_t>::max());
     return watermark;
   }
+  if (op == ExplicitWatermarkNode::kOp) {
+    ExplicitWatermarkNode watermark;
+    watermark.time_column = fields.String("time_column");
+    watermark.watermark_column = fields.String("watermark_column");
+    return watermark;
+  }
   if (op == WindowNode::kOp) {
     WindowNode window;
     window.keys = fields.Strings("keys");
@@ -174,7 +180,7 @@ NodeOptions ParseOptions(std::string_view op, JsonFields& fields) {
   }
   fields.Fail("op", "is '" + std::string(op) +
                         "'; operators: source, filter, project, map_batches, union, watermark, "
-                        "window, running_agg, port, sink");
+                        "explicit_watermark, window, running_agg, port, sink");
 }
 
 // How many inputs each operator takes: [min, max].

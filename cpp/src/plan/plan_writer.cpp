@@ -90,6 +90,10 @@ struct OptionsWriter {
     object.Int("max_delay_ms", watermark.max_delay_ms);
     object.Int("idle_timeout_ms", watermark.idle_timeout_ms);
   }
+  void operator()(const ExplicitWatermarkNode& watermark) {
+    object.String("time_column", watermark.time_column);
+    object.String("watermark_column", watermark.watermark_column);
+  }
   void operator()(const WindowNode& window) {
     object.Strings("keys", window.keys);
     object.String("time_column", window.time_column);

@@ -118,7 +118,10 @@ class WatermarkChain final : public Chain {
     PushMarkedAll(children_, batch, marks, origin, sequence);
     // A part of the batch (a subtask's rows, a filter's) may end before its last mark, which is
     // then dropped from it: the last mark's watermark follows the batch for those.
-    if (marks) PushWatermarkAll(children_, emitted_ms_);
+    if (marks) {
+      PushWatermarkAll(children_, emitted_ms_);
+      metrics_->NoteWatermark(emitted_ms_);
+    }
     Advance();
   }
   void PushWatermark(int64_t) override {}
@@ -133,6 +136,7 @@ class WatermarkChain final : public Chain {
     const int64_t watermark_ms = Watermark();
     if (watermark_ms > emitted_ms_) {
       emitted_ms_ = watermark_ms;
+      metrics_->NoteWatermark(watermark_ms);
       PushWatermarkAll(children_, watermark_ms);
     }
   }
@@ -142,6 +146,64 @@ class WatermarkChain final : public Chain {
   ChainList children_;
   std::vector<int64_t> times_ms_;
   int64_t max_event_ms_ = kMinWatermarkMs;
+  int64_t emitted_ms_ = kMinWatermarkMs;
+};
+
+// Watermarks given with the rows (ExplicitWatermarkNode, the testing kit's events): a row's
+// watermark column holds the watermark in force from that row on, null where it does not move.
+// It travels as the marks of the batch, as a derived one does (before row 0: ahead of the
+// batch), and the column is dropped. A watermark never goes back: one below the last is a
+// UserError naming the row, as the testing kit checks its input before.
+class ExplicitWatermarkChain final : public Chain {
+ public:
+  ExplicitWatermarkChain(WatermarkAssignment assignment, OperatorMetrics* metrics, ChainList children)
+      : assignment_(assignment), metrics_(metrics), children_(std::move(children)) {}
+  void Push(const BatchPtr& batch, uint64_t origin, uint64_t sequence) override {
+    metrics_->rows_in += batch->num_rows();
+    metrics_->rows_out += batch->num_rows();
+    const auto& watermarks =
+        static_cast<const arrow::Int64Array&>(*batch->column(assignment_.watermark_column));
+    std::shared_ptr<WatermarkMarks> marks;
+    for (int64_t row = 0; row < batch->num_rows(); ++row) {
+      if (!watermarks.IsValid(row)) continue;
+      const int64_t watermark_ms = watermarks.Value(row);
+      if (!IsEventTimeMs(watermark_ms)) {
+        ThrowTimeOutOfRange(watermark_ms, "watermark column '" + ColumnName(*batch) + "' at row " +
+                                              std::to_string(row) + " of a batch");
+      }
+      if (watermark_ms < emitted_ms_) {
+        throw UserError("watermark column '" + ColumnName(*batch) + "' goes back from " +
+                        std::to_string(emitted_ms_) + " to " + std::to_string(watermark_ms) +
+                        " at row " + std::to_string(row) +
+                        " of a batch: a watermark never goes back; give non-decreasing ones");
+      }
+      if (watermark_ms == emitted_ms_) continue;
+      emitted_ms_ = watermark_ms;
+      if (row == 0) {
+        PushWatermarkAll(children_, watermark_ms);
+      } else {
+        if (!marks) marks = std::make_shared<WatermarkMarks>();
+        marks->push_back(WatermarkMark{row, watermark_ms});
+      }
+    }
+    const BatchPtr rows =
+        CheckArrow(batch->RemoveColumn(assignment_.watermark_column), "dropping the watermark column");
+    PushMarkedAll(children_, rows, marks, origin, sequence);
+    // As WatermarkChain: a part of the batch that ends before its last mark loses it.
+    if (marks) PushWatermarkAll(children_, emitted_ms_);
+    if (emitted_ms_ != kMinWatermarkMs) metrics_->NoteWatermark(emitted_ms_);
+  }
+  void PushWatermark(int64_t) override {}
+  void PushEnd() override { PushEndAll(children_); }
+
+ private:
+  const std::string& ColumnName(const arrow::RecordBatch& batch) const {
+    return batch.schema()->field(assignment_.watermark_column)->name();
+  }
+
+  WatermarkAssignment assignment_;
+  OperatorMetrics* metrics_;
+  ChainList children_;
   int64_t emitted_ms_ = kMinWatermarkMs;
 };
 
@@ -276,6 +338,9 @@ std::unique_ptr<Chain> MakeTransformChain(std::shared_ptr<BatchTransform> transf
 
 std::unique_ptr<Chain> MakeWatermarkChain(WatermarkAssignment assignment, OperatorMetrics* metrics,
                                           ChainList children) {
+  if (assignment.watermark_column >= 0) {
+    return std::make_unique<ExplicitWatermarkChain>(assignment, metrics, std::move(children));
+  }
   return std::make_unique<WatermarkChain>(assignment, metrics, std::move(children));
 }
 

@@ -391,7 +391,9 @@ class RunGraph {
   // source need to stay in step (SplitAlignment); without it the lockstep only costs (at P=2 the
   // in-memory stateless benchmark took 0.30-0.34 s aligned, 0.26 s not).
   bool FeedsWatermark(int index) const {
-    if (plan_.nodes[index].is<WatermarkNode>()) return true;
+    if (plan_.nodes[index].is<WatermarkNode>() || plan_.nodes[index].is<ExplicitWatermarkNode>()) {
+      return true;
+    }
     for (int consumer : consumers_[index]) {
       if (FeedsWatermark(consumer)) return true;
     }

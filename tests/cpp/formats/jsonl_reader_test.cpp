@@ -297,5 +297,23 @@ TEST(IsoTimestamp, RejectsMalformedTextAndRoundTrips) {
   EXPECT_EQ(text, "1969-12-31T23:59:59.999");
 }
 
+TEST(IsoTimestamp, InferenceTakesDatesWithATimeAndSeesTheirZone) {
+  bool has_zone = true;
+  for (const char* naive : {"2024-01-02T03:04", "2024-01-02 03:04:05", "2024-01-02T03:04:05.123456"}) {
+    EXPECT_TRUE(IsIsoDateTime(naive, &has_zone)) << naive;
+    EXPECT_FALSE(has_zone) << naive;
+  }
+  for (const char* zoned : {"2024-01-02T03:04:05Z", "2024-01-02T03:04:05+01:00", "2024-01-02 03:04-05:30"}) {
+    EXPECT_TRUE(IsIsoDateTime(zoned, &has_zone)) << zoned;
+    EXPECT_TRUE(has_zone) << zoned;
+  }
+  for (const char* other : {"2024-01-02", "2024-01-02T", "2024-01-02T25:00:00", "soon", "",
+                            "2024-01-02T03:04:05 UTC"}) {
+    EXPECT_FALSE(IsIsoDateTime(other, &has_zone)) << other;
+  }
+  EXPECT_EQ(InferredTimestampType(true)->ToString(), "timestamp[us, tz=UTC]");
+  EXPECT_EQ(InferredTimestampType(false)->ToString(), "timestamp[us]");
+}
+
 }  // namespace
 }  // namespace millstream

@@ -97,8 +97,11 @@ struct Outcome {
   int64_t rows_late = 0, contributions_dropped = 0, state_writes = 0;
 };
 
+// `watermark_column` >= 0: the watermarks are the input's explicit ones (ExplicitWatermarkChain)
+// instead of derived with a max_delay of 500 ms.
 Outcome RunChain(const KeyedOperator& op, const BatchPtr& input, int64_t batch_rows, bool keep_marked,
-                 int* marked_batches = nullptr, const std::string& backend = "memory") {
+                 int* marked_batches = nullptr, const std::string& backend = "memory",
+                 int watermark_column = -1) {
   auto state = std::make_unique<StateChain>(op, keep_marked, backend);
   StateChain* sink = state.get();
   ChainList children;
@@ -107,6 +110,7 @@ Outcome RunChain(const KeyedOperator& op, const BatchPtr& input, int64_t batch_r
   WatermarkAssignment assignment;
   assignment.time_column = 1;
   assignment.max_delay_ms = 500;
+  assignment.watermark_column = watermark_column;
   auto chain = MakeWatermarkChain(assignment, &watermark_metrics, std::move(children));
   for (int64_t offset = 0; offset < input->num_rows(); offset += batch_rows) {
     chain->Push(input->Slice(offset, batch_rows), 0, 0);
@@ -199,25 +203,94 @@ TEST(WatermarkChain, InOrderInputCarriesNoMarks) {
   EXPECT_EQ(outcome.rows_late, 0);
 }
 
+// The message of the UserError that pushing `batch` into a watermark chain raises ("" if none).
+std::string PushError(const WatermarkAssignment& assignment, const BatchPtr& batch) {
+  OperatorMetrics metrics("with_watermark");
+  auto chain = MakeWatermarkChain(assignment, &metrics, {});
+  try {
+    chain->Push(batch, 0, 0);
+  } catch (const UserError& error) {
+    return error.what();
+  }
+  return "";
+}
+
+// A batch of two int64 columns, `first` and `second`.
+BatchPtr TwoColumns(const char* first, const std::shared_ptr<arrow::Array>& first_values,
+                    const char* second, const std::shared_ptr<arrow::Array>& second_values) {
+  auto schema = arrow::schema({arrow::field(first, arrow::int64()), arrow::field(second, arrow::int64())});
+  return arrow::RecordBatch::Make(schema, first_values->length(), {first_values, second_values});
+}
+
 TEST(WatermarkChain, TimesOutsideTheRangeAreUserErrors) {
   arrow::Int64Builder keys, times;
   CheckArrow(keys.AppendValues({1, 1}), "k");
   CheckArrow(times.AppendValues({1000, INT64_MAX}), "ts");
-  auto schema = arrow::schema({arrow::field("k", arrow::int64()), arrow::field("ts", arrow::int64())});
-  auto batch = arrow::RecordBatch::Make(schema, 2, {CheckArrow(keys.Finish(), "k"), CheckArrow(times.Finish(), "ts")});
-  OperatorMetrics metrics("with_watermark");
   WatermarkAssignment assignment;
   assignment.time_column = 1;
-  auto chain = MakeWatermarkChain(assignment, &metrics, {});
-  try {
-    chain->Push(batch, 0, 0);
-    FAIL() << "expected a UserError";
-  } catch (const UserError& error) {
-    const std::string message = error.what();
-    EXPECT_NE(message.find("'ts'"), std::string::npos) << message;
-    EXPECT_NE(message.find("row 1"), std::string::npos) << message;
-    EXPECT_NE(message.find(std::to_string(INT64_MAX)), std::string::npos) << message;
+  const std::string message = PushError(
+      assignment, TwoColumns("k", CheckArrow(keys.Finish(), "k"), "ts", CheckArrow(times.Finish(), "ts")));
+  ASSERT_FALSE(message.empty()) << "expected a UserError";
+  EXPECT_NE(message.find("'ts'"), std::string::npos) << message;
+  EXPECT_NE(message.find("row 1"), std::string::npos) << message;
+  EXPECT_NE(message.find(std::to_string(INT64_MAX)), std::string::npos) << message;
+}
+
+// The input with a third column, the watermark the derived assigner (max_delay 500 ms) has in
+// force before each row, written where it moves: given explicitly, it must give the same
+// windows and late rows at every batch size.
+BatchPtr WithDerivedWatermarks(const BatchPtr& input) {
+  const auto& times = static_cast<const arrow::Int64Array&>(*input->column(1));
+  arrow::Int64Builder watermarks;
+  int64_t max_ms = kMinWatermarkMs, emitted_ms = kMinWatermarkMs;
+  for (int64_t row = 0; row < input->num_rows(); ++row) {
+    const int64_t watermark_ms = max_ms == kMinWatermarkMs ? kMinWatermarkMs : max_ms - 500;
+    if (watermark_ms > emitted_ms) {
+      CheckArrow(watermarks.Append(watermark_ms), "wm");
+      emitted_ms = watermark_ms;
+    } else {
+      CheckArrow(watermarks.AppendNull(), "wm");
+    }
+    max_ms = std::max(max_ms, times.Value(row));
   }
+  return CheckArrow(input->AddColumn(2, arrow::field("wm", arrow::int64()),
+                                     CheckArrow(watermarks.Finish(), "wm")), "wm");
+}
+
+TEST(ExplicitWatermarkChain, GivenWatermarksActAsDerivedOnes) {
+  std::mt19937_64 random(11);
+  const BatchPtr input = RandomInput(600, random);
+  const BatchPtr explicit_input = WithDerivedWatermarks(input);
+  for (const WindowSpec& window : {Window(WindowSpec::Kind::kTumbling, 1000, 0),
+                                   Window(WindowSpec::Kind::kSliding, 1500, 500),
+                                   Window(WindowSpec::Kind::kSession, 300, 0)}) {
+    auto op = MakeWindowAggregate(input->schema(), {0}, 1, window, 0,
+                                  {{"count", -1, "n"}, {"max", 1, "latest"}});
+    const Outcome expected = RunChain(*op, input, 1, true);
+    ASSERT_GT(expected.rows_late, 0);
+    for (int64_t batch_rows : {int64_t{1}, int64_t{7}, int64_t{64}, int64_t{600}}) {
+      for (bool keep_marked : {true, false}) {
+        SCOPED_TRACE("batch of " + std::to_string(batch_rows) + (keep_marked ? " kept" : " cut"));
+        const Outcome got = RunChain(*op, explicit_input, batch_rows, keep_marked, nullptr,
+                                     "memory", /*watermark_column=*/2);
+        ASSERT_EQ(got.windows, expected.windows);
+        ASSERT_EQ(got.late, expected.late);
+        ASSERT_EQ(got.rows_late, expected.rows_late);
+      }
+    }
+  }
+}
+
+TEST(ExplicitWatermarkChain, AWatermarkThatGoesBackIsAUserError) {
+  arrow::Int64Builder times, watermarks;
+  CheckArrow(times.AppendValues({1000, 2000, 3000}), "ts");
+  CheckArrow(watermarks.AppendValues({500, 0, 400}, {true, false, true}), "wm");
+  WatermarkAssignment assignment;
+  assignment.time_column = 0;
+  assignment.watermark_column = 1;
+  const std::string message = PushError(assignment, TwoColumns("ts", CheckArrow(times.Finish(), "ts"), "wm",
+                                                               CheckArrow(watermarks.Finish(), "wm")));
+  EXPECT_NE(message.find("'wm' goes back from 500 to 400 at row 2"), std::string::npos) << message;
 }
 
 TEST(SelectMarks, RenumbersMarksInTheSelection) {
