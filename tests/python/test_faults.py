@@ -315,3 +315,41 @@ print(s.with_columns(y=ms.lit(2**63 - 1)).collect().column("y").to_pylist())
 """, tmp_path))
     assert f"ValueError: lit(" in out and message in out, out
     assert "[9223372036854775807]" in out, out
+
+
+# ----- item 9: expression overflow is one rule: an error naming the expression and the row --------
+@pytest.mark.parametrize("expression, operation", [
+    ('col("x") + 1', "9223372036854775807 + 1"),
+    ('col("x") * 2', "9223372036854775807 * 2"),
+    ('-col("m")', "-(-9223372036854775808)"),
+    ('col("m") // -1', "-9223372036854775808 // -1"),
+    ('col("us").dt.epoch("ns")', "9223372036854775807 us in ns"),
+    ('col("ns").dt.truncate("1h")', "the boundary below -9223372036854775807 in steps of 3600000000000"),
+    ('col("us") + 1', "time 9223372036854775807 us + 1 ms"),
+])
+def test_integer_overflow_in_an_expression_is_an_error_naming_it(tmp_path, expression, operation):
+    out = expect_ok(run_case(f"""
+table = pa.table({{"x": pa.array([1, 2**63 - 1], pa.int64()), "m": pa.array([1, -2**63], pa.int64()),
+                   "us": pa.array([0, 2**63 - 1], pa.timestamp("us")),
+                   "ns": pa.array([0, -2**63 + 1], pa.timestamp("ns"))}})
+p = ms.Pipeline(parallelism=1)   # one batch: the row number is the table's
+try:
+    p.from_arrow(table).with_columns(out={expression}).collect()
+    print("no error")
+except ValueError as error:
+    print("ValueError:", error)
+# Row 0 alone computes.
+print("ok:", p.from_arrow(table.slice(0, 1)).with_columns(out={expression}).collect().num_rows)
+""", tmp_path))
+    assert "ValueError: integer overflow in " in out, out
+    assert f"{operation} at row 1 of a batch does not fit in int64" in out, out
+    assert "ok: 1" in out, out
+
+
+def test_a_slice_to_the_largest_length_is_the_rest_of_the_string(tmp_path):
+    out = expect_ok(run_case("""
+s = ms.Pipeline(parallelism=1).from_records([{"s": "héllo"}, {"s": ""}, {"s": None}])
+print(s.select(col("s").str.slice(1, 2**63 - 1).alias("a"),
+               col("s").str.slice(-2, 2**63 - 1).alias("b")).collect().to_pylist())
+""", tmp_path))
+    assert "[{'a': 'éllo', 'b': 'lo'}, {'a': '', 'b': ''}, {'a': None, 'b': None}]" in out, out
