@@ -29,6 +29,19 @@ def _batch_of(schema_capsule, array_capsule) -> pa.RecordBatch:
     return pa.RecordBatch._import_from_c_capsule(schema_capsule, array_capsule)
 
 
+def _in_defined_order(table: pa.Table) -> pa.Table:
+    """The rows sorted by window (window_start, window_end) and then every other column that
+    sorts (numbers, strings, times, bools), nulls last: an order that does not depend on how
+    the subtasks of a keyed operator interleaved their outputs. Rows equal in every sortable
+    column keep their arrival order."""
+    first = [name for name in ("window_start", "window_end") if name in table.column_names]
+    rest = [field.name for field in table.schema
+            if field.name not in first and not pa.types.is_nested(field.type)
+            and not pa.types.is_dictionary(field.type)]
+    keys = [(name, "ascending", "at_end") for name in first + rest]
+    return table.sort_by(keys) if keys else table
+
+
 def _machine_memory_bytes() -> int:
     """Physical memory, or the container's memory limit (cgroup v2 or v1) when that is lower."""
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -241,9 +254,14 @@ class Pipeline:
         job.wait()
         return job.result_summary()
 
-    def collect(self, *streams: "Stream") -> list:
+    def collect(self, *streams: "Stream", ordered: bool = False) -> list:
         """Runs once and returns a ``pyarrow.Table`` for each stream: the windows of an
         aggregation and its late rows come from the same run.
+
+        Rows of stateless pipelines come in the input's order. Those of keyed operators come as
+        their subtasks emit them, which varies from run to run at parallelism > 1; with
+        ``ordered=True`` each table is sorted by window (``window_start``, ``window_end``) and
+        then by every other column, so that two runs compare equal row for row.
 
         >>> import millstream as ms
         >>> p = ms.Pipeline(parallelism=1)
@@ -256,9 +274,12 @@ class Pipeline:
                 raise ValueError("collect: every stream must belong to this Pipeline")
         sinks = [self._add(_plan.collect_sink_node(), [stream._node], [stream.schema])
                  for stream in streams]
+        if not isinstance(ordered, bool):
+            raise ValueError(f"collect(ordered={ordered!r}): ordered must be True or False")
         job = self._start(sinks + self._pending_sinks)
         job.wait()
-        return [job.table(sink) for sink in sinks]
+        tables = [job.table(sink) for sink in sinks]
+        return [_in_defined_order(table) for table in tables] if ordered else tables
 
     def start(self) -> "Job":
         """Runs every declared sink in background threads; returns a :class:`Job`, which runs
@@ -470,14 +491,22 @@ class Stream:
         return KeyedStream(self, []).window(window, allowed_lateness)
 
     # ----- sinks -----------------------------------------------------------------------------------
-    def collect(self) -> pa.Table:
+    def collect(self, ordered: bool = False) -> pa.Table:
         """Runs the pipeline (bounded input) and returns the rows as a ``pyarrow.Table``
-        (with any sinks declared but not yet run)."""
-        return self._pipeline.collect(self)[0]
+        (with any sinks declared but not yet run); ``ordered=True`` sorts them by window and
+        then every column (see :meth:`Pipeline.collect`).
 
-    def to_pandas(self):
-        """``collect().to_pandas()``."""
-        return self.collect().to_pandas()
+        >>> import millstream as ms
+        >>> p = ms.Pipeline(parallelism=2)
+        >>> s = p.from_records([{"k": k, "v": 0.1 * k} for k in (3, 1, 2, 1)])
+        >>> s.key_by("k").agg(total=ms.sum("v")).collect(ordered=True)["k"].to_pylist()
+        [1, 2, 3]
+        """
+        return self._pipeline.collect(self, ordered=ordered)[0]
+
+    def to_pandas(self, ordered: bool = False):
+        """``collect(ordered=ordered).to_pandas()``."""
+        return self.collect(ordered=ordered).to_pandas()
 
     def __arrow_c_stream__(self, requested_schema=None):
         """The Arrow PyCapsule protocol: ``polars.from_arrow(stream)``, ``duckdb.sql("... from
