@@ -6,6 +6,9 @@ import re
 
 _UNITS_MS = {"ms": 1, "s": 1000, "m": 60_000, "min": 60_000, "h": 3_600_000, "d": 86_400_000}
 _PATTERN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|min|m|h|d)\s*$")
+# The engine's bound on durations (core/time_arithmetic.h kMaxDurationMs): any time plus a few
+# durations stays inside int64.
+MAX_DURATION_MS = 1 << 61
 
 
 def to_ms(value, what: str = "duration") -> int:
@@ -16,6 +19,18 @@ def to_ms(value, what: str = "duration") -> int:
     """
     if isinstance(value, bool):
         raise TypeError(f"{what}: expected a duration, got {value!r}")
+    milliseconds = _read_ms(value)
+    if milliseconds is None:
+        raise ValueError(f"{what}: cannot read duration {value!r}; write e.g. '250ms', '10s', "
+                         "'15m', '6h', '1d', a datetime.timedelta or an int of milliseconds")
+    if abs(milliseconds) > MAX_DURATION_MS:
+        raise ValueError(f"{what}: the duration {value!r} ({milliseconds} ms) is beyond the "
+                         f"durations the engine represents (at most 2**61 = {MAX_DURATION_MS} ms, "
+                         "~73 million years)")
+    return milliseconds
+
+
+def _read_ms(value) -> int | None:
     if isinstance(value, int):
         return value
     if isinstance(value, datetime.timedelta):
@@ -24,5 +39,5 @@ def to_ms(value, what: str = "duration") -> int:
         match = _PATTERN.match(value)
         if match:
             return int(round(float(match.group(1)) * _UNITS_MS[match.group(2)]))
-    raise ValueError(f"{what}: cannot read duration {value!r}; write e.g. '250ms', '10s', "
-                     "'15m', '6h', '1d', a datetime.timedelta or an int of milliseconds")
+    return None
+

@@ -440,11 +440,12 @@ class Stream:
         if arrow_schema is None:
             empty = pa.RecordBatch.from_pylist([], schema=self.schema)
             arrow_schema = _to_batch(fn(empty), None).schema
-        wrapped = _batch_function(fn, arrow_schema)
+        name = getattr(fn, "__name__", "fn")
+        label = f"map_batches({name})"
+        wrapped = _batch_function(fn, arrow_schema, label)
         handle = len(self._pipeline._functions)
         self._pipeline._functions.append(wrapped)
-        name = getattr(fn, "__name__", "fn")
-        node = _plan.map_batches_node(handle, arrow_schema, f"map_batches({name})")
+        node = _plan.map_batches_node(handle, arrow_schema, label)
         node_id = self._pipeline._add(node, [self._node], [arrow_schema])
         return Stream(self._pipeline, node_id, arrow_schema,
                       self.time_column if self.time_column in arrow_schema.names else None)
@@ -680,7 +681,7 @@ def _flatten(items) -> list:
     return out
 
 
-def _to_batch(result, schema: pa.Schema | None) -> pa.RecordBatch:
+def _to_batch(result, schema: pa.Schema | None, label: str = "map_batches") -> pa.RecordBatch:
     if isinstance(result, pa.RecordBatch):
         batch = result
     elif isinstance(result, pa.Table):
@@ -692,14 +693,20 @@ def _to_batch(result, schema: pa.Schema | None) -> pa.RecordBatch:
         raise TypeError("map_batches: the function must return a pyarrow.RecordBatch, a "
                         f"pyarrow.Table or a pandas.DataFrame, got {type(result).__name__}")
     if schema is not None and batch.schema != schema and batch.schema.names == schema.names:
-        batch = batch.cast(schema)
+        try:
+            batch = batch.cast(schema)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as error:
+            got = ", ".join(f"{f.name}: {f.type}" for f in batch.schema)
+            raise ValueError(f"{label}: the function returned columns ({got}) that do not cast to "
+                             f"the declared schema ({error}); return those types, or declare "
+                             "the schema the function returns") from error
     return batch
 
 
-def _batch_function(fn: Callable, schema: pa.Schema):
+def _batch_function(fn: Callable, schema: pa.Schema, label: str):
     def call(schema_capsule, array_capsule):
         result = fn(_batch_of(schema_capsule, array_capsule))
         if result is None:
             return None
-        return _to_batch(result, schema).__arrow_c_array__()
+        return _to_batch(result, schema, label).__arrow_c_array__()
     return call
