@@ -4,6 +4,8 @@
 # make test-cpp, make test-python - one half, without the sanitizer build
 # make test-portable - both suites again with the AVX-512 kernels switched off (their portable loops)
 # make bench - the benchmarks (slow; not part of make test)
+# make fuzz  - each fuzz target (tests/fuzz) for FUZZ_SECONDS over its seed corpus; make test
+#              runs them for a few seconds each (ctest's fuzz.* cases)
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -16,7 +18,9 @@ NATIVE_SOURCES := $(shell find cpp bindings tests/cpp cmake -name '*.cpp' -o -na
 export CCACHE_BASEDIR := $(CURDIR)
 
 ASAN_BUILD := build/asan
-.PHONY: setup demo test test-cpp test-python test-portable test-asan bench clean
+FUZZ_SECONDS ?= 120
+FUZZ_TARGETS := jsonl_decoder csv_decoder iso_timestamp plan_parser
+.PHONY: setup demo test test-cpp test-python test-portable test-asan bench clean fuzz
 setup: $(BUILD)/.built
 
 build/.debian:
@@ -75,6 +79,13 @@ test-asan: setup
 	  ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	  MILLSTREAM_PYTHON_DIR=$(CURDIR)/$(ASAN_BUILD)/python \
 	  $(PY) -m pytest tests/python -p no:cacheprovider
+
+# Findings are written as crash-<target>-* into build/fuzz-findings; each becomes a regression test.
+fuzz: setup
+	mkdir -p build/fuzz-findings
+	cd build/fuzz-findings && for t in $(FUZZ_TARGETS); do \
+	  $(CURDIR)/$(BUILD)/tests/fuzz/fuzz_$$t $(CURDIR)/tests/fuzz/corpus/$$t --seconds $(FUZZ_SECONDS) --seed $$RANDOM || exit 1; \
+	done
 
 bench: setup
 	$(PY) benchmarks/run_all.py
