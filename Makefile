@@ -3,8 +3,12 @@
 # make test-asan - the same tests against a build with AddressSanitizer + UBSan (build/asan)
 # make test-cpp, make test-python - one half, without the sanitizer build
 # make test-portable - both suites again with the AVX-512 kernels switched off (their portable loops)
+# make test-tsan - the C++ tests and the runtime's Python tests against a ThreadSanitizer build
+#              (build/tsan); not in make test: a second sanitizer build does not fit its budget
 # make bench - the benchmarks (slow; not part of make test)
 # make docs  - the documentation site (docs/site) into build/docs, warnings as errors
+# make fuzz  - each fuzz target (tests/fuzz) for FUZZ_SECONDS over its seed corpus; make test
+#              runs them for a few seconds each (ctest's fuzz.* cases)
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -17,7 +21,10 @@ NATIVE_SOURCES := $(shell find cpp bindings tests/cpp cmake -name '*.cpp' -o -na
 export CCACHE_BASEDIR := $(CURDIR)
 
 ASAN_BUILD := build/asan
-.PHONY: setup demo test test-cpp test-python test-portable test-asan bench docs clean
+TSAN_BUILD := build/tsan
+FUZZ_SECONDS ?= 120
+FUZZ_TARGETS := jsonl_decoder csv_decoder iso_timestamp plan_parser
+.PHONY: setup demo test test-cpp test-python test-portable test-asan test-tsan bench docs clean fuzz
 setup: $(BUILD)/.built
 
 build/.debian:
@@ -76,6 +83,28 @@ test-asan: setup
 	  ASAN_OPTIONS=detect_leaks=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	  MILLSTREAM_PYTHON_DIR=$(CURDIR)/$(ASAN_BUILD)/python \
 	  $(PY) -m pytest tests/python -p no:cacheprovider
+
+# Findings are written as crash-<target>-* into build/fuzz-findings; each becomes a regression test.
+fuzz: setup
+	mkdir -p build/fuzz-findings
+	cd build/fuzz-findings && for t in $(FUZZ_TARGETS); do \
+	  $(CURDIR)/$(BUILD)/tests/fuzz/fuzz_$$t $(CURDIR)/tests/fuzz/corpus/$$t --seconds $(FUZZ_SECONDS) --seed $$RANDOM || exit 1; \
+	done
+
+# As test-asan, with -fsanitize=thread. libtsan is preloaded into Python (CPython is not built
+# with it) and tests/tsan.supp suppresses races inside the uninstrumented libraries (TBB,
+# RocksDB, librdkafka, Arrow, CPython). The fuzz targets and the layer probes are left out (no
+# threads); of the Python tests, the runtime's (threads, jobs, keyed exchange).
+TSAN_ENV := TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp halt_on_error=1 second_deadlock_stack=1"
+test-tsan: setup
+	cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DMILLSTREAM_SANITIZE=thread \
+	  -DMILLSTREAM_MODULE_DIR=$(CURDIR)/$(TSAN_BUILD)/python/millstream -DPython_EXECUTABLE=$(CURDIR)/$(PY)
+	cmake --build $(TSAN_BUILD)
+	for f in python/millstream/*.py; do ln -sf $(CURDIR)/$$f $(TSAN_BUILD)/python/millstream/; done
+	$(TSAN_ENV) ctest --test-dir $(TSAN_BUILD) --output-on-failure -j2 -E '^(fuzz|layers)\.'
+	LD_PRELOAD="$$(g++ -print-file-name=libtsan.so) $$(g++ -print-file-name=libstdc++.so)" $(TSAN_ENV) \
+	  MILLSTREAM_PYTHON_DIR=$(CURDIR)/$(TSAN_BUILD)/python \
+	  $(PY) -m pytest tests/python/test_runtime.py tests/python/test_faults.py tests/python/test_reproducible_results.py -p no:cacheprovider
 
 bench: setup
 	$(PY) benchmarks/run_all.py

@@ -29,6 +29,19 @@ def _batch_of(schema_capsule, array_capsule) -> pa.RecordBatch:
     return pa.RecordBatch._import_from_c_capsule(schema_capsule, array_capsule)
 
 
+def _in_defined_order(table: pa.Table) -> pa.Table:
+    """The rows sorted by window (window_start, window_end) and then every other column that
+    sorts (numbers, strings, times, bools), nulls last: an order that does not depend on how
+    the subtasks of a keyed operator interleaved their outputs. Rows equal in every sortable
+    column keep their arrival order."""
+    first = [name for name in ("window_start", "window_end") if name in table.column_names]
+    rest = [field.name for field in table.schema
+            if field.name not in first and not pa.types.is_nested(field.type)
+            and not pa.types.is_dictionary(field.type)]
+    keys = [(name, "ascending", "at_end") for name in first + rest]
+    return table.sort_by(keys) if keys else table
+
+
 def _machine_memory_bytes() -> int:
     """Physical memory, or the container's memory limit (cgroup v2 or v1) when that is lower."""
     total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
@@ -306,9 +319,14 @@ class Pipeline:
     def _repr_html_(self) -> str:
         return _explain.explain_html(self._title(), _explain.plan_steps(self, list(self._nodes)))
 
-    def collect(self, *streams: "Stream", progress=None) -> list:
+    def collect(self, *streams: "Stream", ordered: bool = False, progress=None) -> list:
         """Runs once and returns a ``pyarrow.Table`` for each stream: the windows of an
         aggregation and its late rows come from the same run.
+
+        Rows of stateless pipelines come in the input's order. Those of keyed operators come as
+        their subtasks emit them, which varies from run to run at parallelism > 1; with
+        ``ordered=True`` each table is sorted by window (``window_start``, ``window_end``) and
+        then by every other column, so that two runs compare equal row for row.
 
         >>> import millstream as ms
         >>> p = ms.Pipeline(parallelism=1)
@@ -321,6 +339,8 @@ class Pipeline:
                 raise ValueError("collect: every stream must belong to this Pipeline")
         sinks = [self._add(_plan.collect_sink_node(), [stream._node], [stream.schema])
                  for stream in streams]
+        if not isinstance(ordered, bool):
+            raise ValueError(f"collect(ordered={ordered!r}): ordered must be True or False")
         all_sinks, sinks_run = sinks + self._pending_sinks, self._sinks_run
         job = self._start(all_sinks)
         try:
@@ -329,7 +349,8 @@ class Pipeline:
             self._pending_sinks = all_sinks[len(sinks):] + self._pending_sinks
             self._sinks_run = sinks_run
             raise
-        return [job.table(sink) for sink in sinks]
+        tables = [job.table(sink) for sink in sinks]
+        return [_in_defined_order(table) for table in tables] if ordered else tables
 
     def start(self) -> "Job":
         """Runs every declared sink in background threads; returns a :class:`Job`, which runs
@@ -519,11 +540,12 @@ class Stream:
         if arrow_schema is None:
             empty = pa.RecordBatch.from_pylist([], schema=self.schema)
             arrow_schema = _to_batch(fn(empty), None).schema
-        wrapped = _batch_function(fn, arrow_schema)
+        name = getattr(fn, "__name__", "fn")
+        label = f"map_batches({name})"
+        wrapped = _batch_function(fn, arrow_schema, label)
         handle = len(self._pipeline._functions)
         self._pipeline._functions.append(wrapped)
-        name = getattr(fn, "__name__", "fn")
-        node = _plan.map_batches_node(handle, arrow_schema, f"map_batches({name})")
+        node = _plan.map_batches_node(handle, arrow_schema, label)
         node_id = self._pipeline._add(node, [self._node], [arrow_schema])
         return Stream(self._pipeline, node_id, arrow_schema,
                       self.time_column if self.time_column in arrow_schema.names else None)
@@ -591,24 +613,34 @@ class Stream:
         return KeyedStream(self, []).window(window, allowed_lateness)
 
     # ----- sinks -----------------------------------------------------------------------------------
-    def collect(self, progress=None) -> pa.Table:
+    def collect(self, ordered: bool = False, progress=None) -> pa.Table:
         """Runs the pipeline (bounded input) and returns the rows as a ``pyarrow.Table``
-        (with any sinks declared but not yet run). ``progress``: see :class:`Pipeline`."""
-        return self._pipeline.collect(self, progress=progress)[0]
+        (with any sinks declared but not yet run); ``ordered=True`` sorts them by window and
+        then every column (see :meth:`Pipeline.collect`). ``progress``: see :class:`Pipeline`.
 
-    def to_pandas(self, progress=None):
-        """``collect().to_pandas()`` (a copy into pandas' own layout where they differ)."""
-        return self.collect(progress).to_pandas()
+        >>> import millstream as ms
+        >>> p = ms.Pipeline(parallelism=2)
+        >>> s = p.from_records([{"k": k, "v": 0.1 * k} for k in (3, 1, 2, 1)])
+        >>> s.key_by("k").agg(total=ms.sum("v")).collect(ordered=True)["k"].to_pylist()
+        [1, 2, 3]
+        """
+        return self._pipeline.collect(self, ordered=ordered, progress=progress)[0]
 
-    def to_polars(self, progress=None):
-        """``polars.from_arrow(collect())``: polars takes the Arrow columns without copying.
+    def to_pandas(self, ordered: bool = False, progress=None):
+        """``collect(ordered=ordered).to_pandas()`` (a copy into pandas' own layout where they
+        differ)."""
+        return self.collect(ordered=ordered, progress=progress).to_pandas()
+
+    def to_polars(self, ordered: bool = False, progress=None):
+        """``polars.from_arrow(collect(ordered=ordered))``: polars takes the Arrow columns
+        without copying.
 
         >>> import millstream as ms
         >>> ms.Pipeline(parallelism=1).from_records([{"x": 1}]).to_polars().shape
         (1, 1)
         """
         import polars
-        return polars.from_arrow(self.collect(progress))
+        return polars.from_arrow(self.collect(ordered=ordered, progress=progress))
 
     def __arrow_c_stream__(self, requested_schema=None):
         """The Arrow PyCapsule protocol: ``polars.from_arrow(stream)``, ``duckdb.sql("... from
@@ -840,7 +872,7 @@ def _flatten(items) -> list:
     return out
 
 
-def _to_batch(result, schema: pa.Schema | None) -> pa.RecordBatch:
+def _to_batch(result, schema: pa.Schema | None, label: str = "map_batches") -> pa.RecordBatch:
     if isinstance(result, pa.RecordBatch):
         batch = result
     elif isinstance(result, pa.Table):
@@ -852,14 +884,20 @@ def _to_batch(result, schema: pa.Schema | None) -> pa.RecordBatch:
         raise TypeError("map_batches: the function must return a pyarrow.RecordBatch, a "
                         f"pyarrow.Table or a pandas.DataFrame, got {type(result).__name__}")
     if schema is not None and batch.schema != schema and batch.schema.names == schema.names:
-        batch = batch.cast(schema)
+        try:
+            batch = batch.cast(schema)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as error:
+            got = ", ".join(f"{f.name}: {f.type}" for f in batch.schema)
+            raise ValueError(f"{label}: the function returned columns ({got}) that do not cast to "
+                             f"the declared schema ({error}); return those types, or declare "
+                             "the schema the function returns") from error
     return batch
 
 
-def _batch_function(fn: Callable, schema: pa.Schema):
+def _batch_function(fn: Callable, schema: pa.Schema, label: str):
     def call(schema_capsule, array_capsule):
         result = fn(_batch_of(schema_capsule, array_capsule))
         if result is None:
             return None
-        return _to_batch(result, schema).__arrow_c_array__()
+        return _to_batch(result, schema, label).__arrow_c_array__()
     return call

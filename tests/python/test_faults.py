@@ -19,6 +19,14 @@ import numpy as np
 import pyarrow as pa
 import millstream as ms
 from millstream import col
+
+def print_error(run):
+    # prints "ValueError: <message>" if run() raises one, else "no error"
+    try:
+        run()
+        print("no error")
+    except ValueError as error:
+        print("ValueError:", error)
 """
 
 
@@ -315,3 +323,149 @@ print(s.with_columns(y=ms.lit(2**63 - 1)).collect().column("y").to_pylist())
 """, tmp_path))
     assert f"ValueError: lit(" in out and message in out, out
     assert "[9223372036854775807]" in out, out
+
+
+# ----- item 9: expression overflow is one rule: an error naming the expression and the row --------
+@pytest.mark.parametrize("expression, operation", [
+    ('col("x") + 1', "9223372036854775807 + 1"),
+    ('col("x") * 2', "9223372036854775807 * 2"),
+    ('-col("m")', "-(-9223372036854775808)"),
+    ('col("m") // -1', "-9223372036854775808 // -1"),
+    ('col("us").dt.epoch("ns")', "9223372036854775807 us in ns"),
+    ('col("ns").dt.truncate("1h")', "the boundary below -9223372036854775807 in steps of 3600000000000"),
+    ('col("us") + 1', "time 9223372036854775807 us + 1 ms"),
+])
+def test_integer_overflow_in_an_expression_is_an_error_naming_it(tmp_path, expression, operation):
+    out = expect_ok(run_case(f"""
+table = pa.table({{"x": pa.array([1, 2**63 - 1], pa.int64()), "m": pa.array([1, -2**63], pa.int64()),
+                   "us": pa.array([0, 2**63 - 1], pa.timestamp("us")),
+                   "ns": pa.array([0, -2**63 + 1], pa.timestamp("ns"))}})
+p = ms.Pipeline(parallelism=1)   # one batch: the row number is the table's
+print_error(lambda: p.from_arrow(table).with_columns(out={expression}).collect())
+# Row 0 alone computes.
+print("ok:", p.from_arrow(table.slice(0, 1)).with_columns(out={expression}).collect().num_rows)
+""", tmp_path))
+    assert "ValueError: integer overflow in " in out, out
+    assert f"{operation} at row 1 of a batch does not fit in int64" in out, out
+    assert "ok: 1" in out, out
+
+
+def test_a_slice_to_the_largest_length_is_the_rest_of_the_string(tmp_path):
+    out = expect_ok(run_case("""
+s = ms.Pipeline(parallelism=1).from_records([{"s": "héllo"}, {"s": ""}, {"s": None}])
+print(s.select(col("s").str.slice(1, 2**63 - 1).alias("a"),
+               col("s").str.slice(-2, 2**63 - 1).alias("b")).collect().to_pylist())
+""", tmp_path))
+    assert "[{'a': 'éllo', 'b': 'lo'}, {'a': '', 'b': ''}, {'a': None, 'b': None}]" in out, out
+
+
+# ----- clear errors: durations, CSV headers, numbers, map_batches ---------------------------------
+@pytest.mark.parametrize("build, what", [
+    ("ms.tumbling(2**64)", "tumbling size"),
+    ("ms.sliding('10s', f'{2**62}ms')", "sliding every"),
+    ("ms.session(2**61 + 1)", "session gap"),
+    ("s.with_watermark('ts', max_delay=2**70)", "max_delay"),
+    ("s.select(col('ts').cast(ms.timestamp('ms')).dt.truncate(2**63))", "dt.truncate"),
+])
+def test_durations_beyond_the_engines_range_are_errors_naming_them(tmp_path, build, what):
+    out = expect_ok(run_case(f"""
+s = ms.Pipeline(parallelism=1).from_records([{{"ts": 1}}])
+print_error(lambda: {build})
+print(ms.tumbling(2**61).size_ms)   # the largest duration is fine
+""", tmp_path))
+    assert f"ValueError: {what}: the duration" in out and "beyond the durations the engine represents" in out, out
+    assert str(2**61) in out.splitlines()[-1], out
+
+
+def test_a_csv_header_that_is_not_utf8_is_an_error_naming_the_file(tmp_path):
+    out = expect_ok(run_case("""
+with open("latin1.csv", "wb") as f:
+    f.write("id,prix_\\u00e9t\\u00e9\\n1,2\\n".encode("latin-1"))
+print_error(lambda: ms.Pipeline(parallelism=1).read_csv("latin1.csv").collect())
+""", tmp_path))
+    assert "ValueError: latin1.csv:1: the header's column 2 name" in out and "is not valid UTF-8" in out, out
+    assert "iconv" in out, out
+
+
+def test_an_empty_header_name_is_column_n_when_inferred_and_when_read(tmp_path):
+    out = expect_ok(run_case("""
+with open("unnamed.csv", "w") as f:
+    f.write(",b,\\n1,2,3\\n4,5,6\\n")   # pandas' to_csv writes an unnamed index so
+print(ms.Pipeline(parallelism=2).read_csv("unnamed.csv").collect().to_pylist())
+""", tmp_path))
+    assert "[{'column_1': 1, 'b': 2, 'column_3': 3}, {'column_1': 4, 'b': 5, 'column_3': 6}]" in out, out
+
+
+def test_json_numbers_beyond_int64_and_float64_drop_no_row_outside_the_schema(tmp_path):
+    out = expect_ok(run_case("""
+with open("big.jsonl", "w") as f:
+    f.write('{"a": 1, "extra": 1e400}\\n{"a": 2, "extra": 99999999999999999999999, "s": "1e400"}\\n'
+            '{"a": 3, "nested": {"x": [-1e999]}}\\n{"a": 4}\\n')
+p = ms.Pipeline(parallelism=1)
+print(p.read_jsonl("big.jsonl", schema={"a": ms.int64}).collect()["a"].to_pylist())
+with open("bad.jsonl", "w") as f:
+    f.write('{"a": 1}\\n{"a": 1e400}\\n')
+print_error(lambda: p.read_jsonl("bad.jsonl", schema={"a": ms.float64}).collect())
+""", tmp_path))
+    assert "[1, 2, 3, 4]" in out, out
+    assert "ValueError: bad.jsonl:2" in out and "'a'" in out and "1e400 is beyond" in out, out
+
+
+def test_csv_reads_numbers_below_the_smallest_float_as_zero_as_jsonl_does(tmp_path):
+    out = expect_ok(run_case("""
+with open("tiny.csv", "w") as f:
+    f.write("a,b\\n1,1e-400\\n2,-1e-400\\n3,4.9e-324\\n")
+with open("tiny.jsonl", "w") as f:
+    f.write('{"a": 1, "b": 1e-400}\\n{"a": 2, "b": -1e-400}\\n{"a": 3, "b": 4.9e-324}\\n')
+schema = {"a": ms.int64, "b": ms.float64}
+p = ms.Pipeline(parallelism=1)
+csv = p.read_csv("tiny.csv", schema=schema).collect()["b"].to_pylist()
+jsonl = p.read_jsonl("tiny.jsonl", schema=schema).collect()["b"].to_pylist()
+print(csv == jsonl == [0.0, -0.0, 5e-324], csv, jsonl)
+with open("huge.csv", "w") as f:
+    f.write("a,b\\n1,1e400\\n")
+print_error(lambda: p.read_csv("huge.csv", schema=schema).collect())
+""", tmp_path))
+    assert "True" in out, out
+    assert "ValueError: huge.csv:2: field 'b'" in out, out
+
+
+def test_map_batches_cast_failures_name_the_operator(tmp_path):
+    out = expect_ok(run_case("""
+def to_text(batch):
+    return pa.record_batch({"x": pa.array(["a"])})
+s = ms.Pipeline(parallelism=1).from_records([{"x": 1}])
+print_error(lambda: s.map_batches(to_text, schema=pa.schema([("x", pa.int64())])).collect())
+""", tmp_path))
+    assert "ValueError: map_batches(to_text): the function returned columns (x: string)" in out, out
+    assert "do not cast to the declared schema" in out, out
+
+
+def test_write_parquet_failing_on_the_disk_gives_the_errno(tmp_path):
+    # A file size limit fails the write as a full disk does, without needing one (EFBIG, not
+    # ENOSPC: the point is that the OS's reason reaches the message).
+    out = expect_ok(run_case("""
+import resource, signal
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (200_000, resource.RLIM_INFINITY))
+rng = np.random.default_rng(1)
+p = ms.Pipeline(parallelism=1)
+p.from_arrow(pa.table({"x": rng.random(400_000)})).write_parquet("out.parquet")
+print_error(lambda: p.run())
+print(sorted(os.listdir(".")))
+""", tmp_path))
+    assert "ValueError: write_parquet(" in out and "[errno 27] File too large" in out, out
+    assert "out.parquet" not in out.splitlines()[-1], out   # no partial file under its name
+
+
+def test_a_bounded_run_leaves_no_rocksdb_files_in_state_dir(tmp_path):
+    out = expect_ok(run_case("""
+os.mkdir("state")
+rng = np.random.default_rng(3)
+table = pa.table({"k": rng.integers(0, 200_000, 400_000), "v": rng.random(400_000)})
+p = ms.Pipeline(parallelism=2, state="rocksdb", state_dir="state", state_memory="1MB", batch_size=8192)
+result = p.from_arrow(table).key_by("k").agg(n=ms.count()).collect()
+files = [os.path.join(d, f) for d, _, fs in os.walk("state") for f in fs]
+print("keys", len(set(result["k"].to_pylist())), "files", files, "entries", os.listdir("state"))
+""", tmp_path))
+    assert "keys " in out and "files [] entries []" in out, out

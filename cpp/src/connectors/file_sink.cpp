@@ -108,13 +108,20 @@ class TextFileSink final : public FileSink {
   std::string buffer_;
 };
 
+// Arrow's message with its detail: for a failed write, the errno ("[errno 28] No space left on
+// device"), which message() alone leaves out.
+std::string MessageWithDetail(const arrow::Status& status) {
+  if (status.detail() == nullptr) return status.message();
+  return status.message() + " (" + status.detail()->ToString() + ")";
+}
+
 class ParquetFileSink final : public FileSink {
  public:
   ParquetFileSink(std::string path, SchemaPtr schema)
       : path_(std::move(path)), temp_path_(TempPathFor(path_)) {
     auto stream = arrow::io::FileOutputStream::Open(temp_path_);
     if (!stream.ok()) {
-      throw UserError("cannot create '" + temp_path_ + "': " + stream.status().message());
+      throw UserError("cannot create '" + temp_path_ + "': " + MessageWithDetail(stream.status()));
     }
     stream_ = *stream;
     auto compression = arrow::util::Codec::IsAvailable(arrow::Compression::SNAPPY)
@@ -127,7 +134,7 @@ class ParquetFileSink final : public FileSink {
                                                      properties, arrow_properties);
       if (!writer.ok()) {
         Abort();
-        throw UserError("write_parquet(" + path_ + "): " + writer.status().message());
+        throw UserError("write_parquet(" + path_ + "): " + MessageWithDetail(writer.status()));
       }
       writer_ = std::move(writer).ValueUnsafe();
     } catch (const parquet::ParquetException& error) {
@@ -168,7 +175,7 @@ class ParquetFileSink final : public FileSink {
     if (status.ok()) return;
     Abort();
     // Writing fails through the disk (full, removed) or through a batch of the wrong schema.
-    throw UserError("write_parquet(" + path_ + "): " + status.message());
+    throw UserError("write_parquet(" + path_ + "): " + MessageWithDetail(status));
   }
 
   std::string path_;

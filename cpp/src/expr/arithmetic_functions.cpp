@@ -1,6 +1,8 @@
 // add sub mul truediv floordiv mod neg. Hand-written: Arrow's integer divide truncates and
 // fails on a zero divisor, where Python floors and we want null; and one loop per type pair
 // reads int64 and float64 operands as they are, without a converted copy of the int side.
+// An int64 result that does not fit is an error naming the expression (expr/integer_overflow.h):
+// the loops compute wrapping, then one branch-free pass over the operands finds any overflow.
 #include <cmath>
 #include <limits>
 
@@ -10,6 +12,7 @@
 #include "core/error.h"
 #include "core/types.h"
 #include "expr/function_registry.h"
+#include "expr/integer_overflow.h"
 #include "expr/kernel_support.h"
 #include "expr/type_rules.h"
 
@@ -19,28 +22,31 @@ namespace {
 
 // --- element operations ---------------------------------------------------------------------
 
-// Integer overflow wraps (two's complement), computed in unsigned arithmetic to stay defined.
-inline int64_t WrapAdd(int64_t a, int64_t b) { return static_cast<int64_t>(static_cast<uint64_t>(a) + static_cast<uint64_t>(b)); }
-inline int64_t WrapSub(int64_t a, int64_t b) { return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b)); }
-inline int64_t WrapMul(int64_t a, int64_t b) { return static_cast<int64_t>(static_cast<uint64_t>(a) * static_cast<uint64_t>(b)); }
-
+// Each integer operation says whether its wrapped result r of a and b overflowed, and its symbol.
 struct AddOp {
   int64_t operator()(int64_t a, int64_t b) const { return WrapAdd(a, b); }
   double operator()(double a, double b) const { return a + b; }
+  static bool Overflowed(int64_t a, int64_t b, int64_t r) { return AddOverflowed(a, b, r); }
+  static constexpr const char* kSymbol = " + ";
 };
 struct SubOp {
   int64_t operator()(int64_t a, int64_t b) const { return WrapSub(a, b); }
   double operator()(double a, double b) const { return a - b; }
+  static bool Overflowed(int64_t a, int64_t b, int64_t r) { return SubOverflowed(a, b, r); }
+  static constexpr const char* kSymbol = " - ";
 };
 struct MulOp {
   int64_t operator()(int64_t a, int64_t b) const { return WrapMul(a, b); }
   double operator()(double a, double b) const { return a * b; }
+  static bool Overflowed(int64_t a, int64_t b, int64_t) { return MulOverflows(a, b); }
+  static constexpr const char* kSymbol = " * ";
 };
 struct TrueDivOp {
   double operator()(double a, double b) const { return a / b; }
 };
 
-// Python's floor division; the caller masks b == 0 as null. INT64_MIN // -1 wraps to INT64_MIN.
+// Python's floor division; the caller masks b == 0 as null. INT64_MIN // -1 wraps to INT64_MIN
+// (FloorDivOp::Overflowed rejects it).
 inline int64_t FloorDivInt(int64_t a, int64_t b) {
   if (b == 0) return 0;
   if (b == -1) return WrapSub(0, a);
@@ -87,6 +93,8 @@ inline void FloorDivModDouble(double a, double b, double* floor_quotient, double
 
 struct FloorDivOp {
   int64_t operator()(int64_t a, int64_t b) const { return FloorDivInt(a, b); }
+  static bool Overflowed(int64_t a, int64_t b, int64_t) { return a == INT64_MIN && b == -1; }
+  static constexpr const char* kSymbol = " // ";
   double operator()(double a, double b) const {
     double quotient, modulus;
     FloorDivModDouble(a, b, &quotient, &modulus);
@@ -95,6 +103,8 @@ struct FloorDivOp {
 };
 struct ModOp {
   int64_t operator()(int64_t a, int64_t b) const { return FloorModInt(a, b); }
+  static bool Overflowed(int64_t, int64_t, int64_t) { return false; }
+  static constexpr const char* kSymbol = " % ";
   double operator()(double a, double b) const {
     double quotient, modulus;
     FloorDivModDouble(a, b, &quotient, &modulus);
@@ -138,14 +148,30 @@ arrow::Datum BinaryKernel(const std::vector<arrow::Datum>& args, int64_t num_row
   return MakeArray(out_type, num_rows, CombinedValidity(args, num_rows), std::move(values));
 }
 
+// BinaryKernel over int64 operands, then a UserError naming `expression` if a valid row overflowed.
+template <typename Op>
+arrow::Datum CheckedIntegerKernel(const std::vector<arrow::Datum>& args, int64_t num_rows, Op op,
+                                  const std::string& expression) {
+  arrow::Datum result = BinaryKernel<int64_t>(args, num_rows, arrow::int64(), op);
+  if (!result.is_array()) return result;
+  const int64_t* out = result.array()->GetValues<int64_t>(1);
+  DispatchOperands<int64_t, int64_t>(args[0], args[1], [&](auto l, auto r) {
+    CheckNoOverflow(
+        result.array()->buffers[0], num_rows, [&](int64_t i) { return Op::Overflowed(l[i], r[i], out[i]); },
+        [&](int64_t i) { return std::to_string(l[i]) + Op::kSymbol + std::to_string(r[i]); }, expression);
+  });
+  return result;
+}
+
 // Integer floordiv / mod: a zero divisor makes the row null.
 template <typename Op>
-arrow::Datum IntegerDivisionKernel(const std::vector<arrow::Datum>& args, int64_t num_rows, Op op) {
+arrow::Datum IntegerDivisionKernel(const std::vector<arrow::Datum>& args, int64_t num_rows, Op op,
+                                   const std::string& expression) {
   const arrow::Datum& divisor = args[1];
   if (divisor.is_scalar() && divisor.scalar()->is_valid && ScalarValue<int64_t>(*divisor.scalar()) == 0) {
     return arrow::MakeNullScalar(arrow::int64());
   }
-  arrow::Datum result = BinaryKernel<int64_t>(args, num_rows, arrow::int64(), op);
+  arrow::Datum result = CheckedIntegerKernel(args, num_rows, op, expression);
   if (!divisor.is_array() || !result.is_array()) return result;
   const int64_t* divisors = ArrayValues<int64_t>(divisor);
   bool any_zero = false;
@@ -165,10 +191,12 @@ arrow::Datum IntegerDivisionKernel(const std::vector<arrow::Datum>& args, int64_
   return data;
 }
 
-// timestamp + milliseconds: the integer is scaled to the timestamp's unit.
+// timestamp + milliseconds: the integer is scaled to the timestamp's unit; a time beyond int64
+// of its unit is an overflow.
 arrow::Datum TimestampShiftKernel(const std::vector<arrow::Datum>& args, int64_t num_rows,
                                   const std::shared_ptr<arrow::DataType>& timestamp_type,
-                                  size_t timestamp_arg, int64_t units_per_ms, bool subtract) {
+                                  size_t timestamp_arg, int64_t units_per_ms, bool subtract,
+                                  const std::string& expression) {
   const arrow::Datum& timestamps = args[timestamp_arg];
   const arrow::Datum& milliseconds = args[1 - timestamp_arg];
   std::vector<arrow::Datum> raw = {Reinterpret(timestamps, arrow::int64()), milliseconds};
@@ -177,6 +205,20 @@ arrow::Datum TimestampShiftKernel(const std::vector<arrow::Datum>& args, int64_t
         int64_t delta = WrapMul(ms, units_per_ms);
         return subtract ? WrapSub(t, delta) : WrapAdd(t, delta);
       });
+  if (!shifted.is_array()) return Reinterpret(shifted, timestamp_type);
+  DispatchOperands<int64_t, int64_t>(raw[0], raw[1], [&](auto t, auto ms) {
+    auto overflowed = [&](int64_t i) {
+      int64_t delta, moved;
+      return __builtin_mul_overflow(ms[i], units_per_ms, &delta) ||
+             (subtract ? __builtin_sub_overflow(t[i], delta, &moved) : __builtin_add_overflow(t[i], delta, &moved));
+    };
+    auto describe = [&](int64_t i) {
+      const char* unit = units_per_ms == 1 ? " ms" : units_per_ms == 1000 ? " us" : " ns";
+      return "time " + std::to_string(t[i]) + unit + (subtract ? " - " : " + ") + std::to_string(ms[i]) + " ms";
+    };
+    CheckNoOverflow(shifted.array()->buffers[0], num_rows, overflowed, describe, expression,
+                    "filter rows with such times out first, or use a coarser timestamp unit");
+  });
   return Reinterpret(shifted, timestamp_type);
 }
 
@@ -225,9 +267,9 @@ std::optional<ResolvedCall> ResolveTimestampShift(const CallSite& call, bool sub
   resolved.output_type = timestamp_type;
   resolved.argument_types = {nullptr, nullptr};
   resolved.argument_types[1 - timestamp_arg] = arrow::int64();
-  resolved.kernel = [timestamp_type, timestamp_arg, units_per_ms, subtract](
+  resolved.kernel = [timestamp_type, timestamp_arg, units_per_ms, subtract, text = call.text()](
                         const std::vector<arrow::Datum>& args, int64_t num_rows) {
-    return TimestampShiftKernel(args, num_rows, timestamp_type, timestamp_arg, units_per_ms, subtract);
+    return TimestampShiftKernel(args, num_rows, timestamp_type, timestamp_arg, units_per_ms, subtract, text);
   };
   return resolved;
 }
@@ -259,8 +301,8 @@ Resolver SameTypeArithmetic(Op op, bool subtract, bool allow_timestamps) {
     if (allow_timestamps) {
       if (auto shifted = ResolveTimestampShift(call, subtract)) return *shifted;
     }
-    return ResolveNumeric(call, op, [op](const std::vector<arrow::Datum>& args, int64_t num_rows) {
-      return BinaryKernel<int64_t>(args, num_rows, arrow::int64(), op);
+    return ResolveNumeric(call, op, [op, text = call.text()](const std::vector<arrow::Datum>& args, int64_t num_rows) {
+      return CheckedIntegerKernel(args, num_rows, op, text);
     });
   };
 }
@@ -282,8 +324,8 @@ template <typename Op>
 Resolver FloorDivision(Op op) {
   return [op](const CallSite& call) {
     call.ExpectArgCount(2);
-    return ResolveNumeric(call, op, [op](const std::vector<arrow::Datum>& args, int64_t num_rows) {
-      return IntegerDivisionKernel(args, num_rows, op);
+    return ResolveNumeric(call, op, [op, text = call.text()](const std::vector<arrow::Datum>& args, int64_t num_rows) {
+      return IntegerDivisionKernel(args, num_rows, op, text);
     });
   };
 }
@@ -296,15 +338,28 @@ ResolvedCall ResolveNeg(const CallSite& call) {
   ResolvedCall resolved;
   resolved.output_type = ComputeType(call.arg(0).type);
   resolved.argument_types = {resolved.output_type};
-  // Arrow's unchecked negate wraps INT64_MIN like our other integer operations.
-  resolved.kernel = [](const std::vector<arrow::Datum>& args, int64_t) { return CallArrow("negate", args); };
+  if (resolved.output_type->id() == arrow::Type::DOUBLE) {
+    resolved.kernel = [](const std::vector<arrow::Datum>& args, int64_t) { return CallArrow("negate", args); };
+    return resolved;
+  }
+  // -INT64_MIN is the one int64 negation that overflows.
+  resolved.kernel = [text = call.text()](const std::vector<arrow::Datum>& args, int64_t num_rows) {
+    const int64_t* values = ArrayValues<int64_t>(args[0]);
+    auto buffer = AllocateBytes(num_rows * 8);
+    int64_t* out = buffer->mutable_data_as<int64_t>();
+    for (int64_t i = 0; i < num_rows; ++i) out[i] = WrapSub(0, values[i]);
+    auto validity = ValidityAtZero(*args[0].array());
+    CheckNoOverflow(validity, num_rows, [&](int64_t i) { return values[i] == INT64_MIN; },
+                    [&](int64_t i) { return "-(" + std::to_string(values[i]) + ")"; }, text);
+    return arrow::Datum(MakeArray(arrow::int64(), num_rows, std::move(validity), std::move(buffer)));
+  };
   return resolved;
 }
 
 }  // namespace
 
 void RegisterArithmeticFunctions(FunctionRegistry& registry) {
-  registry.Add("add", "a + b. int64 if both are integers (wrapping on overflow), else float64; "
+  registry.Add("add", "a + b. int64 if both are integers (an overflow is an error), else float64; "
                "timestamp + int adds milliseconds.", SameTypeArithmetic(AddOp(), false, true));
   registry.Add("sub", "a - b, typed as add; timestamp - int subtracts milliseconds.",
                SameTypeArithmetic(SubOp(), true, true));
@@ -314,7 +369,7 @@ void RegisterArithmeticFunctions(FunctionRegistry& registry) {
                "floats follow IEEE.", FloorDivision(FloorDivOp()));
   registry.Add("mod", "a % b with Python's sign (that of b); an integer modulo by zero is null, "
                "a float one nan.", FloorDivision(ModOp()));
-  registry.Add("neg", "-a (int64 wraps at INT64_MIN).", ResolveNeg);
+  registry.Add("neg", "-a (-INT64_MIN is an overflow error).", ResolveNeg);
 }
 
 }  // namespace millstream::expr

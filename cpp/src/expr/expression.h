@@ -9,7 +9,8 @@
 //   std::shared_ptr<arrow::Array> column = price_eur->Evaluate(*batch);   // float64, named "price"
 //
 // Type rules (see docs in the function files under cpp/src/expr/):
-// - integers of any width compute as int64 (wrapping on overflow, like Arrow's unchecked kernels);
+// - integers of any width compute as int64; a result beyond int64 is a UserError naming the
+//   expression and the row (DuckDB's rule, expr/integer_overflow.h), never a wrapped value;
 //   a uint64 column is a type error in any call but cast (RejectUint64Computation); any float makes float64 (an int compared with or added to
 //   a float is converted, exact up to 2^53); bool is not a number; truediv always gives float64.
 // - strings: string, large_string and string_view (read as string); dictionary-encoded columns

@@ -13,6 +13,7 @@
 #include <arrow/util/bitmap_generate.h>
 
 #include "core/error.h"
+#include "core/time_arithmetic.h"
 #include "expr/function_registry.h"
 #include "expr/kernel_support.h"
 #include "expr/row_selection.h"
@@ -258,7 +259,7 @@ arrow::Datum Slice(const arrow::Datum& value, int64_t start, std::optional<int64
       std::string_view text = column.view(i);
       int64_t characters = ascii ? static_cast<int64_t>(text.size()) : CountCharacters(text);
       int64_t first = start >= 0 ? start : characters + start;
-      int64_t last = length ? first + *length : characters;
+      int64_t last = length ? SaturatingAdd(first, *length) : characters;  // length may be 2**63-1
       first = std::clamp<int64_t>(first, 0, characters);
       last = std::clamp<int64_t>(last, first, characters);
       size_t begin = ascii ? first : BytePosition(text, first);

@@ -1,11 +1,14 @@
 // dt.truncate dt.year dt.month dt.day dt.hour dt.minute dt.second dt.epoch from_epoch.
 // Calendar parts come from Arrow's kernels, which read a zoned timestamp in its own time zone
 // (tz database) and a naive one as UTC. truncate and epoch are plain integer arithmetic on the
-// raw value, floored so that times before 1970 land on the earlier boundary, as windows do.
+// raw value, floored so that times before 1970 land on the earlier boundary, as windows do. A
+// result beyond int64 (dt.epoch("ns") of microseconds past 2262, a boundary before the first
+// representable time) is an overflow error (expr/integer_overflow.h).
 #include "core/error.h"
 #include "core/time_arithmetic.h"
 #include "core/types.h"
 #include "expr/function_registry.h"
+#include "expr/integer_overflow.h"
 #include "expr/kernel_support.h"
 #include "expr/type_rules.h"
 
@@ -13,16 +16,34 @@ namespace millstream::expr {
 
 namespace {
 
-// out = f(raw int64 value), keeping the input's validity.
-template <typename Fn>
-arrow::Datum MapRaw(const arrow::Datum& value, const std::shared_ptr<arrow::DataType>& out_type, Fn fn) {
+// out = f(raw int64 value), keeping the input's validity. A valid row where overflows(raw)
+// is an overflow error naming `expression` (describe(raw) tells the operation).
+template <typename Fn, typename Overflows, typename Describe>
+arrow::Datum MapRaw(const arrow::Datum& value, const std::shared_ptr<arrow::DataType>& out_type, Fn fn,
+                    Overflows overflows, Describe describe, const std::string& expression) {
   const arrow::ArrayData& array = *value.array();
   const int64_t* in = array.GetValues<int64_t>(1);
   auto buffer = AllocateBytes(array.length * 8);
   int64_t* out = buffer->mutable_data_as<int64_t>();
   for (int64_t i = 0; i < array.length; ++i) out[i] = fn(in[i]);
-  return MakeArray(out_type, array.length, ValidityAtZero(array), std::move(buffer));
+  auto validity = ValidityAtZero(array);
+  CheckNoOverflow(validity, array.length, [&](int64_t i) { return overflows(in[i]); },
+                  [&](int64_t i) { return describe(in[i]); }, expression,
+                  "filter rows with such times out first, or use a coarser unit");
+  return MakeArray(out_type, array.length, std::move(validity), std::move(buffer));
 }
+
+std::string UnitName(int64_t units_per_second) {
+  switch (units_per_second) {
+    case 1: return "s";
+    case 1000: return "ms";
+    case 1000000: return "us";
+    default: return "ns";
+  }
+}
+
+// Whether floor(t / every) * every is below INT64_MIN.
+bool MulOverflowsFloor(int64_t t, int64_t every) { return MulOverflows(FloorDiv(t, every), every); }
 
 const arrow::TimestampType& ExpectTimestamp(const CallSite& call) {
   call.ExpectArgCount(1);
@@ -55,13 +76,21 @@ ResolvedCall ResolveTruncate(const CallSite& call) {
                       std::to_string(every_ms));
     }
     every_units = every_ms / 1000;
-  } else {
-    every_units = every_ms * TimestampUnitsPerMs(type.unit());
+  } else if (__builtin_mul_overflow(every_ms, TimestampUnitsPerMs(type.unit()), &every_units)) {
+    call.FailOption("every_ms=" + std::to_string(every_ms) + " is beyond int64 in the timestamp's unit");
   }
   ResolvedCall resolved;
   resolved.output_type = call.arg(0).type;
-  resolved.kernel = [every_units, out_type = resolved.output_type](const std::vector<arrow::Datum>& args, int64_t) {
-    return MapRaw(args[0], out_type, [every_units](int64_t t) { return FloorDiv(t, every_units) * every_units; });
+  // The floor of a time within `every` of INT64_MIN lies before it: an overflow.
+  resolved.kernel = [every_units, out_type = resolved.output_type, text = call.text()](
+                        const std::vector<arrow::Datum>& args, int64_t) {
+    return MapRaw(
+        args[0], out_type, [every_units](int64_t t) { return WrapMul(FloorDiv(t, every_units), every_units); },
+        [every_units](int64_t t) { return MulOverflowsFloor(t, every_units); },
+        [every_units](int64_t t) {
+          return "the boundary below " + std::to_string(t) + " in steps of " + std::to_string(every_units);
+        },
+        text);
   };
   return resolved;
 }
@@ -85,13 +114,20 @@ ResolvedCall ResolveEpoch(const CallSite& call) {
   int64_t to_per_second = TimestampUnitsPerSecond(target);
   ResolvedCall resolved;
   resolved.output_type = arrow::int64();
-  resolved.kernel = [from_per_second, to_per_second](const std::vector<arrow::Datum>& args, int64_t) {
+  resolved.kernel = [from_per_second, to_per_second, text = call.text()](const std::vector<arrow::Datum>& args, int64_t) {
+    auto never = [](int64_t) { return false; };
+    auto describe = [from_per_second, to_per_second](int64_t t) {
+      return std::to_string(t) + " " + UnitName(from_per_second) + " in " + UnitName(to_per_second);
+    };
     if (to_per_second >= from_per_second) {
       int64_t factor = to_per_second / from_per_second;
-      return MapRaw(args[0], arrow::int64(), [factor](int64_t t) { return t * factor; });
+      return MapRaw(
+          args[0], arrow::int64(),
+          [factor](int64_t t) { return WrapMul(t, factor); },
+          [factor](int64_t t) { return MulOverflows(t, factor); }, describe, text);
     }
     int64_t divisor = from_per_second / to_per_second;
-    return MapRaw(args[0], arrow::int64(), [divisor](int64_t t) { return FloorDiv(t, divisor); });
+    return MapRaw(args[0], arrow::int64(), [divisor](int64_t t) { return FloorDiv(t, divisor); }, never, describe, text);
   };
   return resolved;
 }

@@ -7,6 +7,7 @@
 #include "formats/iso_timestamp.h"
 #include "formats/text_lines.h"
 #include "formats/text_values.h"
+#include "formats/utf8.h"
 
 namespace millstream {
 
@@ -49,21 +50,31 @@ FileHead HeadWithFirstLine(const InputFile& file) {
   }
 }
 
-// The header's names; the line is returned through `header_line` (begin null: empty file).
+std::string DefaultColumnName(size_t index) { return "column_" + std::to_string(index + 1); }
+
+// The header's names; the line is returned through `header_line` (begin null: empty file). An
+// empty name is column_<n> (1-based), here, so that inference and reading agree on it; a name
+// that is not UTF-8 is an error naming the file (Arrow and Python need UTF-8 names).
 std::vector<std::string> ReadHeader(const FileHead& head, const CsvOptions& options,
                                     TextLine* header_line) {
   *header_line = FirstNonBlankLine(DataStart(head), head.end());
   std::vector<std::string> names;
   if (header_line->begin == nullptr) return names;
+  const std::string where = head.path + ":" + std::to_string(LineNumberAt(head, header_line->begin));
   if (const char* reason =
           SplitCsvLine(header_line->begin, header_line->end, options.delimiter, &names)) {
-    throw UserError(head.path + ":" + std::to_string(LineNumberAt(head, header_line->begin)) +
-                    ": bad header row: " + reason);
+    throw UserError(where + ": bad header row: " + reason);
+  }
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (!IsValidUtf8(names[i].data(), names[i].size())) {
+      throw UserError(where + ": the header's column " + std::to_string(i + 1) + " name \"" +
+                      SanitizeUtf8(names[i]) + "\" is not valid UTF-8; convert the file to UTF-8 "
+                      "(e.g. iconv -f latin1 -t utf-8)");
+    }
+    if (names[i].empty()) names[i] = DefaultColumnName(i);
   }
   return names;
 }
-
-std::string DefaultColumnName(size_t index) { return "column_" + std::to_string(index + 1); }
 
 CsvLayout MakeCsvLayoutOfHead(const FileHead& head, const std::vector<ColumnSpec>& specs,
                               const CsvOptions& options) {
@@ -122,7 +133,6 @@ SchemaPtr InferCsvSchema(const std::vector<std::shared_ptr<const InputFile>>& fi
     if (options.header) {
       names = ReadHeader(head, options, &first);
       for (size_t i = 0; i < names.size(); ++i) {
-        if (names[i].empty()) names[i] = DefaultColumnName(i);
         for (size_t j = 0; j < i; ++j) {
           if (names[i] == names[j]) {
             throw UserError(file->path() + ": the header names column '" + names[i] +

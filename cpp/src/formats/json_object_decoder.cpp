@@ -1,6 +1,11 @@
 #include "formats/json_object_decoder.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
 
 #include "formats/bad_rows.h"
 #include "formats/iso_timestamp.h"
@@ -49,6 +54,9 @@ bool JsonObjectDecoder::DecodeRow(const char* text, size_t length, size_t readab
   const auto error = parser_.parse(parsed_text, length, /*realloc_if_needed=*/false).get(root);
   if (error == simdjson::UTF8_ERROR) {
     return DecodeInvalidUtf8(std::string_view(text, length), columns, problem);
+  }
+  if (error == simdjson::NUMBER_ERROR || error == simdjson::NUMBER_OUT_OF_RANGE) {
+    return DecodeOutOfRangeNumbers(std::string_view(text, length), columns, problem);
   }
   if (error) return Fail(problem, {}, InvalidJsonReason(error));
   return SetRow(root, columns, problem);
@@ -182,8 +190,73 @@ bool JsonObjectDecoder::DecodeInvalidUtf8(std::string_view original, ColumnBuffe
       pos += length;
     }
   }
-  const size_t length = sanitized.size();
-  sanitized.resize(length + simdjson::SIMDJSON_PADDING, ' ');
+  return DecodeRepaired(std::move(sanitized), invalid_offsets, [](size_t) { return std::string("invalid UTF-8"); },
+                        columns, problem);
+}
+
+// JSON allows numbers that float64 and 64-bit integers cannot hold (1e400, 2^70), and simdjson
+// rejects a document holding one as a whole. Such a number in a key the schema does not ask
+// for must not lose the row: each is replaced by null (padded to its length) in a copy, and
+// one in a field of ours is an error naming it.
+bool JsonObjectDecoder::DecodeOutOfRangeNumbers(std::string_view original, ColumnBuffers& columns,
+                                                RowProblem* problem) {
+  std::string repaired(original);
+  std::vector<size_t> bad_offsets;
+  std::vector<std::string> bad_numbers;
+  bool in_string = false;
+  for (size_t pos = 0; pos < original.size(); ++pos) {
+    const char c = original[pos];
+    if (in_string) {
+      if (c == '\\') ++pos;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      continue;
+    }
+    if (c != '-' && (c < '0' || c > '9')) continue;
+    size_t end = pos + 1;
+    bool integer = true;
+    while (end < original.size() && std::strchr("0123456789.eE+-", original[end]) != nullptr) {
+      integer &= original[end] >= '0' && original[end] <= '9';
+      ++end;
+    }
+    const char* begin = original.data() + pos;
+    bool out_of_range;
+    if (integer) {
+      int64_t signed_value;
+      uint64_t unsigned_value;
+      out_of_range = std::from_chars(begin, original.data() + end, signed_value).ec != std::errc() &&
+                     std::from_chars(begin, original.data() + end, unsigned_value).ec != std::errc();
+    } else {
+      const std::string token(begin, end - pos);
+      errno = 0;
+      const double value = std::strtod(token.c_str(), nullptr);
+      out_of_range = std::isinf(value);
+    }
+    if (out_of_range && end - pos >= 4) {
+      bad_offsets.push_back(pos);
+      bad_numbers.emplace_back(begin, end - pos);
+      repaired.replace(pos, end - pos, "null" + std::string(end - pos - 4, ' '));
+    }
+    pos = end - 1;
+  }
+  if (bad_offsets.empty()) return Fail(problem, {}, InvalidJsonReason(simdjson::NUMBER_ERROR));
+  return DecodeRepaired(
+      std::move(repaired), bad_offsets,
+      [&](size_t offset) {
+        const size_t i = std::find(bad_offsets.begin(), bad_offsets.end(), offset) - bad_offsets.begin();
+        return "the number " + bad_numbers[i] + " is beyond what int64 and float64 hold";
+      },
+      columns, problem);
+}
+
+template <typename ReasonOf>
+bool JsonObjectDecoder::DecodeRepaired(std::string repaired, const std::vector<size_t>& bad_offsets,
+                                       ReasonOf reason_of, ColumnBuffers& columns, RowProblem* problem) {
+  const size_t length = repaired.size();
+  repaired.resize(length + simdjson::SIMDJSON_PADDING, ' ');
 
   // Top-level keys with the offset where each starts (key i spans up to key i + 1).
   std::vector<std::pair<size_t, int>> key_starts;
@@ -192,7 +265,7 @@ bool JsonObjectDecoder::DecodeInvalidUtf8(std::string_view original, ColumnBuffe
     if (!ondemand_parser_) ondemand_parser_ = std::make_unique<simdjson::ondemand::parser>();
     simdjson::ondemand::document document;
     simdjson::ondemand::object object;
-    if (!ondemand_parser_->iterate(sanitized.data(), length, sanitized.size()).get(document) &&
+    if (!ondemand_parser_->iterate(repaired.data(), length, repaired.size()).get(document) &&
         !document.get_object().get(object)) {
       parsed = true;
       for (auto field_result : object) {
@@ -201,7 +274,7 @@ bool JsonObjectDecoder::DecodeInvalidUtf8(std::string_view original, ColumnBuffe
           parsed = false;
           break;
         }
-        const size_t key_offset = static_cast<size_t>(field.key().raw() - sanitized.data());
+        const size_t key_offset = static_cast<size_t>(field.key().raw() - repaired.data());
         std::string_view key;
         if (field.unescaped_key().get(key)) {
           parsed = false;
@@ -211,18 +284,18 @@ bool JsonObjectDecoder::DecodeInvalidUtf8(std::string_view original, ColumnBuffe
       }
     }
   }
-  if (!parsed || key_starts.empty() || invalid_offsets.front() < key_starts.front().first) {
-    return Fail(problem, {}, "invalid UTF-8");
+  if (!parsed || key_starts.empty() || bad_offsets.front() < key_starts.front().first) {
+    return Fail(problem, {}, reason_of(bad_offsets.front()));
   }
-  for (const size_t offset : invalid_offsets) {
+  for (const size_t offset : bad_offsets) {
     auto after = std::upper_bound(
         key_starts.begin(), key_starts.end(), offset,
         [](size_t value, const std::pair<size_t, int>& start) { return value < start.first; });
     const int column = std::prev(after)->second;
-    if (column >= 0) return Fail(problem, specs_[column].name, "invalid UTF-8");
+    if (column >= 0) return Fail(problem, specs_[column].name, reason_of(offset));
   }
   element root;
-  const auto error = parser_.parse(sanitized.data(), length, /*realloc_if_needed=*/false).get(root);
+  const auto error = parser_.parse(repaired.data(), length, /*realloc_if_needed=*/false).get(root);
   if (error) return Fail(problem, {}, InvalidJsonReason(error));
   return SetRow(root, columns, problem);
 }

@@ -48,11 +48,18 @@ class JsonObjectDecoder {
   bool SetValue(int column, const simdjson::dom::element& value, ColumnBuffers& columns,
                 std::string* reason);
   bool DecodeInvalidUtf8(std::string_view original, ColumnBuffers& columns, RowProblem* problem);
+  bool DecodeOutOfRangeNumbers(std::string_view original, ColumnBuffers& columns, RowProblem* problem);
+  // Parses `repaired` (a copy of a document of the same length, with the bytes at `bad_offsets`
+  // made parseable): a bad offset inside a field of ours fails the row naming the field with
+  // `reason_of(offset)`; in a field the schema does not ask for it does not matter.
+  template <typename ReasonOf>
+  bool DecodeRepaired(std::string repaired, const std::vector<size_t>& bad_offsets,
+                      ReasonOf reason_of, ColumnBuffers& columns, RowProblem* problem);
 
   std::vector<ColumnSpec> specs_;
   std::unordered_map<std::string_view, int> index_;
   simdjson::dom::parser parser_;
-  std::unique_ptr<simdjson::ondemand::parser> ondemand_parser_;  // only for invalid UTF-8
+  std::unique_ptr<simdjson::ondemand::parser> ondemand_parser_;  // only for repaired documents
   std::string padded_copy_;
   // seen_stamp_[column] == stamp_ when the current row set the column.
   std::vector<uint64_t> seen_stamp_;

@@ -3,8 +3,11 @@
 #pragma once
 
 #include <charconv>
+#include <cmath>
+#include <cstdlib>
 #include <cstdint>
 #include <cstring>
+#include <string>
 #include <string_view>
 
 namespace millstream {
@@ -87,6 +90,14 @@ inline bool ParseFloat64Text(const char* begin, const char* end, double* value) 
   if (begin < end && *begin == '+') ++begin;
   if (begin == end) return false;
   const auto result = std::from_chars(begin, end, *value);  // exponents, long mantissas, inf, nan
+  if (result.ec == std::errc::result_out_of_range && result.ptr == end) {
+    // Below the smallest subnormal (1e-400) rounds to zero, as JSON Lines (simdjson) and Python
+    // read it; beyond float64 (1e400) stays an error.
+    const double rounded = std::strtod(std::string(begin, end).c_str(), nullptr);
+    if (std::isinf(rounded)) return false;
+    *value = rounded;
+    return true;
+  }
   return result.ec == std::errc() && result.ptr == end;
 }
 

@@ -7,6 +7,7 @@
 #include "core/error.h"
 #include "ops/aggregate_function.h"
 #include "ops/aggregate_value_traits.h"
+#include "ops/exact_float_sum.h"
 
 namespace millstream {
 
@@ -67,13 +68,15 @@ struct SumState {
   int64_t has_value;
 };
 
-// Integers (and bools) sum exactly into int64 and fail loudly on overflow; floats into float64.
+// Integers (and bools) sum exactly into int64 and fail loudly on overflow; floats into an
+// ExactFloatSum, whose result does not depend on the order rows and panes arrive in.
 template <typename Reader, typename Acc>
 class SumFunction final : public AggregateFunction {
  public:
+  static constexpr bool kFloat = std::is_same_v<Acc, ExactFloatSum>;
   explicit SumFunction(std::string name) : name_(std::move(name)) {}
   std::shared_ptr<arrow::DataType> output_type() const override {
-    if constexpr (std::is_same_v<Acc, double>) return arrow::float64();
+    if constexpr (kFloat) return arrow::float64();
     else return arrow::int64();
   }
   size_t state_bytes() const override { return sizeof(SumState<Acc>); }
@@ -83,8 +86,8 @@ class SumFunction final : public AggregateFunction {
     bool overflow = false;
     ForEachValid(*input, rows, [&](int64_t row, uint32_t group) {
       auto* state = reinterpret_cast<SumState<Acc>*>(states.at(group));
-      if constexpr (std::is_same_v<Acc, double>) {
-        state->sum += static_cast<double>(read(row));
+      if constexpr (kFloat) {
+        overflow |= !state->sum.Add(static_cast<double>(read(row)));
       } else {
         overflow |= __builtin_add_overflow(state->sum, static_cast<int64_t>(read(row)), &state->sum);
       }
@@ -96,8 +99,8 @@ class SumFunction final : public AggregateFunction {
     auto* target = reinterpret_cast<SumState<Acc>*>(into);
     const auto* source = reinterpret_cast<const SumState<Acc>*>(from);
     if (!source->has_value) return;
-    if constexpr (std::is_same_v<Acc, double>) {
-      target->sum += source->sum;
+    if constexpr (kFloat) {
+      if (!target->sum.Merge(source->sum)) Overflow();
     } else {
       if (__builtin_add_overflow(target->sum, source->sum, &target->sum)) Overflow();
     }
@@ -105,52 +108,71 @@ class SumFunction final : public AggregateFunction {
   }
   void Finalize(const uint8_t* state, arrow::ArrayBuilder* builder) const override {
     const auto* sum = reinterpret_cast<const SumState<Acc>*>(state);
-    using Builder = std::conditional_t<std::is_same_v<Acc, double>, arrow::DoubleBuilder,
-                                       arrow::Int64Builder>;
-    auto* typed = static_cast<Builder*>(builder);
-    CheckArrow(sum->has_value ? typed->Append(sum->sum) : typed->AppendNull(), "sum output");
+    if constexpr (kFloat) {
+      auto* typed = static_cast<arrow::DoubleBuilder*>(builder);
+      CheckArrow(sum->has_value ? typed->Append(sum->sum.Value()) : typed->AppendNull(), "sum output");
+    } else {
+      auto* typed = static_cast<arrow::Int64Builder*>(builder);
+      CheckArrow(sum->has_value ? typed->Append(sum->sum) : typed->AppendNull(), "sum output");
+    }
   }
 
  private:
   [[noreturn]] void Overflow() const {
-    throw UserError("sum '" + name_ +
-                    "' overflowed int64; cast the column to float64 before summing");
+    if constexpr (kFloat) {
+      throw UserError("sum '" + name_ + "' added more than 2^33 float values into one group; "
+                      "use smaller windows or pre-aggregate");
+    } else {
+      throw UserError("sum '" + name_ +
+                      "' overflowed int64; cast the column to float64 before summing");
+    }
   }
   std::string name_;
 };
 
+// The sum as sum's (order-independent), divided once at the end.
 struct MeanState {
-  double sum;
+  ExactFloatSum sum;
   int64_t count;
 };
 
 template <typename Reader>
 class MeanFunction final : public AggregateFunction {
  public:
+  explicit MeanFunction(std::string name) : name_(std::move(name)) {}
   std::shared_ptr<arrow::DataType> output_type() const override { return arrow::float64(); }
   size_t state_bytes() const override { return sizeof(MeanState); }
   void Update(const arrow::Array* input, const UpdateRows& rows,
               const StateRows& states) const override {
     Reader read(*input);
+    bool overflow = false;
     ForEachValid(*input, rows, [&](int64_t row, uint32_t group) {
       auto* state = reinterpret_cast<MeanState*>(states.at(group));
-      state->sum += static_cast<double>(read(row));
+      overflow |= !state->sum.Add(static_cast<double>(read(row)));
       ++state->count;
     });
+    if (overflow) Overflow();
   }
   void Merge(uint8_t* into, const uint8_t* from, int64_t*) const override {
     auto* target = reinterpret_cast<MeanState*>(into);
     const auto* source = reinterpret_cast<const MeanState*>(from);
-    target->sum += source->sum;
+    if (!target->sum.Merge(source->sum)) Overflow();
     target->count += source->count;
   }
   void Finalize(const uint8_t* state, arrow::ArrayBuilder* builder) const override {
     const auto* mean = reinterpret_cast<const MeanState*>(state);
     auto* typed = static_cast<arrow::DoubleBuilder*>(builder);
-    CheckArrow(mean->count > 0 ? typed->Append(mean->sum / static_cast<double>(mean->count))
+    CheckArrow(mean->count > 0 ? typed->Append(mean->sum.Value() / static_cast<double>(mean->count))
                                : typed->AppendNull(),
                "mean output");
   }
+
+ private:
+  [[noreturn]] void Overflow() const {
+    throw UserError("mean '" + name_ + "' added more than 2^33 values into one group; "
+                    "use smaller windows or pre-aggregate");
+  }
+  std::string name_;
 };
 
 // Welford's running mean and sum of squared deviations: numerically stable, and mergeable
@@ -213,7 +235,7 @@ class VarianceFunction final : public AggregateFunction {
 template <typename Reader, typename SumAcc>
 std::unique_ptr<AggregateFunction> MakeFor(const AggregateSpec& spec) {
   if (spec.kind == "sum") return std::make_unique<SumFunction<Reader, SumAcc>>(spec.output_name);
-  if (spec.kind == "mean") return std::make_unique<MeanFunction<Reader>>();
+  if (spec.kind == "mean") return std::make_unique<MeanFunction<Reader>>(spec.output_name);
   return std::make_unique<VarianceFunction<Reader>>(spec.kind == "stddev");
 }
 
@@ -242,8 +264,8 @@ std::unique_ptr<AggregateFunction> MakeArithmeticFunction(const AggregateSpec& s
     case arrow::Type::UINT16: return MakeFor<NumberReader<arrow::UInt16Type>, int64_t>(spec);
     case arrow::Type::UINT32: return MakeFor<NumberReader<arrow::UInt32Type>, int64_t>(spec);
     case arrow::Type::UINT64: return MakeFor<NumberReader<arrow::UInt64Type>, int64_t>(spec);
-    case arrow::Type::FLOAT: return MakeFor<NumberReader<arrow::FloatType>, double>(spec);
-    case arrow::Type::DOUBLE: return MakeFor<NumberReader<arrow::DoubleType>, double>(spec);
+    case arrow::Type::FLOAT: return MakeFor<NumberReader<arrow::FloatType>, ExactFloatSum>(spec);
+    case arrow::Type::DOUBLE: return MakeFor<NumberReader<arrow::DoubleType>, ExactFloatSum>(spec);
     default: break;
   }
   FailInternal(__FILE__, __LINE__, "numeric type", "unexpected sum input " + type.ToString());

@@ -4,8 +4,9 @@
 // serialisable (state written back to the StateBackend) and finalised into an Arrow builder.
 //
 // Every function ignores nulls (SQL); over no non-null value it yields null (count: 0).
-// Merging is exact and order-independent for everything but floating-point sums, which add in
-// the order the caller merges: callers merge in a deterministic order.
+// Updating and merging are exact and order-independent (float sums and means through
+// ExactFloatSum) for everything but var and stddev, whose Welford states round in the order
+// values arrive: at P > 1 their last digits can differ from run to run.
 #pragma once
 
 #include <cstddef>

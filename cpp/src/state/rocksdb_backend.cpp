@@ -256,11 +256,13 @@ RocksDbBackend::~RocksDbBackend() {
     db_->Close();  // its status: nothing to do about a failed close of scratch state
     delete db_;
   }
-  if (resources_->temporary()) {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
+  // The working DB is scratch (no WAL; the next run clears it before opening: ClearOldDb), so
+  // it goes when the run does: a bounded run left tens of MB per subtask in state_dir. The
+  // operator's directory goes with its last subtask; state_dir itself is the user's.
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
   UnlockPath();
+  if (!resources_->temporary()) std::filesystem::remove(std::filesystem::path(path_).parent_path(), ignored);
   resources_->ReleasePath(path_);
 }
 

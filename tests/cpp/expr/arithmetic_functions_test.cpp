@@ -57,8 +57,13 @@ TEST(ArithmeticFunctions, IntegersAgainstReferenceWithNulls) {
 TEST(ArithmeticFunctions, FloorDivisionAndModuloFollowPython) {
   auto batch = MakeBatch({{"a", ArrayOf(arrow::int64(), "[7, -7, 7, -7, 0, 5, null, -9223372036854775808]")},
                           {"b", ArrayOf(arrow::int64(), "[2, 2, -2, -2, 3, 0, 1, -1]")}});
-  EXPECT_ARRAYS_EQUAL(ArrayOf(arrow::int64(), "[3, -4, -4, 3, 0, null, null, -9223372036854775808]"),
-                      Eval(Call("floordiv", {Col("a"), Col("b")}), batch));
+  // INT64_MIN // -1 does not fit in int64: IntegerOverflowIsAnError; here it is under a null.
+  auto masked = MakeBatch({{"a", ArrayOf(arrow::int64(), "[7, -7, 7, -7, 0, 5, null, null]")}, {"b", batch->column(1)}});
+  auto masked_a = std::static_pointer_cast<arrow::Int64Array>(masked->column(0));
+  // The null's value slot still holds INT64_MIN, as a column from a file can.
+  const_cast<int64_t*>(masked_a->raw_values())[7] = kMin;
+  EXPECT_ARRAYS_EQUAL(ArrayOf(arrow::int64(), "[3, -4, -4, 3, 0, null, null, null]"),
+                      Eval(Call("floordiv", {Col("a"), Col("b")}), masked));
   EXPECT_ARRAYS_EQUAL(ArrayOf(arrow::int64(), "[1, 1, -1, -1, 0, null, null, 0]"),
                       Eval(Call("mod", {Col("a"), Col("b")}), batch));
   // A constant zero divisor: every row null, not an error.
@@ -116,15 +121,80 @@ TEST(ArithmeticFunctions, NarrowTypesWiden) {
   EXPECT_ARRAYS_EQUAL(ArrayOf(arrow::int64(), "[-2147483647, 5, null]"), Eval(Call("neg", {Col("i32")}), batch));
 }
 
-TEST(ArithmeticFunctions, IntegerOverflowWraps) {
-  auto batch = MakeBatch({{"a", ArrayOf(arrow::int64(), "[9223372036854775807, -9223372036854775808, 4611686018427387904]")}});
-  EXPECT_ARRAYS_EQUAL(ArrayOf(arrow::int64(), "[-9223372036854775808, -9223372036854775807, 4611686018427387905]"),
+// DuckDB's rule: an int64 result that does not fit is an error naming the expression, the row
+// and the operands, never a wrapped value; rows under nulls and results at the very edge pass.
+TEST(ArithmeticFunctions, IntegerOverflowIsAnError) {
+  auto batch = MakeBatch({{"a", ArrayOf(arrow::int64(), "[1, 9223372036854775806, -9223372036854775807, 4611686018427387903]")},
+                          {"big", ArrayOf(arrow::int64(), "[1, 9223372036854775807, -9223372036854775808, null]")}});
+  // Up to the edge: fine.
+  EXPECT_ARRAYS_EQUAL(ArrayOf(arrow::int64(), "[2, 9223372036854775807, -9223372036854775806, 4611686018427387904]"),
                       Eval(Call("add", {Col("a"), Lit(1)}), batch));
-  EXPECT_ARRAYS_EQUAL(ArrayOf(arrow::int64(), "[-2, 0, -9223372036854775808]"), Eval(Call("mul", {Col("a"), Lit(2)}), batch));
-  EXPECT_ARRAYS_EQUAL(ArrayOf(arrow::int64(), "[-9223372036854775807, -9223372036854775808, -4611686018427387904]"),
+  EXPECT_ARRAYS_EQUAL(ArrayOf(arrow::int64(), "[0, 9223372036854775805, -9223372036854775808, 4611686018427387902]"),
+                      Eval(Call("sub", {Col("a"), Lit(1)}), batch));
+  EXPECT_ARRAYS_EQUAL(ArrayOf(arrow::int64(), "[-1, -9223372036854775806, 9223372036854775807, -4611686018427387903]"),
                       Eval(Call("neg", {Col("a")}), batch));
-  (void)kMax;
+  struct Case {
+    std::string expression;
+    std::string operation;  // as the message shows it
+    int64_t row;
+  };
+  std::vector<Case> cases = {
+      {Call("add", {Col("big"), Lit(1)}), "9223372036854775807 + 1", 1},
+      {Call("sub", {Col("big"), Lit(1)}), "-9223372036854775808 - 1", 2},
+      {Call("sub", {Lit(-2), Col("big")}), "-2 - 9223372036854775807", 1},
+      {Call("mul", {Col("a"), Lit(2)}), "9223372036854775806 * 2", 1},
+      {Call("mul", {Col("big"), Lit(-1)}), "-9223372036854775808 * -1", 2},
+      {Call("floordiv", {Col("big"), Lit(-1)}), "-9223372036854775808 // -1", 2},
+      {Call("neg", {Col("big")}), "-(-9223372036854775808)", 2},
+      {Call("add", {Col("a"), Col("big")}), "9223372036854775806 + 9223372036854775807", 1},
+  };
+  auto schema = batch->schema();
+  for (const auto& c : cases) {
+    auto compiled = CompileExpression(c.expression, *schema);
+    std::string message = ErrorMessage<UserError>([&] { compiled->Evaluate(*batch); });
+    EXPECT_NE(message.find("integer overflow in "), std::string::npos) << c.expression << ": " << message;
+    EXPECT_NE(message.find(c.operation + " at row " + std::to_string(c.row) + " of a batch"), std::string::npos)
+        << c.expression << ": " << message;
+    EXPECT_NE(message.find("col(\""), std::string::npos) << message;
+    EXPECT_NE(message.find(".cast(ms.float64)"), std::string::npos) << message;
+  }
+  // In float64 the same values compute.
+  EXPECT_ARRAYS_EQUAL(ArrayOf(arrow::float64(), "[2, 1.8446744073709552e19, -1.8446744073709552e19, null]"),
+                      Eval(Call("mul", {Col("big"), LitF(2)}), batch));
+  // Over constants the error comes when the expression is compiled.
+  std::string message = ErrorMessage<UserError>([&] { CompileExpression(Call("mul", {Lit(kMax), Lit(2)}), *schema); });
+  EXPECT_NE(message.find("9223372036854775807 * 2"), std::string::npos) << message;
   (void)kMin;
+}
+
+// A random mix of large operands against the exact result (__int128): every overflow is found,
+// nothing else is.
+TEST(ArithmeticFunctions, OverflowCheckAgainstWideReference) {
+  std::mt19937_64 rng(7);
+  for (const char* fn : {"add", "sub", "mul"}) {
+    for (int round = 0; round < 200; ++round) {
+      std::vector<std::optional<int64_t>> a_values, b_values;
+      int64_t bound = std::string(fn) == "mul" ? (int64_t{1} << (20 + round % 24)) : kMax / 2 + round;
+      auto a = RandomInt64(rng, 64, -bound, bound, 0.2, &a_values);
+      auto b = RandomInt64(rng, 64, -bound, bound, 0.2, &b_values);
+      auto batch = MakeBatch({{"a", a}, {"b", b}});
+      int64_t first_overflow = -1;
+      for (int64_t i = 0; i < 64 && first_overflow < 0; ++i) {
+        if (!a_values[i] || !b_values[i]) continue;
+        __int128 x = *a_values[i], y = *b_values[i];
+        __int128 exact = std::string(fn) == "add" ? x + y : std::string(fn) == "sub" ? x - y : x * y;
+        if (exact > kMax || exact < kMin) first_overflow = i;
+      }
+      auto compiled = CompileExpression(Call(fn, {Col("a"), Col("b")}), *batch->schema());
+      std::string message = ErrorMessage<UserError>([&] { compiled->Evaluate(*batch); });
+      if (first_overflow < 0) {
+        EXPECT_EQ(message, "") << fn;
+      } else {
+        EXPECT_NE(message.find(" at row " + std::to_string(first_overflow) + " of a batch"), std::string::npos)
+            << fn << ": " << message;
+      }
+    }
+  }
 }
 
 TEST(ArithmeticFunctions, NullLiteralsPropagate) {
@@ -156,6 +226,12 @@ TEST(ArithmeticFunctions, TimestampPlusMinusMilliseconds) {
   auto seconds = MakeBatch({{"t", ArrayOf(arrow::timestamp(arrow::TimeUnit::SECOND), "[1]")}});
   message = ErrorMessage<UserTypeError>([&] { CompileExpression(Call("add", {Col("t"), Lit(1)}), *seconds->schema()); });
   EXPECT_NE(message.find("cast it to timestamp[ms] first"), std::string::npos) << message;
+  // A shift beyond the unit's range (ms * 1000 us, or the sum) is an overflow error.
+  auto late = MakeBatch({{"ts", ArrayOf(us_utc, "[0, 9223372036854775000]")}});
+  message = ErrorMessage<UserError>([&] { Eval(Call("add", {Col("ts"), Lit(1)}), late); });
+  EXPECT_NE(message.find("integer overflow in (col(\"ts\") + lit(1)): time 9223372036854775000 us + 1 ms"), std::string::npos) << message;
+  message = ErrorMessage<UserError>([&] { Eval(Call("sub", {Col("ts"), Lit(kMax / 100)}), late); });
+  EXPECT_NE(message.find("at row 0 of a batch"), std::string::npos) << message;
 }
 
 TEST(ArithmeticFunctions, BoolAndStringAreNotNumbers) {

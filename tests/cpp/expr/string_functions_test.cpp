@@ -51,6 +51,10 @@ TEST_P(StringFunctions, SliceCountsCharactersLikePolars) {
   EXPECT_ARRAYS_EQUAL(ArrayOf(type, R"(["lo", "öü", "スト", "😀b", "", null, "ße", "ΟΣ", "23"])"), slice(-2, std::nullopt));
   EXPECT_ARRAYS_EQUAL(ArrayOf(type, R"(["", "", "", "", "", null, "", "", ""])"), slice(0, 0));
   EXPECT_THROW(CompileExpression(Call("str.slice", {Col("s")}, "\"start\":0,\"length\":-1"), *batch->schema()), UserError);
+  // A length up to 2**63-1 means "to the end" (start + length used to wrap and give "").
+  EXPECT_ARRAYS_EQUAL(slice(1, std::nullopt), slice(1, INT64_MAX));
+  EXPECT_ARRAYS_EQUAL(slice(-2, std::nullopt), slice(-2, INT64_MAX));
+  EXPECT_ARRAYS_EQUAL(ArrayOf(type, R"(["", "", "", "", "", null, "", "", ""])"), slice(INT64_MAX, INT64_MAX));
 }
 
 TEST_P(StringFunctions, ContainsStartsEnds) {

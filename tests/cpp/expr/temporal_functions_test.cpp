@@ -87,6 +87,32 @@ TEST(TemporalFunctions, TruncateFloorsToEpochAlignedMultiples) {
   EXPECT_THROW(CompileExpression(Call("dt.truncate", {Col("t")}, "\"every_ms\":0"), *batch->schema()), UserError);
 }
 
+// Overflow is an error naming the expression and the row (expr/integer_overflow.h), never a
+// wrapped time (dt.truncate of the earliest ns times used to give year 2262).
+TEST(TemporalFunctions, TruncateAndEpochOverflowAreErrors) {
+  auto ns = arrow::timestamp(arrow::TimeUnit::NANO);
+  auto batch = MakeBatch({{"t", ArrayOf(ns, "[0, -9223372036854775807, 9223372036854775807]")}});
+  std::string message = ErrorMessage<UserError>([&] { Eval(Call("dt.truncate", {Col("t")}, "\"every_ms\":3600000"), batch); });
+  EXPECT_NE(message.find("integer overflow in col(\"t\").dt.truncate("), std::string::npos) << message;
+  EXPECT_NE(message.find("the boundary below -9223372036854775807 in steps of 3600000000000 at row 1 of a batch"),
+            std::string::npos) << message;
+  // The latest time floors fine.
+  auto latest = MakeBatch({{"t", ArrayOf(ns, "[9223372036854775807, null]")}});
+  EXPECT_ARRAYS_EQUAL(ArrayOf(ns, "[9223369200000000000, null]"),
+                      Eval(Call("dt.truncate", {Col("t")}, "\"every_ms\":3600000"), latest));
+  // every_ms beyond int64 nanoseconds: an error when the pipeline is built.
+  EXPECT_THROW(CompileExpression(Call("dt.truncate", {Col("t")}, "\"every_ms\":9223372036854775"), *batch->schema()),
+               UserError);
+  // dt.epoch("ns") of microseconds past 2262.
+  auto us = MakeBatch({{"t", ArrayOf(arrow::timestamp(arrow::TimeUnit::MICRO), "[9223372036854775, 9223372036854776, null]")}});
+  message = ErrorMessage<UserError>([&] { Eval(Call("dt.epoch", {Col("t")}, "\"unit\":\"ns\""), us); });
+  EXPECT_NE(message.find("9223372036854776 us in ns at row 1 of a batch does not fit in int64"), std::string::npos) << message;
+  EXPECT_NE(message.find("coarser unit"), std::string::npos) << message;
+  auto fits = MakeBatch({{"t", ArrayOf(arrow::timestamp(arrow::TimeUnit::MICRO), "[9223372036854775, -9223372036854775]")}});
+  EXPECT_ARRAYS_EQUAL(ArrayOf(arrow::int64(), "[9223372036854775000, -9223372036854775000]"),
+                      Eval(Call("dt.epoch", {Col("t")}, "\"unit\":\"ns\""), fits));
+}
+
 TEST(TemporalFunctions, EpochAndFromEpoch) {
   auto batch = MakeBatch({{"t", ArrayOf(arrow::timestamp(arrow::TimeUnit::MICRO, "UTC"), "[1500000, -1, null]")},
                           {"n", ArrayOf(arrow::int64(), "[1700000000123, -5, null]")}});
