@@ -262,3 +262,23 @@ def test_self_join():
     got = a.join(a, on="k", within="1s").collect().to_pylist()
     assert sorted((r["k"], r["ts"], r["ts_right"]) for r in got) == [
         (1, 0, 0), (1, 0, 1000), (1, 1000, 0), (1, 1000, 1000), (2, 0, 0)]
+
+
+def test_the_join_node_survives_the_plan_round_trip():
+    import json
+
+    from millstream import _core
+    p = ms.Pipeline(parallelism=2)
+    a = p.from_records([{"k": 1, "ts": 0}]).with_watermark("ts")
+    b = p.from_records([{"id": 1, "t": 0}]).with_watermark("t")
+    joined = a.join(b, left_on="k", right_on="id", within=("-5m", "15m"), how="right",
+                    suffix="_b")
+    sent = p._plan_json([p._add(ms._plan.collect_sink_node(), [joined._node], [joined.schema])])
+    node = next(n for n in json.loads(sent)["nodes"] if n["op"] == "join")
+    assert (node["left_keys"], node["right_keys"], node["left_time_column"],
+            node["right_time_column"]) == (["k"], ["id"], "ts", "t")
+    assert (node["lower_ms"], node["upper_ms"], node["how"], node["suffix"],
+            node["merge_keys"]) == (-5 * MINUTE, 15 * MINUTE, "right", "_b", False)
+    written = _core.plan_round_trip(sent)
+    assert json.loads(written) == json.loads(sent)
+    assert joined.schema.names == ["k", "ts", "id", "t"]
