@@ -64,14 +64,14 @@ class RowBytes {
 // the plan's row order).
 struct BufferedRow {
   int64_t time_ms;
+  uint8_t side;  // its input: 0 left, 1 right
   bool matched;
   RowBytes bytes;
 };
 
-struct KeyRows {
-  std::vector<BufferedRow> rows[2];  // by input
-  bool empty() const { return rows[0].empty() && rows[1].empty(); }
-};
+// A key's buffered rows of both inputs in one vector: one allocation a key (most keys have an
+// A and a B), where a vector per input took two.
+using KeyRows = std::vector<BufferedRow>;
 
 struct SlotState {
   uint8_t has_rows = 0;  // the slot is retained and an entry of the store (hot or cold)
@@ -223,7 +223,8 @@ class IntervalJoinState final : public KeyedOperatorState, private KeyedEntryCod
       MS_CHECK(!state.cold, "a row's key was read back before its batch");
       KeyRows& key_rows = rows_[slot];
       bool matched = false;
-      for (BufferedRow& partner : key_rows.rows[other]) {
+      for (BufferedRow& partner : key_rows) {
+        if (partner.side != other) continue;
         const int64_t right_minus_left =
             side == 0 ? partner.time_ms - time_ms : time_ms - partner.time_ms;
         if (right_minus_left < spec_.lower_ms || right_minus_left > spec_.upper_ms) continue;
@@ -236,8 +237,9 @@ class IntervalJoinState final : public KeyedOperatorState, private KeyedEntryCod
         }
       }
       timers_.Push(Bound(side, time_ms), slot);
-      key_rows.rows[side].push_back(BufferedRow{time_ms, matched, RowBytes(bytes)});
-      hot_bytes_ += HotBytesOf(key_rows.rows[side].back());
+      if (key_rows.empty()) key_rows.reserve(2);
+      key_rows.push_back(BufferedRow{time_ms, static_cast<uint8_t>(side), matched, RowBytes(bytes)});
+      hot_bytes_ += HotBytesOf(key_rows.back());
       store_.Touch(slot, step_);
     }
   }
@@ -269,23 +271,21 @@ class IntervalJoinState final : public KeyedOperatorState, private KeyedEntryCod
   }
 
   void Expire(uint32_t slot, Emitter& out) {
-    KeyRows& key_rows = rows_[slot];
-    for (int side = 0; side < 2; ++side) {
-      auto& rows = key_rows.rows[side];
-      size_t kept = 0;
-      for (size_t r = 0; r < rows.size(); ++r) {
-        if (Bound(side, rows[r].time_ms) >= watermark_ms_) {
-          if (kept != r) rows[kept] = std::move(rows[r]);
-          ++kept;
-          continue;
-        }
-        if (spec_.outer[side] && !rows[r].matched) AppendUnmatched(side, rows[r].bytes.view());
-        hot_bytes_ -= HotBytesOf(rows[r]);
+    KeyRows& rows = rows_[slot];
+    size_t kept = 0;
+    for (size_t r = 0; r < rows.size(); ++r) {
+      const int side = rows[r].side;
+      if (Bound(side, rows[r].time_ms) >= watermark_ms_) {
+        if (kept != r) rows[kept] = std::move(rows[r]);
+        ++kept;
+        continue;
       }
-      rows.erase(rows.begin() + static_cast<std::ptrdiff_t>(kept), rows.end());
+      if (spec_.outer[side] && !rows[r].matched) AppendUnmatched(side, rows[r].bytes.view());
+      hot_bytes_ -= HotBytesOf(rows[r]);
     }
-    if (!key_rows.empty()) return;
-    key_rows = KeyRows{};
+    rows.erase(rows.begin() + static_cast<std::ptrdiff_t>(kept), rows.end());
+    if (!rows.empty()) return;
+    rows = KeyRows{};
     store_.Remove(slot);
     slot_states_[slot].has_rows = 0;
     keys_.Release(slot);
@@ -315,16 +315,16 @@ class IntervalJoinState final : public KeyedOperatorState, private KeyedEntryCod
       ++found;
       ValueReader reader(value);
       KeyRows& key_rows = rows_[slot];
-      for (int side = 0; side < 2; ++side) {
-        const uint32_t count = reader.Read<uint32_t>();
-        key_rows.rows[side].reserve(count);
-        for (uint32_t r = 0; r < count; ++r) {
-          const int64_t time_ms = reader.Read<int64_t>();
-          const bool matched = reader.Read<uint8_t>() != 0;
-          const uint32_t length = reader.Read<uint32_t>();
-          key_rows.rows[side].push_back(BufferedRow{time_ms, matched, RowBytes(reader.Take(length))});
-          hot_bytes_ += HotBytesOf(key_rows.rows[side].back());
-        }
+      const uint32_t count = reader.Read<uint32_t>();
+      key_rows.reserve(count);
+      for (uint32_t r = 0; r < count; ++r) {
+        const int64_t time_ms = reader.Read<int64_t>();
+        const uint8_t side = reader.Read<uint8_t>();
+        const bool matched = reader.Read<uint8_t>() != 0;
+        const uint32_t length = reader.Read<uint32_t>();
+        MS_CHECK(side < 2, "a join state row of no input");
+        key_rows.push_back(BufferedRow{time_ms, side, matched, RowBytes(reader.Take(length))});
+        hot_bytes_ += HotBytesOf(key_rows.back());
       }
       MS_CHECK(reader.done(), "a join state value has bytes after its rows");
     });
@@ -381,24 +381,21 @@ class IntervalJoinState final : public KeyedOperatorState, private KeyedEntryCod
 
   void Serialize(uint32_t slot, std::string* value) override {
     const KeyRows& key_rows = rows_[slot];
-    for (int side = 0; side < 2; ++side) {
-      AppendU32(static_cast<uint32_t>(key_rows.rows[side].size()), value);
-      for (const BufferedRow& row : key_rows.rows[side]) {
-        AppendI64(row.time_ms, value);
-        value->push_back(row.matched ? 1 : 0);
-        const std::string_view bytes = row.bytes.view();
-        AppendU32(static_cast<uint32_t>(bytes.size()), value);
-        value->append(bytes);
-      }
+    AppendU32(static_cast<uint32_t>(key_rows.size()), value);
+    for (const BufferedRow& row : key_rows) {
+      AppendI64(row.time_ms, value);
+      value->push_back(static_cast<char>(row.side));
+      value->push_back(row.matched ? 1 : 0);
+      const std::string_view bytes = row.bytes.view();
+      AppendU32(static_cast<uint32_t>(bytes.size()), value);
+      value->append(bytes);
     }
   }
 
   // The rows leave memory; the key keeps its slot and timers (it has rows, in the backend).
   void Evicted(uint32_t slot) override {
     KeyRows& key_rows = rows_[slot];
-    for (const auto& rows : key_rows.rows) {
-      for (const BufferedRow& row : rows) hot_bytes_ -= HotBytesOf(row);
-    }
+    for (const BufferedRow& row : key_rows) hot_bytes_ -= HotBytesOf(row);
     key_rows = KeyRows{};
     slot_states_[slot].cold = 1;
   }
