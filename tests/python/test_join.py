@@ -282,3 +282,23 @@ def test_the_join_node_survives_the_plan_round_trip():
     written = _core.plan_round_trip(sent)
     assert json.loads(written) == json.loads(sent)
     assert joined.schema.names == ["k", "ts", "id", "t"]
+
+
+def test_ab_join_example_runs(tmp_path):
+    import os
+    import re
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    alerts = tmp_path / "alerts.bulk.jsonl"
+    result = subprocess.run([sys.executable, os.path.join(root, "examples", "ab_join.py"),
+                             "--alerts", str(alerts)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    read, pairs, alert_count = map(int, re.match(
+        r"read (\d+) events; (\d+) matched pairs to Kafka; (\d+) alerts", result.stdout).groups())
+    # one B per order: every event is in exactly one pair or is one alert
+    assert read == 2 * pairs + alert_count and pairs > 0 and alert_count > 0
+    lines = alerts.read_text().splitlines()
+    assert len(lines) == 2 * alert_count
+    assert all('"index"' in action for action in lines[0::2])
+    assert "max 15.0 min" in result.stdout or "max 14." in result.stdout
