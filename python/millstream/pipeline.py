@@ -479,8 +479,9 @@ class Stream:
         A pair is emitted as soon as its second row arrives. A row of an outer side that found
         no partner is emitted once, with nulls for the other side, when the watermark passes
         the last time a partner could have (left: ts + upper; right: ts - lower); its state is
-        dropped then too. Rows behind the watermark on arrival are late (``rows_late``) and
-        dropped; null keys never match. Columns: the left's, then the right's, a key named in
+        dropped then too. Rows behind the watermark on arrival are late (``rows_late``), join
+        nothing and go to ``late("left")`` / ``late("right")`` of the result; null keys never
+        match. Columns: the left's, then the right's, a key named in
         ``on`` once (coalesced in outer joins), a clashing right name with ``suffix``. The
         output's watermark is the inputs' minus the larger bound, so windows can follow.
 
@@ -536,7 +537,8 @@ class Stream:
                  f", within=[{lower_ms} ms, {upper_ms} ms])")
         node = _plan.join_node(left_keys, right_keys, self.time_column, other.time_column,
                                lower_ms, upper_ms, how, suffix, on is not None, label)
-        return self._then(node, [self._node, other._node])
+        joined = self._then(node, [self._node, other._node])
+        return JoinedStream(self._pipeline, joined._node, joined.schema, joined.time_column)
 
     # ----- sinks -----------------------------------------------------------------------------------
     def collect(self) -> pa.Table:
@@ -613,6 +615,19 @@ class Stream:
         sink = self._pipeline._add(_plan.callback_sink_node(handle, label), [self._node],
                                    [self.schema])
         self._pipeline._pending_sinks.append(sink)
+
+
+class JoinedStream(Stream):
+    """The output of ``join``: a Stream, plus the late rows of each side."""
+
+    def late(self, side: str) -> Stream:
+        """The rows of the ``"left"`` or ``"right"`` input that came behind the watermark
+        (they joined nothing; counted in ``rows_late``), with that input's columns."""
+        if side not in ("left", "right"):
+            raise ValueError(f"late(): side must be 'left' or 'right', got {side!r}")
+        port = 1 if side == "left" else 2
+        node_id = self._pipeline._add(_plan.port_node(port, f"late({side})"), [self._node])
+        return Stream(self._pipeline, node_id, self._pipeline._schemas[node_id][0], None)
 
 
 class KeyedStream:

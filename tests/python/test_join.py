@@ -302,3 +302,28 @@ def test_ab_join_example_runs(tmp_path):
     assert len(lines) == 2 * alert_count
     assert all('"index"' in action for action in lines[0::2])
     assert "max 15.0 min" in result.stdout or "max 14." in result.stdout
+
+
+@pytest.mark.parametrize("state", ["memory", "rocksdb"])
+def test_late_rows_go_to_the_late_output_of_their_side(state, parallelism):
+    # Both sides in order but for some rows moved back past the delay: late by the watermark
+    # (the minimum of both sides'), counted, joined with nothing, and each side's in its late().
+    rng = random.Random(9)
+    rows = make_events(3000, seed=9, key_space=2000)
+    for r in rng.sample(rows, 60):
+        r["ts"] -= 30 * MINUTE  # behind any watermark that has moved 30 minutes past it
+    p = ms.Pipeline(parallelism=parallelism, state=state, batch_size=128)
+    events = p.from_arrow(to_table(rows))
+    a = events.filter(col("type") == "A").with_watermark("ts", max_delay=DELAY)
+    b = events.filter(col("type") == "B").with_watermark("ts", max_delay=DELAY)
+    joined = a.join(b, on="key", within="15m", how="outer")
+    got, late_a, late_b = p.collect(joined, joined.late("left"), joined.late("right"))
+    assert late_a.schema == a.schema and late_b.schema == b.schema
+    assert set(late_a.column("type").to_pylist()) <= {"A"}
+    assert set(late_b.column("type").to_pylist()) <= {"B"}
+    late = {(r["key"], r["ts"], r["type"], r["val"]) for r in late_a.to_pylist() + late_b.to_pylist()}
+    assert 0 < len(late) <= 60
+    # the join is the reference over the rows that were not late
+    on_time = [r for r in rows if (r["key"], r["ts"], r["type"], r["val"]) not in late]
+    assert len(on_time) == len(rows) - len(late)
+    assert rows_of(got, ["key"]) == reference(on_time, ["key"], -15 * MINUTE, 15 * MINUTE, "outer")

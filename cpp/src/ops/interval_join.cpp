@@ -68,9 +68,11 @@ class IntervalJoin final : public KeyedOperator {
   }
 
   std::string name() const override { return plan_.spec.name; }
+  // Port 0: the joined rows; 1 and 2: the late rows of the left and the right input.
+  int num_ports() const override { return 3; }
   SchemaPtr output_schema(int port) const override {
-    MS_CHECK(port == 0, "an interval join has one output");
-    return plan_.output_schema;
+    MS_CHECK(port >= 0 && port <= 2, "an interval join has three outputs");
+    return port == 0 ? plan_.output_schema : plan_.input_schemas[port - 1];
   }
   const std::vector<int>& key_columns() const override { return plan_.spec.keys[0]; }
   int num_inputs() const override { return 2; }

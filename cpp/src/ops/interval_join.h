@@ -8,8 +8,8 @@
 //     that matched is never emitted alone;
 //   - a row's state is dropped at that same bound, so the live state is the rows within the
 //     interval of the watermark, not the stream's length;
-//   - a row behind the watermark when it arrives is late: counted in rows_late and dropped, as
-//     a window drops rows of a closed window;
+//   - a row behind the watermark when it arrives is late: counted in rows_late and sent to
+//     port 1 (left rows) or 2 (right rows), as a window sends rows of closed windows to late();
 //   - a null key (any key column null) never matches; a row of an outer side with one is
 //     emitted alone at once;
 //   - the output's watermark is the inputs' minus max(upper_ms, -lower_ms): the oldest time a

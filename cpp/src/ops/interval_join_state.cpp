@@ -146,6 +146,8 @@ class IntervalJoinState final : public KeyedOperatorState, private KeyedEntryCod
       for (const WatermarkMark& mark : *marks) {
         MS_CHECK(mark.row >= begin && mark.row < n, "watermark marks out of order");
         AddRows(side, begin, mark.row, out);
+        EmitLateRows(rows, late_rows_, out, metrics_, 1 + side);
+        late_rows_.clear();
         begin = mark.row;
         FireTimers(mark.watermark_ms, out);
         Flush(out);
@@ -153,6 +155,8 @@ class IntervalJoinState final : public KeyedOperatorState, private KeyedEntryCod
       }
     }
     AddRows(side, begin, n, out);
+    EmitLateRows(rows, late_rows_, out, metrics_, 1 + side);
+    late_rows_.clear();
     Flush(out);
     FinishStep();
   }
@@ -203,7 +207,7 @@ class IntervalJoinState final : public KeyedOperatorState, private KeyedEntryCod
     for (int64_t i = begin; i < end; ++i) {
       const int64_t time_ms = times_ms_[i];
       if (time_ms < watermark_ms_) {
-        ++metrics_->rows_late;
+        late_rows_.push_back(i);
         continue;
       }
       std::string& bytes = row_scratch_;
@@ -434,6 +438,7 @@ class IntervalJoinState final : public KeyedOperatorState, private KeyedEntryCod
   std::vector<int64_t> times_ms_;
   std::vector<uint32_t> slots_;
   std::vector<uint8_t> null_key_;
+  std::vector<int64_t> late_rows_;
   std::optional<KeyEncoder> encoder_;  // the batch's rows, in row order
   // Scratch.
   std::vector<TimerBuckets::Timer> due_;

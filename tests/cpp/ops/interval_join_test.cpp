@@ -60,7 +60,11 @@ IntervalJoinSpec Spec(int64_t lower_ms, int64_t upper_ms, bool left_outer, bool 
 class Collector final : public Emitter {
  public:
   void Emit(int port, BatchPtr batch) override {
-    ASSERT_EQ(port, 0);
+    ASSERT_TRUE(port >= 0 && port <= 2) << port;
+    if (port > 0) {
+      late_rows[port - 1] += batch->num_rows();
+      return;
+    }
     for (int64_t i = 0; i < batch->num_rows(); ++i) {
       std::vector<std::optional<int64_t>> row;
       for (int c = 0; c < batch->num_columns(); ++c) {
@@ -73,6 +77,7 @@ class Collector final : public Emitter {
   void Watermark(int64_t watermark_ms) override { watermarks.push_back(watermark_ms); }
   std::vector<std::vector<std::optional<int64_t>>> rows;  // k, ts, v, ts_right, v_right
   std::vector<int64_t> watermarks;
+  int64_t late_rows[2] = {0, 0};  // ports 1 and 2: late left and right rows
 };
 
 // One subtask's state over one backend.
@@ -150,12 +155,17 @@ TEST(IntervalJoinTest, AnInnerSideIsNeverEmittedAloneAndItsStateIsDroppedAllTheS
   EXPECT_EQ(subtask.metrics.state_entries.load(), 0);
 }
 
-TEST(IntervalJoinTest, LateRowsAreCountedAndDropped) {
+TEST(IntervalJoinTest, LateRowsAreCountedAndGoToTheLatePortOfTheirSide) {
   auto op = MakeIntervalJoin(EventSchema(), EventSchema(), Spec(-kMinute, kMinute, true, true));
+  EXPECT_EQ(op->num_ports(), 3);
+  EXPECT_TRUE(op->output_schema(2)->Equals(*EventSchema()));
   Subtask subtask(*op, "memory");
   subtask.state->OnWatermark(1000, subtask.out);
   subtask.Send(0, Events({{1, 999, 10}, {1, 1000, 11}}));
-  EXPECT_EQ(subtask.metrics.rows_late.load(), 1);
+  subtask.Send(1, Events({{2, 5, 10}, {2, 6, 11}}));
+  EXPECT_EQ(subtask.metrics.rows_late.load(), 3);
+  EXPECT_EQ(subtask.out.late_rows[0], 1);
+  EXPECT_EQ(subtask.out.late_rows[1], 2);
   subtask.state->OnWatermark(kFinalWatermarkMs, subtask.out);
   ASSERT_EQ(subtask.out.rows.size(), 1u);
   EXPECT_EQ(subtask.out.rows[0][2], 11);
