@@ -32,6 +32,11 @@ window         keys: [str], time_column: str ("" for processing time),          
                offset_ms, gap_ms: int, time: event|processing},
                allowed_lateness_ms: int >= 0, aggregates: [aggregate]
 running_agg    keys: [str], aggregates: [aggregate]                                one
+join           left_keys: [str], right_keys: [str] (as many, pairwise one type),       two
+               left_time_column, right_time_column: str (each input's watermark
+               column), lower_ms, upper_ms: int (right ts - left ts in [lower,
+               upper], inclusive), how: inner|left|right|outer, suffix: str (for
+               clashing right names), merge_keys: bool (keys appear once)
 port           port: int (which output of the input: 1 = late rows, dead letters)  one
 sink           sink: collect | callback | csv | jsonl | parquet | kafka;                 one
                path: str (csv, jsonl, parquet); handle: int (callback, kafka)
@@ -117,6 +122,16 @@ def window_node(keys: list[str], time_column: str | None, window: dict,
 
 def running_agg_node(keys: list[str], aggregates: list[dict], label: str) -> Node:
     return Node("running_agg", label, {"keys": list(keys), "aggregates": list(aggregates)})
+
+
+def join_node(left_keys: list[str], right_keys: list[str], left_time_column: str,
+              right_time_column: str, lower_ms: int, upper_ms: int, how: str, suffix: str,
+              merge_keys: bool, label: str) -> Node:
+    return Node("join", label, {
+        "left_keys": list(left_keys), "right_keys": list(right_keys),
+        "left_time_column": left_time_column, "right_time_column": right_time_column,
+        "lower_ms": lower_ms, "upper_ms": upper_ms, "how": how, "suffix": suffix,
+        "merge_keys": merge_keys})
 
 
 def port_node(port: int, label: str) -> Node:

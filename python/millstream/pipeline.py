@@ -612,6 +612,77 @@ class Stream:
         """Windows over the whole stream (one global key)."""
         return KeyedStream(self, []).window(window, allowed_lateness)
 
+    def join(self, other: "Stream", on=None, within=None, how: str = "inner", *,
+             left_on=None, right_on=None, suffix: str = "_right") -> "Stream":
+        """Interval join: rows of this stream (left) and ``other`` (right) with equal keys and
+        ``right.ts - left.ts`` within ``within`` (a duration ``d``: ``[-d, d]``; or a pair
+        ``(lower, upper)``), bounds inclusive. The times are each side's ``with_watermark``
+        column. ``how``: ``"inner"``, ``"left"``, ``"right"`` or ``"outer"``.
+
+        A pair is emitted as soon as its second row arrives. A row of an outer side that found
+        no partner is emitted once, with nulls for the other side, when the watermark passes
+        the last time a partner could have (left: ts + upper; right: ts - lower); its state is
+        dropped then too. Rows behind the watermark on arrival are late (``rows_late``), join
+        nothing and go to ``late("left")`` / ``late("right")`` of the result; null keys never
+        match. Columns: the left's, then the right's, a key named in
+        ``on`` once (coalesced in outer joins), a clashing right name with ``suffix``. The
+        output's watermark is the inputs' minus the larger bound, so windows can follow.
+
+        >>> import millstream as ms
+        >>> p = ms.Pipeline(parallelism=1)
+        >>> a = p.from_records([{"k": 1, "ts": 0}, {"k": 2, "ts": 0}]).with_watermark("ts")
+        >>> b = p.from_records([{"k": 1, "ts": 60_000, "v": "x"}]).with_watermark("ts")
+        >>> a.join(b, on="k", within="15m", how="left").collect().to_pylist()
+        [{'k': 1, 'ts': 0, 'ts_right': 60000, 'v': 'x'}, {'k': 2, 'ts': 0, 'ts_right': None, 'v': None}]
+        """
+        if not isinstance(other, Stream) or other._pipeline is not self._pipeline:
+            raise ValueError("join: the other stream must be a Stream of the same Pipeline")
+        if how not in ("inner", "left", "right", "outer"):
+            raise ValueError(f"join: how must be 'inner', 'left', 'right' or 'outer', got {how!r}")
+        if on is not None and (left_on is not None or right_on is not None):
+            raise ValueError("join: pass either on= or left_on= and right_on=, not both")
+        if on is not None:
+            left_keys = right_keys = _flatten([on])
+        elif left_on is not None and right_on is not None:
+            left_keys, right_keys = _flatten([left_on]), _flatten([right_on])
+            if len(left_keys) != len(right_keys):
+                raise ValueError(f"join: left_on names {len(left_keys)} columns and right_on "
+                                 f"{len(right_keys)}; they pair up one to one")
+        else:
+            raise ValueError("join: name the key with on='k' (or left_on= and right_on=)")
+        if not left_keys:
+            raise ValueError("join: needs at least one key column")
+        for side, stream, keys in (("left", self, left_keys), ("right", other, right_keys)):
+            for name in keys:
+                if name not in stream.schema.names:
+                    raise ValueError(f"join: the {side} stream has no column '{name}'; columns: "
+                                     f"{', '.join(stream.schema.names)}")
+            if stream.time_column is None:
+                raise ValueError(f"join: the {side} stream has no event time; call "
+                                 "with_watermark('ts', max_delay=...) on it before the join")
+        if within is None:
+            raise ValueError("join: within= is required: a duration ('15m') or a pair "
+                             "(lower, upper) for right.ts - left.ts")
+        if isinstance(within, (tuple, list)):
+            if len(within) != 2:
+                raise ValueError(f"join: within as a pair is (lower, upper), got {within!r}")
+            lower_ms, upper_ms = _signed_ms(within[0]), _signed_ms(within[1])
+        else:
+            upper_ms = to_ms(within, "within")
+            if upper_ms < 0:
+                raise ValueError(f"join: within={within!r} is negative; pass a duration, or a "
+                                 "pair (lower, upper) for an interval that excludes 0")
+            lower_ms = -upper_ms
+        if lower_ms > upper_ms:
+            raise ValueError(f"join: within=({within[0]!r}, {within[1]!r}) has lower > upper")
+        label = (f"join({how}, on={', '.join(left_keys)}" +
+                 ("" if on is not None else f" = {', '.join(right_keys)}") +
+                 f", within=[{lower_ms} ms, {upper_ms} ms])")
+        node = _plan.join_node(left_keys, right_keys, self.time_column, other.time_column,
+                               lower_ms, upper_ms, how, suffix, on is not None, label)
+        joined = self._then(node, [self._node, other._node])
+        return JoinedStream(self._pipeline, joined._node, joined.schema, joined.time_column)
+
     # ----- sinks -----------------------------------------------------------------------------------
     def collect(self, ordered: bool = False, progress=None) -> pa.Table:
         """Runs the pipeline (bounded input) and returns the rows as a ``pyarrow.Table``
@@ -707,6 +778,19 @@ class Stream:
         sink = self._pipeline._add(_plan.callback_sink_node(handle, label), [self._node],
                                    [self.schema])
         self._pipeline._pending_sinks.append(sink)
+
+
+class JoinedStream(Stream):
+    """The output of ``join``: a Stream, plus the late rows of each side."""
+
+    def late(self, side: str) -> Stream:
+        """The rows of the ``"left"`` or ``"right"`` input that came behind the watermark
+        (they joined nothing; counted in ``rows_late``), with that input's columns."""
+        if side not in ("left", "right"):
+            raise ValueError(f"late(): side must be 'left' or 'right', got {side!r}")
+        port = 1 if side == "left" else 2
+        node_id = self._pipeline._add(_plan.port_node(port, f"late({side})"), [self._node])
+        return Stream(self._pipeline, node_id, self._pipeline._schemas[node_id][0], None)
 
 
 class KeyedStream:
@@ -824,6 +908,15 @@ def _positive_int(value, name: str, default_hint: str) -> int:
         raise ValueError(f"Pipeline({name}={value!r}): {name} must be a whole number of at least "
                          f"1 ({default_hint})")
     return number
+
+
+def _signed_ms(value) -> int:
+    """A bound of a join's interval: a duration, negative with a leading '-' ("-15m")."""
+    if isinstance(value, str) and value.strip().startswith("-"):
+        return -to_ms(value.strip()[1:], "within")
+    if isinstance(value, datetime.timedelta):
+        return int(value / datetime.timedelta(milliseconds=1))
+    return to_ms(value, "within")
 
 
 def _check_on_error(on_error: str) -> None:

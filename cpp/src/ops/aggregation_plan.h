@@ -54,9 +54,10 @@ std::unique_ptr<KeyedOperatorState> MakeSessionWindowState(const AggregationPlan
 std::unique_ptr<KeyedOperatorState> MakeRunningAggregateState(const AggregationPlan& plan,
                                                               SubtaskContext context);
 
-// Sends rows `rows` of `batch` to port 1 (late rows) and counts them in metrics->rows_late.
+// Sends rows `rows` of `batch` to `port` (late rows: 1; a join's right input's: 2) and counts
+// them in metrics->rows_late.
 void EmitLateRows(const BatchPtr& batch, const std::vector<int64_t>& rows, Emitter& out,
-                  OperatorMetrics* metrics);
+                  OperatorMetrics* metrics, int port = 1);
 
 // The watermark side the window states share: a watermark (with processing time, the clock) or
 // the end of the input fires the windows it passed (Advance), emits their rows (Flush) and ends

@@ -22,4 +22,15 @@ void KeyedOperatorState::OnMarkedBatch(const BatchPtr& rows, const std::vector<u
   part(rows->num_rows());
 }
 
+void KeyedOperatorState::OnInputBatch(int input, const BatchPtr& rows,
+                                      const std::vector<uint16_t>& key_groups,
+                                      const WatermarkMarks* marks, Emitter& out) {
+  MS_CHECK(input == 0, "a batch of input " + std::to_string(input) + " for an operator of one input");
+  if (marks != nullptr) {
+    OnMarkedBatch(rows, key_groups, *marks, out);
+  } else {
+    OnBatch(rows, key_groups, out);
+  }
+}
+
 }  // namespace millstream

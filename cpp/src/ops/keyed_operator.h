@@ -55,6 +55,11 @@ class KeyedOperatorState {
   // row override it to keep the batch whole.
   virtual void OnMarkedBatch(const BatchPtr& rows, const std::vector<uint16_t>& key_groups,
                              const WatermarkMarks& marks, Emitter& out);
+  // A batch of the operator's input `input` (a join's left 0 or right 1; always 0 for
+  // operators of one input); `marks` null when the watermark does not advance inside it. This
+  // default is OnBatch / OnMarkedBatch: only operators of several inputs override it.
+  virtual void OnInputBatch(int input, const BatchPtr& rows, const std::vector<uint16_t>& key_groups,
+                            const WatermarkMarks* marks, Emitter& out);
   // The minimum watermark over the operator's inputs advanced to `watermark_ms`.
   virtual void OnWatermark(int64_t watermark_ms, Emitter& out) = 0;
   // Every input ended (after the final watermark): emit what is left.
@@ -69,6 +74,14 @@ class KeyedOperator {
   virtual int num_ports() const { return 1; }
   // Indices of the key columns in the input schema.
   virtual const std::vector<int>& key_columns() const = 0;
+  // Operators of two inputs (joins): both inputs are keyed into the same subtasks, each by its
+  // own key columns (whose encoded bytes and hashes agree for equal keys: the plan checks the
+  // types match), and each batch says which input it came from (OnInputBatch).
+  virtual int num_inputs() const { return 1; }
+  virtual const std::vector<int>& input_key_columns(int input) const { return key_columns(); }
+  // The watermark of the output, given the minimum over the inputs: the operator's watermark
+  // passed on, unless its output can still carry older times (a join's pairs and unmatched rows).
+  virtual int64_t OutputWatermark(int64_t input_watermark_ms) const { return input_watermark_ms; }
   virtual std::unique_ptr<KeyedOperatorState> CreateState(SubtaskContext context) const = 0;
 };
 

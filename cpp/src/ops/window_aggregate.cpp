@@ -18,18 +18,18 @@
 namespace millstream {
 
 void EmitLateRows(const BatchPtr& batch, const std::vector<int64_t>& rows, Emitter& out,
-                  OperatorMetrics* metrics) {
+                  OperatorMetrics* metrics, int port) {
   if (rows.empty()) return;
   if (metrics != nullptr) metrics->rows_late += static_cast<int64_t>(rows.size());
   if (static_cast<int64_t>(rows.size()) == batch->num_rows()) {
-    out.Emit(1, batch);
+    out.Emit(port, batch);
     return;
   }
   arrow::Int64Builder indices;
   CheckArrow(indices.AppendValues(rows), "late rows");
   auto taken = CheckArrow(arrow::compute::Take(batch, CheckArrow(indices.Finish(), "late rows")),
                           "late rows");
-  out.Emit(1, taken.record_batch());
+  out.Emit(port, taken.record_batch());
 }
 
 std::vector<const arrow::Array*> AggregateInputs(const AggregationPlan& plan,

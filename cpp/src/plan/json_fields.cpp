@@ -72,6 +72,13 @@ int64_t JsonFields::IntIn(std::string_view key, int64_t min, int64_t max) {
   return value;
 }
 
+bool JsonFields::Bool(std::string_view key) {
+  const element value = Element(key);
+  bool result;
+  if (value.get(result) != simdjson::SUCCESS) WrongType(*this, key, value, "true or false");
+  return result;
+}
+
 std::string JsonFields::String(std::string_view key) {
   const element value = Element(key);
   std::string_view result;

@@ -25,6 +25,7 @@ class JsonFields {
   int64_t Int(std::string_view key);
   // An integer within [min, max] (an int field, a handle, a port).
   int64_t IntIn(std::string_view key, int64_t min, int64_t max);
+  bool Bool(std::string_view key);
   std::string String(std::string_view key);
   std::vector<std::string> Strings(std::string_view key);
   std::vector<int64_t> Ints(std::string_view key);

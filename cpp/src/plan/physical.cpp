@@ -6,6 +6,7 @@
 #include "core/time_arithmetic.h"
 #include "core/types.h"
 #include "expr/expression.h"
+#include "ops/interval_join.h"
 #include "ops/window_aggregate.h"
 
 namespace millstream {
@@ -130,6 +131,28 @@ class OperatorBuilder {
     Keyed(MakeRunningAggregate(inputs_.front(), KeyColumns(*input_, running.keys, node_),
                                Aggregates(*input_, running.aggregates, node_)));
   }
+  void operator()(const JoinNode& join) {
+    IntervalJoinSpec spec;
+    const char* side_names[2] = {"left", "right"};
+    const std::vector<std::string>* keys[2] = {&join.left_keys, &join.right_keys};
+    const std::string* time_columns[2] = {&join.left_time_column, &join.right_time_column};
+    for (int side = 0; side < 2; ++side) {
+      const arrow::Schema& schema = *inputs_[side];
+      spec.keys[side] = KeyColumns(schema, *keys[side], node_);
+      if (time_columns[side]->empty()) {
+        throw UserError(node_.label + ": the " + side_names[side] + " stream has no event time; "
+                        "call with_watermark('ts', max_delay=...) on it before the join");
+      }
+      spec.time_columns[side] = ColumnIndex(schema, *time_columns[side], node_);
+      spec.outer[side] = join.how == "outer" || join.how == (side == 0 ? "left" : "right");
+    }
+    spec.lower_ms = join.lower_ms;
+    spec.upper_ms = join.upper_ms;
+    spec.merge_keys = join.merge_keys;
+    spec.suffix = join.suffix;
+    spec.name = node_.label;
+    Keyed(MakeIntervalJoin(inputs_[0], inputs_[1], std::move(spec)));
+  }
   void operator()(const PortNode&) { PassThrough(PhysicalOperator::Kind::kPort); }
   void operator()(const SinkNode&) { PassThrough(PhysicalOperator::Kind::kSink); }
 
@@ -181,7 +204,7 @@ bool PruneKeyedInput(const PlanNode& node, const SchemaPtr& input_schema,
                      const PlanHandles& handles, PhysicalOperator* op) {
   const auto* window = std::get_if<WindowNode>(&node.options);
   const auto* running = std::get_if<RunningAggregateNode>(&node.options);
-  MS_CHECK(window != nullptr || running != nullptr, "only keyed operators are pruned");
+  if (window == nullptr && running == nullptr) return false;  // a join keeps its inputs whole
   std::vector<bool> read(input_schema->num_fields(), false);
   for (const auto& key : window ? window->keys : running->keys) {
     read[ColumnIndex(*input_schema, key, node)] = true;

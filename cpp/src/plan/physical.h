@@ -44,7 +44,8 @@ std::vector<SchemaPtr> ResolveNodeSchemas(const PlanNode& node,
 
 // Builds a keyed operator (window, running_agg) on only the input columns it reads, so the
 // exchange gathers and sends no others: its keys, its time column and its aggregations'
-// columns. Returns false, leaving `op` alone, when it reads every column or none. Only for an
+// columns. Returns false, leaving `op` alone, when it reads every column or none, and for a
+// join (whose output is every column of its inputs). Only for an
 // operator whose late rows nobody consumes: late rows keep every input column.
 bool PruneKeyedInput(const PlanNode& node, const SchemaPtr& input_schema,
                      const PlanHandles& handles, PhysicalOperator* op);

@@ -89,6 +89,18 @@ struct RunningAggregateNode {
   std::vector<PlanAggregate> aggregates;
 };
 
+// An interval join of its two inputs (left, right): rows of equal keys with
+// right time - left time in [lower_ms, upper_ms] (ops/interval_join.h).
+struct JoinNode {
+  static constexpr std::string_view kOp = "join";
+  std::vector<std::string> left_keys, right_keys;  // equal in number, pairwise of one type
+  std::string left_time_column, right_time_column;  // each input's with_watermark column
+  int64_t lower_ms = 0, upper_ms = 0;               // inclusive; lower_ms <= upper_ms
+  std::string how;                                  // inner | left | right | outer
+  std::string suffix;                               // for right columns whose names clash
+  bool merge_keys = false;                          // `on`: the keys appear once (coalesced)
+};
+
 struct PortNode {
   static constexpr std::string_view kOp = "port";
   int port = 0;                               // which output of the input (1: late rows / dead letters)
@@ -104,7 +116,7 @@ struct SinkNode {
 
 using NodeOptions = std::variant<SourceNode, FilterNode, ProjectNode, MapBatchesNode, UnionNode,
                                  WatermarkNode, ExplicitWatermarkNode, WindowNode,
-                                 RunningAggregateNode, PortNode, SinkNode>;
+                                 RunningAggregateNode, JoinNode, PortNode, SinkNode>;
 
 struct PlanNode {
   int id = 0;

@@ -105,6 +105,34 @@ std::vector<MapBatchesNode::Column> ParseDeclaredColumns(JsonFields& fields) {
   return columns;
 }
 
+JoinNode ParseJoin(JsonFields& fields) {
+  constexpr int64_t kInt64Max = std::numeric_limits<int64_t>::max();
+  constexpr int64_t kInt64Min = std::numeric_limits<int64_t>::min();
+  JoinNode join;
+  join.left_keys = fields.Strings("left_keys");
+  join.right_keys = fields.Strings("right_keys");
+  if (join.left_keys.empty() || join.left_keys.size() != join.right_keys.size()) {
+    fields.Fail("right_keys", "names " + std::to_string(join.right_keys.size()) +
+                                  " columns and left_keys " + std::to_string(join.left_keys.size()) +
+                                  "; a join needs one or more keys, as many on each side");
+  }
+  join.left_time_column = fields.String("left_time_column");
+  join.right_time_column = fields.String("right_time_column");
+  join.lower_ms = fields.IntIn("lower_ms", kInt64Min, kInt64Max);
+  join.upper_ms = fields.IntIn("upper_ms", kInt64Min, kInt64Max);
+  if (join.lower_ms > join.upper_ms) {
+    fields.Fail("upper_ms", "is " + std::to_string(join.upper_ms) + ", below lower_ms " +
+                                std::to_string(join.lower_ms) + "; the interval is [lower, upper]");
+  }
+  join.how = fields.String("how");
+  if (join.how != "inner" && join.how != "left" && join.how != "right" && join.how != "outer") {
+    fields.Fail("how", "is '" + join.how + "'; expected inner, left, right or outer");
+  }
+  join.suffix = fields.String("suffix");
+  join.merge_keys = fields.Bool("merge_keys");
+  return join;
+}
+
 NodeOptions ParseOptions(std::string_view op, JsonFields& fields) {
   if (op == SourceNode::kOp) {
     return SourceNode{static_cast<int>(fields.IntIn("handle", 0, kIntMax))};
@@ -166,6 +194,7 @@ NodeOptions ParseOptions(std::string_view op, JsonFields& fields) {
     running.aggregates = ParseAggregates(fields);
     return running;
   }
+  if (op == JoinNode::kOp) return ParseJoin(fields);
   if (op == PortNode::kOp) return PortNode{static_cast<int>(fields.IntIn("port", 0, kIntMax))};
   if (op == SinkNode::kOp) {
     SinkNode sink;
@@ -180,13 +209,14 @@ NodeOptions ParseOptions(std::string_view op, JsonFields& fields) {
   }
   fields.Fail("op", "is '" + std::string(op) +
                         "'; operators: source, filter, project, map_batches, union, watermark, "
-                        "explicit_watermark, window, running_agg, port, sink");
+                        "explicit_watermark, window, running_agg, join, port, sink");
 }
 
 // How many inputs each operator takes: [min, max].
 std::pair<size_t, size_t> InputArity(const PlanNode& node) {
   if (node.is<SourceNode>()) return {0, 0};
   if (node.is<UnionNode>()) return {1, std::numeric_limits<size_t>::max()};
+  if (node.is<JoinNode>()) return {2, 2};
   return {1, 1};
 }
 
@@ -211,6 +241,7 @@ PlanNode ParseNode(object node_object, const std::string& position) {
   if (node.inputs.size() < min_inputs || node.inputs.size() > max_inputs) {
     fields.Fail("inputs", "names " + std::to_string(node.inputs.size()) + " inputs; " + op +
                               (max_inputs == 0             ? " takes none"
+                               : min_inputs == 2 && max_inputs == 2 ? " takes exactly two"
                                : min_inputs == max_inputs ? " takes exactly one"
                                                           : " takes one or more"));
   }

@@ -21,6 +21,7 @@ class ObjectWriter {
   void Int(std::string_view key, int64_t value) { Key(key).out_->append(std::to_string(value)); }
   void String(std::string_view key, std::string_view value) { AppendJsonString(value, Key(key).out_); }
   void Raw(std::string_view key, std::string_view json) { Key(key).out_->append(json); }
+  void Bool(std::string_view key, bool value) { Key(key).out_->append(value ? "true" : "false"); }
   void Strings(std::string_view key, const std::vector<std::string>& values) {
     Key(key);
     AppendList(values, [this](const std::string& value) { AppendJsonString(value, out_); });
@@ -112,6 +113,17 @@ struct OptionsWriter {
   void operator()(const RunningAggregateNode& running) {
     object.Strings("keys", running.keys);
     WriteAggregates(object, running.aggregates);
+  }
+  void operator()(const JoinNode& join) {
+    object.Strings("left_keys", join.left_keys);
+    object.Strings("right_keys", join.right_keys);
+    object.String("left_time_column", join.left_time_column);
+    object.String("right_time_column", join.right_time_column);
+    object.Int("lower_ms", join.lower_ms);
+    object.Int("upper_ms", join.upper_ms);
+    object.String("how", join.how);
+    object.String("suffix", join.suffix);
+    object.Bool("merge_keys", join.merge_keys);
   }
   void operator()(const PortNode& port) { object.Int("port", port.port); }
   void operator()(const SinkNode& sink) {

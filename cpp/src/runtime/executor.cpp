@@ -180,15 +180,18 @@ void SourceDriver::Step() {
 // Routes a keyed operator's output to the chains of its ports.
 class PortEmitter final : public Emitter {
  public:
-  PortEmitter(std::vector<ChainList>* ports, uint64_t origin, OperatorMetrics* metrics)
-      : ports_(ports), origin_(origin), metrics_(metrics) {}
+  PortEmitter(std::vector<ChainList>* ports, uint64_t origin, OperatorMetrics* metrics,
+              const KeyedOperator* op)
+      : ports_(ports), origin_(origin), metrics_(metrics), op_(op) {}
   void Emit(int port, BatchPtr batch) override {
     if (!batch || batch->num_rows() == 0) return;
     if (port == 0) metrics_->rows_out += batch->num_rows();
     PushAll((*ports_)[port], batch, origin_, sequence_++);
   }
+  // `watermark_ms` is the operator's (its inputs' minimum); its output's may be older.
   void Watermark(int64_t watermark_ms) override {
-    for (auto& chains : *ports_) PushWatermarkAll(chains, watermark_ms);
+    const int64_t output_ms = op_->OutputWatermark(watermark_ms);
+    for (auto& chains : *ports_) PushWatermarkAll(chains, output_ms);
   }
 
  private:
@@ -196,6 +199,7 @@ class PortEmitter final : public Emitter {
   uint64_t origin_;
   uint64_t sequence_ = 0;
   OperatorMetrics* metrics_;
+  const KeyedOperator* op_;
 };
 
 // An actor that counts its inputs' ends.
@@ -217,7 +221,12 @@ class KeyedActor final : public InputActor {
         ports(op.num_ports()),
         metrics_(context.metrics),
         state_(op.CreateState(std::move(context))),
-        emitter_(&ports, origin, metrics_) {}
+        emitter_(&ports, origin, metrics_, &op) {}
+  // An input channel that carries the operator's input `side` (a join's left 0 or right 1).
+  int AddInputOf(int side) {
+    sides_.push_back(side);
+    return AddInput();
+  }
   void Start() { tracker_ = std::make_unique<WatermarkTracker>(num_inputs_); }
   std::vector<ChainList> ports;
 
@@ -226,11 +235,7 @@ class KeyedActor final : public InputActor {
     switch (message.kind) {
       case Message::Kind::kBatch:
         metrics_->rows_in += message.batch->num_rows();
-        if (message.marks) {
-          OnMarkedBatch(message);
-        } else {
-          state_->OnBatch(message.batch, *message.key_groups, emitter_);
-        }
+        OnBatch(message);
         metrics_->NotePeakState();
         break;
       case Message::Kind::kWatermark:
@@ -255,24 +260,23 @@ class KeyedActor final : public InputActor {
   // The marks are this input's watermarks between rows; the operator's watermark is the minimum
   // over its inputs, so each mark becomes one where that minimum advances (or none). The
   // watermark reached by the end of the batch goes on after it.
-  void OnMarkedBatch(const Message& message) {
+  void OnBatch(const Message& message) {
     combined_marks_.clear();
-    for (const WatermarkMark& mark : *message.marks) {
-      if (tracker_->Update(message.input, mark.watermark_ms)) {
-        combined_marks_.push_back(WatermarkMark{mark.row, tracker_->current()});
+    if (message.marks) {
+      for (const WatermarkMark& mark : *message.marks) {
+        if (tracker_->Update(message.input, mark.watermark_ms)) {
+          combined_marks_.push_back(WatermarkMark{mark.row, tracker_->current()});
+        }
       }
     }
-    if (combined_marks_.empty()) {
-      state_->OnBatch(message.batch, *message.key_groups, emitter_);
-      return;
-    }
-    state_->OnMarkedBatch(message.batch, *message.key_groups, combined_marks_, emitter_);
+    state_->OnInputBatch(sides_[message.input], message.batch, *message.key_groups,
+                         combined_marks_.empty() ? nullptr : &combined_marks_, emitter_);
   }
 
   void Advance() {
     const int64_t watermark_ms = tracker_->current();
     state_->OnWatermark(watermark_ms, emitter_);
-    for (auto& chains : ports) PushWatermarkAll(chains, watermark_ms);
+    emitter_.Watermark(watermark_ms);
   }
 
   OperatorMetrics* metrics_;
@@ -280,6 +284,7 @@ class KeyedActor final : public InputActor {
   PortEmitter emitter_;
   std::unique_ptr<WatermarkTracker> tracker_;
   WatermarkMarks combined_marks_;
+  std::vector<int> sides_;  // per input channel: the operator's input it carries
 };
 
 // Drives one sink (connectors/sink.h) from its inputs' messages.
@@ -466,7 +471,9 @@ class RunGraph {
   // The chains that consume output `port` of the node at `index`.
   ChainList ChainsOf(int index, int port) {
     ChainList chains;
+    std::map<int, int> occurrences;  // a node that reads `index` twice (a self-join) has two sides
     for (int consumer : consumers_[index]) {
+      const int occurrence = occurrences[consumer]++;
       const PhysicalOperator& op = operators_[consumer];
       if (plan_.nodes[consumer].consumed_port() != port) continue;
       switch (op.kind) {
@@ -482,14 +489,15 @@ class RunGraph {
           break;
         case PhysicalOperator::Kind::kKeyed: {
           auto& subtasks = keyed_.at(consumer);
+          const int side = SideOf(consumer, index, occurrence);
           std::vector<Actor*> targets;
           int input = -1;
           for (auto& actor : subtasks) {
             targets.push_back(actor.get());
-            input = actor->AddInput();
+            input = actor->AddInputOf(side);
           }
           chains.push_back(MakeSendChain(std::move(targets), input, op.input_columns,
-                                         op.keyed->key_columns(), /*keyed=*/true,
+                                         op.keyed->input_key_columns(side), /*keyed=*/true,
                                          plan_.max_parallelism));
           break;
         }
@@ -504,6 +512,18 @@ class RunGraph {
       }
     }
     return chains;
+  }
+
+  // Which input of node `consumer` the node at `index` is, the `occurrence`-th time it is listed
+  // among the consumer's inputs (a union lists an input once per side it feeds: not keyed).
+  int SideOf(int consumer, int index, int occurrence) const {
+    const std::vector<int>& inputs = plan_.nodes[consumer].inputs;
+    for (int side = 0; side < static_cast<int>(inputs.size()); ++side) {
+      if (index_of_.at(inputs[side]) == index && occurrence-- == 0) return side;
+    }
+    MS_CHECK(false, "node " + std::to_string(plan_.nodes[index].id) + " is not an input of " +
+                        DescribeNode(plan_.nodes[consumer]));
+    return 0;
   }
 
   const Plan& plan_;

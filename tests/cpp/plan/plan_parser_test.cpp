@@ -84,6 +84,52 @@ TEST(PlanParserTest, WritingAPlanAndReadingItBackGivesTheSamePlan) {
             std::string::npos);
 }
 
+// A join node: its fields read into JoinNode, written back the same, and checked strictly.
+std::string JoinNodeJson(const std::string& fields) {
+  return R"js(, {"id": 12, "op": "join", "inputs": [5, 5], "label": "join(outer, on=k)", )js" +
+         fields + "}";
+}
+const char* kJoinFields =
+    R"js("left_keys": ["k"], "right_keys": ["k"], "left_time_column": "ts", )js"
+    R"js("right_time_column": "ts", "lower_ms": -300000, "upper_ms": 900000, "how": "outer", )js"
+    R"js("suffix": "_b", "merge_keys": true)js";
+
+TEST(PlanParserTest, AJoinNodeReadsAndWritesBack) {
+  const Plan plan = ParsePlan(PlanWith(JoinNodeJson(kJoinFields)));
+  const auto& join = plan.nodes.back().as<JoinNode>();
+  EXPECT_EQ(join.left_keys, std::vector<std::string>{"k"});
+  EXPECT_EQ(join.lower_ms, -300000);
+  EXPECT_EQ(join.upper_ms, 900000);
+  EXPECT_EQ(join.how, "outer");
+  EXPECT_EQ(join.suffix, "_b");
+  EXPECT_TRUE(join.merge_keys);
+  EXPECT_EQ(plan.nodes.back().inputs, (std::vector<int>{5, 5}));
+  const std::string written = WritePlan(plan);
+  EXPECT_EQ(WritePlan(ParsePlan(written)), written);
+  EXPECT_NE(written.find(R"js("lower_ms": -300000, "upper_ms": 900000, "how": "outer")js"),
+            std::string::npos);
+}
+
+TEST(PlanParserTest, AJoinNodeIsCheckedStrictly) {
+  std::string fields = kJoinFields;
+  auto with = [&](const std::string& from, const std::string& to) {
+    std::string changed = fields;
+    changed.replace(changed.find(from), from.size(), to);
+    return PlanErrorOf(PlanWith(JoinNodeJson(changed)));
+  };
+  EXPECT_NE(with(R"("how": "outer")", R"("how": "full")").find("field 'how'"), std::string::npos);
+  EXPECT_NE(with(R"("lower_ms": -300000)", R"("lower_ms": 1000000)").find("below lower_ms"),
+            std::string::npos);
+  EXPECT_NE(with(R"("right_keys": ["k"])", R"("right_keys": ["k", "j"])").find("as many on each side"),
+            std::string::npos);
+  EXPECT_NE(with(R"("merge_keys": true)", R"("merge_keys": 1)").find("expected true or false"),
+            std::string::npos);
+  const std::string one_input = PlanWith(R"js(, {"id": 12, "op": "join", "inputs": [5], )js"
+                                         R"js("label": "join", )js" + fields + "}");
+  EXPECT_NE(PlanErrorOf(one_input).find("takes exactly two"), std::string::npos)
+      << PlanErrorOf(one_input);
+}
+
 TEST(PlanParserTest, AnUnknownOperatorNamesTheNodeAndTheField) {
   const std::string message = PlanErrorOf(PlanWith(
       R"js(, {"id": 12, "op": "explode", "inputs": [0], "label": "explode(x)"})js"));
