@@ -56,6 +56,21 @@ int PartitionCount(rd_kafka_t* client, const std::string& topic, const std::stri
   throw UserError(context + ": topic '" + topic + "' is not in the cluster; create it first");
 }
 
+void ForEachHeader(const rd_kafka_message_t& message,
+                   const std::function<void(std::string_view, std::optional<std::string_view>)>& visit) {
+  rd_kafka_headers_t* headers = nullptr;  // owned by the message
+  if (rd_kafka_message_headers(&message, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+  const char* name = nullptr;
+  const void* value = nullptr;
+  size_t size = 0;
+  for (size_t i = 0;
+       rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+    std::optional<std::string_view> text;
+    if (value != nullptr) text.emplace(static_cast<const char*>(value), size);
+    visit(name, text);
+  }
+}
+
 std::string PartitionName(const std::string& topic, int32_t partition) {
   return topic + "[" + std::to_string(partition) + "]";
 }

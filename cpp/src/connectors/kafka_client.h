@@ -9,9 +9,12 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace millstream {
 
@@ -56,6 +59,11 @@ void CheckKafka(rd_kafka_resp_err_t error, const std::string& context, const std
 // The partition count of `topic`, from the cluster's metadata; a topic the cluster does not
 // have is a UserError naming it.
 int PartitionCount(rd_kafka_t* client, const std::string& topic, const std::string& context);
+
+// Calls `visit(name, value)` for each header of `message`, in order (value: none for a null
+// value). The views point into the message.
+void ForEachHeader(const rd_kafka_message_t& message,
+                   const std::function<void(std::string_view, std::optional<std::string_view>)>& visit);
 
 // "topic[partition]", as errors and dead letters name a partition.
 std::string PartitionName(const std::string& topic, int32_t partition);

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <limits>
 #include <mutex>
 #include <random>
 
+#include "connectors/kafka_dead_letter_topic.h"
 #include "core/error.h"
 
 namespace millstream {
@@ -51,6 +53,18 @@ class KafkaReadSession {
                           {"auto.offset.reset", "error"}};
     for (const auto& [property, value] : options.config) config[property] = value;
     consumer_ = MakeKafkaClient(RD_KAFKA_CONSUMER, config, name_);
+    if (!options.dead_letter_topic.empty()) {
+      KafkaConfig producer_config = {{"bootstrap.servers", options.brokers}};
+      for (const auto& [property, value] : options.config) {
+        // The consumer's own properties would be refused (or warned about) by a producer.
+        if (property.rfind("group.", 0) != 0 && property.rfind("auto.", 0) != 0 &&
+            property.rfind("enable.auto", 0) != 0 && property != "enable.partition.eof") {
+          producer_config[property] = value;
+        }
+      }
+      dead_letters_ = std::make_unique<KafkaDeadLetterTopic>(options.dead_letter_topic,
+                                                             producer_config, name_);
+    }
     for (const std::string& topic : options.topics) {
       const int count = PartitionCount(consumer_.get(), topic, name_);
       for (int32_t partition = 0; partition < count; ++partition) {
@@ -77,7 +91,7 @@ class KafkaReadSession {
     }
     CheckKafka(rd_kafka_assign(consumer_.get(), assignment.get()), name_,
                "assigning the partitions");
-    reached_offsets_.resize(ranges_.size(), -1);
+    for (const PartitionRange& range : ranges_) reached_offsets_.push_back(range.start_offset);
   }
 
   ~KafkaReadSession() {
@@ -89,6 +103,7 @@ class KafkaReadSession {
   const std::vector<PartitionRange>& ranges() const { return ranges_; }
   rd_kafka_queue_t* queue(size_t index) const { return queues_[index].get(); }
   const std::string& name() const { return name_; }
+  KafkaDeadLetterTopic* dead_letters() const { return dead_letters_.get(); }
 
   // A split read its partition up to `next_offset` (the offset its group resumes from).
   void NoteReached(size_t index, int64_t next_offset) {
@@ -96,14 +111,65 @@ class KafkaReadSession {
     reached_offsets_[index] = next_offset;
   }
 
-  // Commits the offsets every split reached, once (the first split to ask does it for all).
+  // Stops fetching partition `index`: what the broker has stays there while its split is held
+  // back. Thread-safe in librdkafka.
+  void Pause(size_t index) {
+    PartitionList partition = OnePartition(index, RD_KAFKA_OFFSET_INVALID);
+    CheckKafka(rd_kafka_pause_partitions(consumer_.get(), partition.get()), name_,
+               "pausing " + PartitionName(ranges_[index].topic, ranges_[index].partition));
+  }
+  // Fetches partition `index` again, from `next_offset` (the split's own position: librdkafka
+  // 2.0.x does not keep a batch consumer's position across a pause, BUILD-NOTES.md).
+  void Resume(size_t index, int64_t next_offset) {
+    const std::string place = PartitionName(ranges_[index].topic, ranges_[index].partition);
+    PartitionList position = OnePartition(index, next_offset);
+    rd_kafka_error_t* error =
+        rd_kafka_seek_partitions(consumer_.get(), position.get(), kKafkaRequestTimeoutMs);
+    if (error != nullptr) {
+      const std::string message = rd_kafka_error_string(error);
+      rd_kafka_error_destroy(error);
+      throw UserError(name_ + ": resuming " + place + " at offset " +
+                      std::to_string(next_offset) + ": " + message);
+    }
+    CheckKafka(position->elems[0].err, name_, "resuming " + place);
+    // Sought while paused, then resumed: no fetch from the old position goes out in between.
+    PartitionList partition = OnePartition(index, RD_KAFKA_OFFSET_INVALID);
+    CheckKafka(rd_kafka_resume_partitions(consumer_.get(), partition.get()), name_,
+               "resuming " + place);
+  }
+
+  PartitionList OnePartition(size_t index, int64_t offset) const {
+    PartitionList partition(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(partition.get(), ranges_[index].topic.c_str(),
+                                      ranges_[index].partition)
+        ->offset = offset;
+    return partition;
+  }
+
+  // Messages between `next_offset` and the end of partition `index` as last seen by the
+  // consumer's fetches (no request is made); -1 before the first fetch answered.
+  int64_t Lag(size_t index, int64_t next_offset) {
+    int64_t low = -1;
+    int64_t high = -1;
+    if (rd_kafka_get_watermark_offsets(consumer_.get(), ranges_[index].topic.c_str(),
+                                       ranges_[index].partition, &low, &high) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        high < 0) {
+      return -1;
+    }
+    return std::max<int64_t>(0, high - next_offset);
+  }
+
+  // Commits the offsets every split reached, once (the first split to ask does it for all):
+  // called when the run succeeded, i.e. every sink took every chunk the splits returned.
   void CommitOnce() {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (committed_ || group_.empty()) return;
+    if (committed_) return;
     committed_ = true;
+    if (dead_letters_) dead_letters_->Flush();  // bad messages delivered before their offsets
+    if (group_.empty()) return;
     PartitionList offsets(rd_kafka_topic_partition_list_new(static_cast<int>(ranges_.size())));
     for (size_t i = 0; i < ranges_.size(); ++i) {
-      MS_CHECK(reached_offsets_[i] >= 0, "a Kafka split ended without its offset");
       rd_kafka_topic_partition_list_add(offsets.get(), ranges_[i].topic.c_str(),
                                         ranges_[i].partition)
           ->offset = reached_offsets_[i];
@@ -173,10 +239,11 @@ class KafkaReadSession {
   std::string name_;
   std::string group_;  // empty: none (a random group id is used, and nothing committed)
   KafkaClient consumer_;
+  std::unique_ptr<KafkaDeadLetterTopic> dead_letters_;  // null without dead_letter_topic
   std::vector<PartitionRange> ranges_;
   std::vector<KafkaQueue> queues_;  // per range
   std::mutex mutex_;
-  std::vector<int64_t> reached_offsets_;  // per range; -1 until its split ended
+  std::vector<int64_t> reached_offsets_;  // per range: the offset after the last chunk returned
   bool committed_ = false;
   std::string latest_error_;
 };
@@ -189,12 +256,21 @@ class KafkaPartitionSplit final : public SourceSplit {
       : session_(std::move(session)),
         index_(index),
         range_(session_->ranges()[index]),
+        stop_offset_(kafka.bounded ? range_.end_offset : std::numeric_limits<int64_t>::max()),
         next_offset_(range_.start_offset),
         metrics_(metrics),
+        progress_(metrics->AddSplit(PartitionName(range_.topic, range_.partition))),
         decoder_(kafka.format, std::move(value_schema), kafka.metadata, options.batch_size,
                  session_->name(), options.on_error, metrics),
         last_progress_(std::chrono::steady_clock::now()) {
-    if (next_offset_ >= range_.end_offset) End();
+    progress_->position = next_offset_;
+    if (KafkaDeadLetterTopic* dead_letters = session_->dead_letters()) {
+      decoder_.OnDeadLetter([dead_letters](const KafkaMessageView& message, std::string_view reason) {
+        dead_letters->Send(message, reason);
+      });
+    }
+    wants_headers_ = decoder_.wants_headers() || session_->dead_letters() != nullptr;
+    if (next_offset_ >= stop_offset_) End();
   }
 
   SplitOutput Next() override {
@@ -206,11 +282,17 @@ class KafkaPartitionSplit final : public SourceSplit {
       // Never more than the batch can take: every message taken from the queue is decoded.
       const size_t wanted = static_cast<size_t>(
           std::min<int64_t>(static_cast<int64_t>(kMessagesPerPoll), decoder_.room()));
+      // Unbounded: never block a worker; an empty queue is answered with `waiting`.
+      const bool may_wait = bounded() && decoder_.rows() == 0;
       const ssize_t count = rd_kafka_consume_batch_queue(
-          session_->queue(index_), decoder_.rows() == 0 ? kPollWaitMs : 0, messages, wanted);
+          session_->queue(index_), may_wait ? kPollWaitMs : 0, messages, wanted);
       MS_CHECK(count >= 0, "rd_kafka_consume_batch_queue failed on " + place());
       if (count == 0) {
-        if (decoder_.rows() == 0) CheckStalled();
+        if (decoder_.rows() == 0 && bounded()) CheckStalled();
+        if (decoder_.rows() == 0 && !bounded()) {
+          output.waiting = true;
+          session_->LatestClientError();  // serves the main queue, so its events do not pile up
+        }
         break;
       }
       last_progress_ = std::chrono::steady_clock::now();
@@ -224,17 +306,28 @@ class KafkaPartitionSplit final : public SourceSplit {
     output.dead_letters = decoder_.FinishDeadLetters();
     if (output.rows) metrics_->rows_out += output.rows->num_rows();
     output.end = ended_;
+    if (!bounded()) session_->NoteReached(index_, next_offset_);
+    progress_->position = next_offset_;
+    progress_->lag = ended_ ? 0 : session_->Lag(index_, next_offset_);
     return output;
   }
 
   void OnRunSucceeded() override { session_->CommitOnce(); }
+  void Pause() override {
+    session_->Pause(index_);
+    progress_->paused = true;
+  }
+  void Resume() override {
+    session_->Resume(index_, next_offset_);
+    progress_->paused = false;
+  }
 
  private:
   void Take(const rd_kafka_message_t& message) {
     if (message.err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
       // The partition's end as the broker sees it now; offsets may skip (transaction markers).
       next_offset_ = std::max(next_offset_, message.offset);
-      if (next_offset_ >= range_.end_offset) End();
+      if (next_offset_ >= stop_offset_) End();
       return;
     }
     if (message.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -242,7 +335,8 @@ class KafkaPartitionSplit final : public SourceSplit {
                       std::to_string(next_offset_) + ": " +
                       rd_kafka_message_errstr(const_cast<rd_kafka_message_t*>(&message)));
     }
-    if (message.offset >= range_.end_offset) {  // written after the run began
+    if (message.offset < next_offset_) return;  // fetched before a pause and again after it
+    if (message.offset >= stop_offset_) {  // written after the run began
       End();
       return;
     }
@@ -253,15 +347,24 @@ class KafkaPartitionSplit final : public SourceSplit {
     if (message.key != nullptr) view.key.emplace(static_cast<const char*>(message.key), message.key_len);
     if (message.payload != nullptr) view.value.emplace(static_cast<const char*>(message.payload), message.len);
     view.timestamp_ms = rd_kafka_message_timestamp(&message, nullptr);
+    if (wants_headers_) ReadHeaders(message, &view);
     decoder_.Append(view);
     metrics_->bytes_read += static_cast<int64_t>(message.len);
     next_offset_ = message.offset + 1;
-    if (next_offset_ >= range_.end_offset) End();
+    if (next_offset_ >= stop_offset_) End();
+  }
+
+  bool bounded() const { return stop_offset_ != std::numeric_limits<int64_t>::max(); }
+
+  static void ReadHeaders(const rd_kafka_message_t& message, KafkaMessageView* view) {
+    ForEachHeader(message, [view](std::string_view name, std::optional<std::string_view> value) {
+      view->headers.emplace_back(name, value);
+    });
   }
 
   void End() {
     ended_ = true;
-    next_offset_ = std::max(next_offset_, range_.end_offset);
+    next_offset_ = std::max(next_offset_, stop_offset_);
     session_->NoteReached(index_, next_offset_);
   }
 
@@ -281,9 +384,12 @@ class KafkaPartitionSplit final : public SourceSplit {
   std::shared_ptr<KafkaReadSession> session_;
   const size_t index_;
   const PartitionRange range_;
+  const int64_t stop_offset_;  // bounded: the end offset when the run began; else int64 max
   int64_t next_offset_;  // of the next message to read
   OperatorMetrics* metrics_;
+  SplitProgress* progress_;
   KafkaMessageDecoder decoder_;
+  bool wants_headers_ = false;  // the decoder's headers column, or a dead-letter topic
   std::chrono::steady_clock::time_point last_progress_;
   bool ended_ = false;
   uint64_t part_ = 0;
@@ -304,6 +410,10 @@ class KafkaSource final : public Source {
                       "brokers='localhost:9092'");
     }
     if (options_.batch_size <= 0) throw UserError(name_ + ": batch_size must be positive");
+    if (!kafka_.dead_letter_topic.empty() && options_.on_error != OnError::kDeadLetter) {
+      throw UserError(name_ + ": dead_letter_topic sends bad messages on: it needs "
+                      "on_error='dead_letter'");
+    }
     if (kafka_.start.kind == KafkaStart::Kind::kCommitted && kafka_.group.empty()) {
       throw UserError(name_ + ": start='committed' reads a group's offsets; pass group=...");
     }
@@ -311,6 +421,7 @@ class KafkaSource final : public Source {
 
   SchemaPtr schema() const override { return schema_; }
   std::string name() const override { return name_; }
+  bool bounded() const override { return kafka_.bounded; }
 
   std::vector<std::unique_ptr<SourceSplit>> CreateSplits(int max_splits,
                                                          OperatorMetrics* metrics) const override {
