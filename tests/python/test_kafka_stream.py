@@ -2,6 +2,11 @@
 stop that drains and commits, idle partitions, partitions read at uneven rates. Checked against
 plain-Python references and confluent-kafka's view of the group; loopback only, every wait
 bounded."""
+import queue
+import signal
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 import uuid
@@ -175,6 +180,61 @@ def test_stop_is_prompt_on_an_idle_stream(kafka):
     job.stop(timeout=10)
     assert job.status == "stopped"
     assert time.monotonic() - began < 2.0
+
+
+CTRL_C_SCRIPT = textwrap.dedent("""
+    import sys
+    import millstream as ms
+    brokers, topic, group = sys.argv[1:]
+    p = ms.Pipeline(parallelism=2)
+    seen = []
+    def take(batch):
+        seen.extend(batch.column("ts").to_pylist())
+        print(f"rows {len(seen)}", flush=True)
+    p.read_kafka(topic, brokers=brokers, group=group, stop=None,
+                 schema={"key": "string", "value": "float64", "ts": "int64"}).for_each_batch(take)
+    job = p.start()
+    print("started", flush=True)
+    try:
+        job.wait()
+    except KeyboardInterrupt:
+        print(f"interrupted {job.status} {len(seen)}", flush=True)
+""")
+
+
+def test_ctrl_c_in_a_script_drains_the_job_and_commits(kafka):
+    """A script blocked in job.wait() gets SIGINT: the job drains, commits what its sink took,
+    and wait() raises KeyboardInterrupt (MockKafka lives in this process, reached over TCP)."""
+    topic = new_topic(kafka, 3)
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    process = subprocess.Popen([sys.executable, "-c", CTRL_C_SCRIPT, kafka.bootstrap_servers,
+                                topic, group], stdout=subprocess.PIPE, text=True)
+    lines = queue.Queue()  # read by a thread, so that every wait below is bounded
+    threading.Thread(target=lambda: [lines.put(line.strip()) for line in process.stdout],
+                     daemon=True).start()
+
+    def wait_for_line(expected, timeout=20.0):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if lines.get(timeout=max(0.01, deadline - time.monotonic())) == expected:
+                    return
+            except queue.Empty:
+                break
+        raise AssertionError(f"the script did not print {expected!r} within {timeout} s")
+
+    try:
+        wait_for_line("started")
+        kafka.produce(topic, [{"key": "a", "value": 1.0, "ts": i} for i in range(90)],
+                      partition=lambda r: r["ts"] % 3)
+        wait_for_line("rows 90")
+        process.send_signal(signal.SIGINT)
+        wait_for_line("interrupted stopped 90")
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert committed_offsets(kafka, topic, group, 3) == [30, 30, 30]
 
 
 # ----- partitions' watermarks ----------------------------------------------------------------------
