@@ -43,22 +43,22 @@ constexpr auto kWaitingSplitRetry = std::chrono::milliseconds(10);
 // has run: a run does not end while a split rests.
 class RunTimer {
  public:
-  RunTimer(tbb::task_arena* arena, tbb::task_group* group) : arena_(arena), group_(group) {
-    thread_ = std::thread([this] { Loop(); });
-  }
+  RunTimer(tbb::task_arena* arena, tbb::task_group* group) : arena_(arena), group_(group) {}
   ~RunTimer() {
     {
       std::lock_guard<std::mutex> lock(mutex_);
       closing_ = true;
     }
     wake_.notify_all();
-    thread_.join();
+    if (thread_.joinable()) thread_.join();
   }
   void After(std::chrono::steady_clock::duration delay, std::function<void()> task) {
     tbb::task_handle handle = group_->defer(std::move(task));
     {
       std::lock_guard<std::mutex> lock(mutex_);
       pending_.push_back({std::chrono::steady_clock::now() + delay, std::move(handle)});
+      // Started by the first resting split: runs of bounded sources never pay for the thread.
+      if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
     }
     wake_.notify_all();
   }
