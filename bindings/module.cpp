@@ -360,9 +360,10 @@ PYBIND11_MODULE(_core, m) {
                            const std::string& start, int64_t start_timestamp_ms,
                            const std::vector<std::string>& metadata, const KafkaConfig& config,
                            const std::string& on_error, int64_t batch_size, bool bounded,
-                           const std::string& dead_letter_topic) {
+                           const std::string& dead_letter_topic, bool join_group) {
     KafkaSourceOptions kafka;
     kafka.bounded = bounded;
+    kafka.join_group = join_group;
     kafka.dead_letter_topic = dead_letter_topic;
     kafka.topics = topics;
     kafka.brokers = brokers;

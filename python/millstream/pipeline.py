@@ -171,7 +171,7 @@ class Pipeline:
     def read_kafka(self, topics, brokers: str, group: str | None = None, format: str = "json",
                    schema=None, start="earliest", stop="end", on_error: str = "raise",
                    metadata=(), config: dict | None = None,
-                   dead_letter_topic: str | None = None) -> "Stream":
+                   dead_letter_topic: str | None = None, join_group: bool = False) -> "Stream":
         """Messages of Kafka topics, decoded in C++ into columns: ``format="json"`` (a flat
         object a message; ``schema`` names its fields), ``"string"`` or ``"raw"`` (one column,
         ``value``). ``metadata``: any of ``"key"``, ``"partition"``, ``"offset"``,
@@ -193,7 +193,11 @@ class Pipeline:
         ``dead_letter_topic`` also sends each one, its key and raw bytes, to that topic with
         headers ``millstream.reason``, ``millstream.topic``, ``millstream.partition`` and
         ``millstream.offset`` (delivered before the offsets are committed). ``config``: librdkafka
-        properties (e.g. ``{"security.protocol": "ssl"}``).
+        properties (e.g. ``{"security.protocol": "ssl"}``). ``join_group=True`` (with ``group``
+        and ``stop=None``): the run joins ``group`` as a member and shares the partitions with
+        the group's other processes (cooperative-sticky assignor); a partition assigned to it
+        starts at the group's committed offset, else at ``start``. Without it a run reads every
+        partition itself.
 
         >>> import millstream as ms
         >>> from millstream.testing import MockKafka
@@ -219,13 +223,16 @@ class Pipeline:
         elif start not in ("earliest", "latest", "committed"):
             raise ValueError(f"{label}: start must be 'earliest', 'latest', 'committed', a "
                              f"datetime or epoch milliseconds, got {start!r}")
+        if join_group and (not group or stop is not None):
+            raise ValueError(f"{label}: join_group=True shares the partitions of a group among "
+                             "the processes of an unbounded run: pass group=... and stop=None")
         if isinstance(metadata, str):
             metadata = [metadata]
         source = _core.kafka_source(topics, brokers, group or "", format, _schema_capsule(schema),
                                     start, start_timestamp_ms, list(metadata),
                                     _kafka_config(config),
                                     on_error, self.batch_size, stop == "end",
-                                    dead_letter_topic or "")
+                                    dead_letter_topic or "", join_group)
         stream = self._source(source, label, on_error)
         if stop is None:
             self._unbounded_sources[stream._node] = label

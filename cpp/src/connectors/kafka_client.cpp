@@ -6,9 +6,10 @@ namespace millstream {
 
 KafkaClient MakeKafkaClient(rd_kafka_type_t type, const KafkaConfig& config,
                             const std::string& context, DeliveryCallback on_delivery,
-                            void* opaque) {
+                            void* opaque, RebalanceCallback on_rebalance) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   if (on_delivery != nullptr) rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+  if (on_rebalance != nullptr) rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
   rd_kafka_conf_set_opaque(conf, opaque);
   char message[512];
   for (const auto& [name, value] : config) {

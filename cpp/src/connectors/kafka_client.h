@@ -46,12 +46,17 @@ constexpr int kKafkaRequestTimeoutMs = 10000;
 // librdkafka's delivery-report callback: called for each produced message, from rd_kafka_poll.
 using DeliveryCallback = void (*)(rd_kafka_t*, const rd_kafka_message_t*, void* opaque);
 
+// librdkafka's rebalance callback: called for a subscribed consumer's assigned and revoked
+// partitions, from the poll of its main queue.
+using RebalanceCallback = void (*)(rd_kafka_t*, rd_kafka_resp_err_t,
+                                   rd_kafka_topic_partition_list_t*, void* opaque);
+
 // A producer or consumer configured with `config` (and, for a producer, `on_delivery` called
-// with `opaque`). A property librdkafka does not know or a value it refuses is a UserError
-// naming `context` and the property.
+// with `opaque`; for a consumer, `on_rebalance`). A property librdkafka does not know or a
+// value it refuses is a UserError naming `context` and the property.
 KafkaClient MakeKafkaClient(rd_kafka_type_t type, const KafkaConfig& config,
                             const std::string& context, DeliveryCallback on_delivery = nullptr,
-                            void* opaque = nullptr);
+                            void* opaque = nullptr, RebalanceCallback on_rebalance = nullptr);
 
 // Throws UserError "<context>: <what>: <librdkafka's message>" unless `error` is NO_ERROR.
 void CheckKafka(rd_kafka_resp_err_t error, const std::string& context, const std::string& what);
