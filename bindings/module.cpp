@@ -78,6 +78,19 @@ py::list MetricsToPython(const RunMetrics& metrics) {
     entry["state_writes"] = op.state_writes.load();
     const int64_t watermark_ms = op.watermark_ms.load();
     entry["watermark_ms"] = watermark_ms == INT64_MIN ? py::none() : py::object(py::int_(watermark_ms));
+    py::list splits;
+    {
+      std::lock_guard<std::mutex> lock(const_cast<std::mutex&>(op.splits_mutex));
+      for (const SplitProgress& split : op.splits) {
+        py::dict progress;
+        progress["split"] = split.name;
+        progress["offset"] = split.position.load();
+        progress["lag"] = split.lag.load();
+        progress["paused"] = split.paused.load();
+        splits.append(progress);
+      }
+    }
+    if (!splits.empty()) entry["splits"] = splits;
     result.append(entry);
   }
   return result;
@@ -134,7 +147,12 @@ class Job {
         }
         lock.lock();
         if (interrupted) {
-          cancel_ = true;
+          // Ctrl-C: as stop(); an unbounded run drains and commits, up to kStopDrainTimeout.
+          Stop();
+          if (!done_signal_.wait_for(lock, kStopDrainTimeout,
+                                     [this] { return status_ != Status::kRunning; })) {
+            cancel_ = true;
+          }
           done_signal_.wait(lock, [this] { return status_ != Status::kRunning; });
         }
       }
@@ -150,7 +168,21 @@ class Job {
     return status != Status::kRunning;
   }
 
-  void Stop() { cancel_ = true; }
+  // An unbounded run drains (Executor::RequestStop: sinks take what was read, offsets are
+  // committed); any other run is cancelled. Either ends as "stopped". Python's Job.stop()
+  // cancels a drain that takes longer than its timeout.
+  void Stop() {
+    stop_requested_ = true;
+    if (executor_->bounded()) {
+      cancel_ = true;
+    } else {
+      executor_->RequestStop();
+    }
+  }
+  void Cancel() {
+    stop_requested_ = true;
+    cancel_ = true;
+  }
 
   std::string StatusName() {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -185,6 +217,7 @@ class Job {
     Status status = Status::kDone;
     try {
       result_ = executor_->Run(cancel_);
+      if (stop_requested_) status = Status::kStopped;  // drained after stop(), not at its end
     } catch (const Cancelled&) {
       status = Status::kStopped;
     } catch (...) {
@@ -224,7 +257,10 @@ class Job {
   }
 
   std::unique_ptr<Executor> executor_;
+  // How long a Ctrl-C waits for an unbounded run to drain before it cancels the run.
+  static constexpr auto kStopDrainTimeout = std::chrono::seconds(10);
   std::atomic<bool> cancel_{false};
+  std::atomic<bool> stop_requested_{false};
   std::thread thread_;
   std::mutex join_mutex_;
   std::mutex mutex_;  // guards status_
@@ -326,8 +362,12 @@ PYBIND11_MODULE(_core, m) {
                            const std::string& group, const std::string& format, py::object schema,
                            const std::string& start, int64_t start_timestamp_ms,
                            const std::vector<std::string>& metadata, const KafkaConfig& config,
-                           const std::string& on_error, int64_t batch_size) {
+                           const std::string& on_error, int64_t batch_size, bool bounded,
+                           const std::string& dead_letter_topic, bool join_group) {
     KafkaSourceOptions kafka;
+    kafka.bounded = bounded;
+    kafka.join_group = join_group;
+    kafka.dead_letter_topic = dead_letter_topic;
     kafka.topics = topics;
     kafka.brokers = brokers;
     kafka.group = group;
@@ -386,6 +426,7 @@ PYBIND11_MODULE(_core, m) {
            py::arg("kafka_sinks") = std::vector<KafkaSinkOptions>{})
       .def("wait", &Job::Wait, py::arg("timeout") = py::none(), py::arg("raise_error") = true)
       .def("stop", &Job::Stop)
+      .def("cancel", &Job::Cancel)
       .def("done", &Job::done)
       .def("status", &Job::StatusName)
       .def("metrics", &Job::Metrics)

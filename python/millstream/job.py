@@ -77,9 +77,16 @@ class Job:
         return True
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stops the run and waits up to ``timeout`` seconds for its threads to end."""
+        """Stops the run and waits up to ``timeout`` seconds for its threads to end.
+
+        A run over an unbounded source (``read_kafka(stop=None)``) drains: its sources stop
+        reading, what they read reaches the sinks (open windows close as at an end of input)
+        and the offsets read are committed. A drain that takes longer than ``timeout`` is
+        cancelled (nothing is committed then), and the wait goes on up to ``timeout`` again."""
         self._native.stop()
-        self._native.wait(timeout, raise_error=False)
+        if not self._native.wait(timeout, raise_error=False):
+            self._native.cancel()
+            self._native.wait(timeout, raise_error=False)
         self._forget_if_ended()
 
     def done(self) -> bool:
@@ -87,7 +94,9 @@ class Job:
         return self._native.done()
 
     def metrics(self) -> list:
-        """Counters per operator, live while the job runs."""
+        """Counters per operator, live while the job runs. A Kafka source's entry has
+        ``"splits"``: per partition its ``"offset"`` (the next to read) and ``"lag"`` (messages
+        behind the partition's end as last fetched; -1 before the first fetch)."""
         return self._native.metrics()
 
     def metrics_frame(self):

@@ -155,6 +155,7 @@ class Pipeline:
         self._source_info: dict[int, _explain.SourceInfo] = {}  # what each source reads
         # The runs' progress display (millstream/_progress.py): None after ~1 s, True, False.
         self.progress = progress
+        self._unbounded_sources: dict[int, str] = {}  # node id -> label (read_kafka(stop=None))
 
     # ----- sources -------------------------------------------------------------------------
     def from_arrow(self, data, name: str = "from_arrow") -> "Stream":
@@ -207,19 +208,34 @@ class Pipeline:
 
     def read_kafka(self, topics, brokers: str, group: str | None = None, format: str = "json",
                    schema=None, start="earliest", stop="end", on_error: str = "raise",
-                   metadata=(), config: dict | None = None) -> "Stream":
+                   metadata=(), config: dict | None = None,
+                   dead_letter_topic: str | None = None, join_group: bool = False) -> "Stream":
         """Messages of Kafka topics, decoded in C++ into columns: ``format="json"`` (a flat
         object a message; ``schema`` names its fields), ``"string"`` or ``"raw"`` (one column,
         ``value``). ``metadata``: any of ``"key"``, ``"partition"``, ``"offset"``,
-        ``"timestamp"`` (the Kafka timestamp) as extra columns of those names.
+        ``"timestamp"`` (the Kafka timestamp), ``"headers"`` (a list of ``{"name", "value"}``
+        in the message's order) as extra columns of those names.
 
         ``start``: ``"earliest"``, ``"latest"``, ``"committed"`` (the group's offsets, else
         earliest) or a time (``datetime`` or epoch milliseconds: the first message at or after
         it). ``stop="end"``: the run reads up to the end offsets the partitions had when it
         began, ends with the final watermark (every window closes) and then commits the offsets
-        read to ``group``. Each partition is a split with its own watermark. Bad messages
-        follow ``on_error``, named ``topic[partition]@offset``. ``config``: librdkafka
-        properties (e.g. ``{"security.protocol": "ssl"}``).
+        read to ``group``. ``stop=None``: unbounded; run it with ``start()`` into ``write_*`` or
+        ``for_each_batch`` sinks, which get rows as they come (a window when the watermark
+        passes it); ``job.metrics()`` shows each partition's offset and lag; ``job.stop()``
+        ends it: what was read drains to the sinks, open windows close as at an end of input,
+        and the offsets read are committed to ``group``. Each partition is a split with its own
+        watermark; ``with_watermark(..., idle_timeout=)`` leaves a silent partition out of the
+        minimum. Bad messages
+        follow ``on_error``, named ``topic[partition]@offset``; with ``on_error="dead_letter"``,
+        ``dead_letter_topic`` also sends each one, its key and raw bytes, to that topic with
+        headers ``millstream.reason``, ``millstream.topic``, ``millstream.partition`` and
+        ``millstream.offset`` (delivered before the offsets are committed). ``config``: librdkafka
+        properties (e.g. ``{"security.protocol": "ssl"}``). ``join_group=True`` (with ``group``
+        and ``stop=None``): the run joins ``group`` as a member and shares the partitions with
+        the group's other processes (cooperative-sticky assignor); a partition assigned to it
+        starts at the group's committed offset, else at ``start``. Without it a run reads every
+        partition itself.
 
         >>> import millstream as ms
         >>> from millstream.testing import MockKafka
@@ -235,12 +251,8 @@ class Pipeline:
         _check_on_error(on_error)
         topics = [topics] if isinstance(topics, str) else list(topics)
         label = f"read_kafka({', '.join(topics)})"
-        if stop is None:
-            raise NotImplementedError(
-                f"{label}: stop=None (an unbounded run) is not supported yet; pass stop='end' to "
-                "read up to the end offsets the partitions have when the run starts")
-        if stop != "end":
-            raise ValueError(f"{label}: stop must be 'end', got {stop!r}")
+        if stop not in ("end", None):
+            raise ValueError(f"{label}: stop must be 'end' or None (unbounded), got {stop!r}")
         start_timestamp_ms = 0
         if isinstance(start, (datetime.datetime, int)) and not isinstance(start, bool):
             start_timestamp_ms = (int(start.timestamp() * 1000)
@@ -249,14 +261,21 @@ class Pipeline:
         elif start not in ("earliest", "latest", "committed"):
             raise ValueError(f"{label}: start must be 'earliest', 'latest', 'committed', a "
                              f"datetime or epoch milliseconds, got {start!r}")
+        if join_group and (not group or stop is not None):
+            raise ValueError(f"{label}: join_group=True shares the partitions of a group among "
+                             "the processes of an unbounded run: pass group=... and stop=None")
         if isinstance(metadata, str):
             metadata = [metadata]
         source = _core.kafka_source(topics, brokers, group or "", format, _schema_capsule(schema),
                                     start, start_timestamp_ms, list(metadata),
                                     _kafka_config(config),
-                                    on_error, self.batch_size)
-        return self._source(source, label, on_error, _explain.SourceInfo(
+                                    on_error, self.batch_size, stop == "end",
+                                    dead_letter_topic or "", join_group)
+        stream = self._source(source, label, on_error, _explain.SourceInfo(
             f"Kafka {', '.join(topics)} at {brokers}", "a split per partition"))
+        if stop is None:
+            self._unbounded_sources[stream._node] = label
+        return stream
 
     def read_parquet(self, path: str) -> "Stream":
         """Parquet files, streamed by row group."""
@@ -285,6 +304,7 @@ class Pipeline:
         ``progress``: see :class:`Pipeline` (None: the pipeline's setting). Ctrl-C stops the
         run; its sinks stay declared, so ``run()`` can be called again."""
         self._check_pending_sinks("run()")
+        self._check_bounded(self._pending_sinks, "run()")
         sinks, sinks_run = list(self._pending_sinks), self._sinks_run
         job = self._start(sinks)
         try:
@@ -337,6 +357,7 @@ class Pipeline:
         for stream in streams:
             if stream._pipeline is not self:
                 raise ValueError("collect: every stream must belong to this Pipeline")
+        self._check_bounded([stream._node for stream in streams], "collect()")
         sinks = [self._add(_plan.collect_sink_node(), [stream._node], [stream.schema])
                  for stream in streams]
         if not isinstance(ordered, bool):
@@ -357,6 +378,16 @@ class Pipeline:
         to its end or until stopped whether or not it is kept (see :class:`Job`)."""
         self._check_pending_sinks("start()")
         return self._start(self._pending_sinks)
+
+    def _check_bounded(self, nodes: list[int], caller: str) -> None:
+        unbounded = [label for node, label in self._unbounded_sources.items()
+                     if node in self._ancestors(nodes)]
+        if unbounded:
+            raise ValueError(
+                f"{caller}: {', '.join(unbounded)} is unbounded (stop=None) and never ends; "
+                "pass stop='end' to read up to the end offsets and get a table, or send the "
+                "stream to write_* / for_each_batch and run it with job = p.start() ... "
+                "job.stop()")
 
     def _check_pending_sinks(self, caller: str) -> None:
         if self._pending_sinks:

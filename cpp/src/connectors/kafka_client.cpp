@@ -6,9 +6,10 @@ namespace millstream {
 
 KafkaClient MakeKafkaClient(rd_kafka_type_t type, const KafkaConfig& config,
                             const std::string& context, DeliveryCallback on_delivery,
-                            void* opaque) {
+                            void* opaque, RebalanceCallback on_rebalance) {
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
   if (on_delivery != nullptr) rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+  if (on_rebalance != nullptr) rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
   rd_kafka_conf_set_opaque(conf, opaque);
   char message[512];
   for (const auto& [name, value] : config) {
@@ -54,6 +55,21 @@ int PartitionCount(rd_kafka_t* client, const std::string& topic, const std::stri
     return entry.partition_cnt;
   }
   throw UserError(context + ": topic '" + topic + "' is not in the cluster; create it first");
+}
+
+void ForEachHeader(const rd_kafka_message_t& message,
+                   const std::function<void(std::string_view, std::optional<std::string_view>)>& visit) {
+  rd_kafka_headers_t* headers = nullptr;  // owned by the message
+  if (rd_kafka_message_headers(&message, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+  const char* name = nullptr;
+  const void* value = nullptr;
+  size_t size = 0;
+  for (size_t i = 0;
+       rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i) {
+    std::optional<std::string_view> text;
+    if (value != nullptr) text.emplace(static_cast<const char*>(value), size);
+    visit(name, text);
+  }
 }
 
 std::string PartitionName(const std::string& topic, int32_t partition) {

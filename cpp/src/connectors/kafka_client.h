@@ -9,9 +9,12 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace millstream {
 
@@ -43,12 +46,17 @@ constexpr int kKafkaRequestTimeoutMs = 10000;
 // librdkafka's delivery-report callback: called for each produced message, from rd_kafka_poll.
 using DeliveryCallback = void (*)(rd_kafka_t*, const rd_kafka_message_t*, void* opaque);
 
+// librdkafka's rebalance callback: called for a subscribed consumer's assigned and revoked
+// partitions, from the poll of its main queue.
+using RebalanceCallback = void (*)(rd_kafka_t*, rd_kafka_resp_err_t,
+                                   rd_kafka_topic_partition_list_t*, void* opaque);
+
 // A producer or consumer configured with `config` (and, for a producer, `on_delivery` called
-// with `opaque`). A property librdkafka does not know or a value it refuses is a UserError
-// naming `context` and the property.
+// with `opaque`; for a consumer, `on_rebalance`). A property librdkafka does not know or a
+// value it refuses is a UserError naming `context` and the property.
 KafkaClient MakeKafkaClient(rd_kafka_type_t type, const KafkaConfig& config,
                             const std::string& context, DeliveryCallback on_delivery = nullptr,
-                            void* opaque = nullptr);
+                            void* opaque = nullptr, RebalanceCallback on_rebalance = nullptr);
 
 // Throws UserError "<context>: <what>: <librdkafka's message>" unless `error` is NO_ERROR.
 void CheckKafka(rd_kafka_resp_err_t error, const std::string& context, const std::string& what);
@@ -56,6 +64,11 @@ void CheckKafka(rd_kafka_resp_err_t error, const std::string& context, const std
 // The partition count of `topic`, from the cluster's metadata; a topic the cluster does not
 // have is a UserError naming it.
 int PartitionCount(rd_kafka_t* client, const std::string& topic, const std::string& context);
+
+// Calls `visit(name, value)` for each header of `message`, in order (value: none for a null
+// value). The views point into the message.
+void ForEachHeader(const rd_kafka_message_t& message,
+                   const std::function<void(std::string_view, std::optional<std::string_view>)>& visit);
 
 // "topic[partition]", as errors and dead letters name a partition.
 std::string PartitionName(const std::string& topic, int32_t partition);

@@ -14,6 +14,10 @@ std::shared_ptr<arrow::DataType> MetadataType(const std::string& name) {
   if (name == "key") return arrow::utf8();
   if (name == "partition" || name == "offset") return arrow::int64();
   if (name == "timestamp") return arrow::timestamp(arrow::TimeUnit::MILLI);
+  if (name == "headers") {
+    return arrow::list(arrow::struct_({arrow::field("name", arrow::utf8(), /*nullable=*/false),
+                                       arrow::field("value", arrow::binary())}));
+  }
   return nullptr;
 }
 
@@ -55,7 +59,7 @@ SchemaPtr KafkaMessageDecoder::OutputSchema(KafkaFormat format, const SchemaPtr&
     auto type = MetadataType(name);
     if (!type) {
       throw UserError(source_name + ": unknown metadata column '" + name +
-                      "'; choose from key, partition, offset, timestamp");
+                      "'; choose from key, partition, offset, timestamp, headers");
     }
     if (!names.insert(name).second) {
       throw UserError(source_name + ": metadata column '" + name +
@@ -90,19 +94,32 @@ KafkaMessageDecoder::KafkaMessageDecoder(KafkaFormat format, SchemaPtr value_sch
     metadata_.push_back(name == "key"         ? Metadata::kKey
                         : name == "partition" ? Metadata::kPartition
                         : name == "offset"    ? Metadata::kOffset
+                        : name == "headers"   ? Metadata::kHeaders
                                               : Metadata::kTimestamp);
     metadata_builders_.push_back(
         CheckArrow(arrow::MakeBuilder(MetadataType(name)), "Kafka metadata builder"));
   }
 }
 
+bool KafkaMessageDecoder::wants_headers() const {
+  return std::find(metadata_.begin(), metadata_.end(), Metadata::kHeaders) != metadata_.end();
+}
+
 void KafkaMessageDecoder::Append(const KafkaMessageView& message) {
-  // A key that is not UTF-8 cannot go into the string column: check it before the value
-  // commits a row.
+  // A key or header name that is not UTF-8 cannot go into a string column: check them before
+  // the value commits a row.
   const bool wants_key = std::find(metadata_.begin(), metadata_.end(), Metadata::kKey) != metadata_.end();
   if (wants_key && message.key && !IsValidUtf8(message.key->data(), message.key->size())) {
     ReportBad(message, "key", "invalid UTF-8");
     return;
+  }
+  if (wants_headers()) {
+    for (const auto& header : message.headers) {
+      if (!IsValidUtf8(header.first.data(), header.first.size())) {
+        ReportBad(message, "headers", "a header name is not UTF-8");
+        return;
+      }
+    }
   }
   if (!AppendValue(message)) return;
   AppendMetadata(message);
@@ -158,6 +175,19 @@ void KafkaMessageDecoder::AppendMetadata(const KafkaMessageView& message) {
         CheckArrow(static_cast<arrow::TimestampBuilder&>(builder).Append(message.timestamp_ms),
                    "Kafka timestamp");
         break;
+      case Metadata::kHeaders: {
+        auto& list = static_cast<arrow::ListBuilder&>(builder);
+        auto& pairs = static_cast<arrow::StructBuilder&>(*list.value_builder());
+        auto& names = static_cast<arrow::StringBuilder&>(*pairs.field_builder(0));
+        auto& values = static_cast<arrow::BinaryBuilder&>(*pairs.field_builder(1));
+        CheckArrow(list.Append(), "Kafka headers");
+        for (const auto& [name, value] : message.headers) {
+          CheckArrow(pairs.Append(), "Kafka headers");
+          CheckArrow(names.Append(name), "Kafka header name");
+          CheckArrow(value ? values.Append(*value) : values.AppendNull(), "Kafka header value");
+        }
+        break;
+      }
     }
   }
 }
@@ -177,6 +207,7 @@ void KafkaMessageDecoder::ReportBad(const KafkaMessageView& message, std::string
   }
   dead_letters_.Append(place, /*line=*/-1, field, full_reason, message.value.value_or(""));
   if (metrics_ != nullptr) ++metrics_->rows_dead_letter;
+  if (on_dead_letter_) on_dead_letter_(message, full_reason);
 }
 
 BatchPtr KafkaMessageDecoder::FinishRows() {

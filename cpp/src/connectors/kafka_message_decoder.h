@@ -1,6 +1,6 @@
 // Kafka messages into columnar batches: the value's columns (a flat JSON object decoded by
 // formats/json_object_decoder.h, or the whole value as one column) followed by the metadata
-// columns asked for (key, partition, offset, timestamp). A bad message is reported as on_error
+// columns asked for (key, partition, offset, timestamp, headers). A bad message is reported as on_error
 // says, named by its place in Kafka: "bids[3]@1207: field 'price': expected float64, got "x"".
 // Kept apart from librdkafka so that it is tested without a cluster.
 //
@@ -10,6 +10,7 @@
 //   BatchPtr rows = decoder.FinishRows();   // id, partition, offset
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -39,14 +40,22 @@ struct KafkaMessageView {
   std::optional<std::string_view> key;    // none: a null key
   std::optional<std::string_view> value;  // none: a null value (a tombstone)
   int64_t timestamp_ms = 0;
+  // (name, value) in the message's order; filled only when the decoder wants_headers() or the
+  // source sends bad messages to a dead-letter topic (which carries them over).
+  std::vector<std::pair<std::string_view, std::optional<std::string_view>>> headers;
 };
+
+// Called with each bad message under on_error "dead_letter" (after it went to the
+// dead-letter rows), with the reason as the rows give it: a Kafka dead-letter topic.
+using BadMessageListener = std::function<void(const KafkaMessageView&, std::string_view reason)>;
 
 class KafkaMessageDecoder {
  public:
   // The output schema: the value's columns (format json: `value_schema`; raw: value binary;
-  // string: value string), then the metadata columns. A metadata name other than key,
-  // partition, offset or timestamp, or one that repeats a column, is a UserError naming
-  // `source_name`.
+  // string: value string), then the metadata columns ("headers": list<struct<name: string,
+  // value: binary>>, in the message's order, as names may repeat). A metadata name other than
+  // key, partition, offset, timestamp or headers, or one that repeats a column, is a
+  // UserError naming `source_name`.
   static SchemaPtr OutputSchema(KafkaFormat format, const SchemaPtr& value_schema,
                                 const std::vector<std::string>& metadata,
                                 const std::string& source_name);
@@ -57,6 +66,8 @@ class KafkaMessageDecoder {
 
   // Adds the message as a row, or reports it as bad (throws UserError when on_error is raise).
   void Append(const KafkaMessageView& message);
+  void OnDeadLetter(BadMessageListener listener) { on_dead_letter_ = std::move(listener); }
+  bool wants_headers() const;
   bool full() const { return rows_ >= batch_size_; }
   int64_t room() const { return batch_size_ - rows_; }  // rows the batch can still take
   int64_t rows() const { return rows_; }
@@ -65,7 +76,7 @@ class KafkaMessageDecoder {
   BatchPtr FinishDeadLetters() { return dead_letters_.Finish(); }
 
  private:
-  enum class Metadata { kKey, kPartition, kOffset, kTimestamp };
+  enum class Metadata { kKey, kPartition, kOffset, kTimestamp, kHeaders };
   bool AppendValue(const KafkaMessageView& message);
   void AppendMetadata(const KafkaMessageView& message);
   void ReportBad(const KafkaMessageView& message, std::string_view field, std::string_view reason);
@@ -83,6 +94,7 @@ class KafkaMessageDecoder {
   std::vector<Metadata> metadata_;
   std::vector<std::unique_ptr<arrow::ArrayBuilder>> metadata_builders_;
   DeadLetterBuilder dead_letters_;
+  BadMessageListener on_dead_letter_;
   int64_t rows_ = 0;
 };
 

@@ -3,9 +3,13 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <exception>
+#include <limits>
 #include <mutex>
 #include <random>
+#include <utility>
 
+#include "connectors/kafka_dead_letter_topic.h"
 #include "core/error.h"
 
 namespace millstream {
@@ -18,6 +22,9 @@ constexpr auto kStallTimeout = std::chrono::seconds(30);
 // How long one Next() waits for a first message before it returns an empty chunk, so that the
 // split's thread goes back to the other actors.
 constexpr int kPollWaitMs = 50;
+// Unbounded runs: how long a fetch waits at most for new data (fetch.wait.max.ms; a user's
+// config overrides it).
+constexpr int kUnboundedFetchWaitMs = 100;
 // Messages taken from a partition's queue in one call.
 constexpr size_t kMessagesPerPoll = 1024;
 
@@ -34,14 +41,21 @@ std::string RandomGroupId() {
   return "millstream-" + std::to_string(device()) + std::to_string(device());
 }
 
-// The run's consumer, shared by the splits of one source. It is assigned every partition with
-// an explicit start offset; each partition's messages go to a queue of their own, which that
-// partition's split drains (no message reaches the consumer's main queue). The offsets reached
-// are committed once, when the run has succeeded.
+// The run's consumer, shared by the splits of one source. Each partition's messages go to a
+// queue of their own, which that partition's split drains (no message reaches the consumer's
+// main queue). Runs assign every partition with an explicit start offset, except an unbounded
+// run with `join_group`, which subscribes as a member of its group (the cooperative-sticky
+// assignor unless `config` says otherwise): the group's other members share
+// the partitions, and a partition this member does not own has a split that only waits. The
+// offsets reached are committed once, when the run has succeeded (or drained after a stop), for
+// the partitions owned then.
 class KafkaReadSession {
  public:
   KafkaReadSession(const KafkaSourceOptions& options, std::string name)
-      : name_(std::move(name)), group_(options.group) {
+      : name_(std::move(name)),
+        group_(options.group),
+        start_(options.start),
+        subscribed_(options.join_group) {
     KafkaConfig config = {{"bootstrap.servers", options.brokers},
                           {"group.id", group_.empty() ? RandomGroupId() : group_},
                           {"enable.auto.commit", "false"},
@@ -49,8 +63,32 @@ class KafkaReadSession {
                           {"enable.partition.eof", "true"},
                           // Offsets are chosen here; one that is gone is an error, not a jump.
                           {"auto.offset.reset", "error"}};
+    if (!options.bounded) {
+      // A fetch of a caught-up partition waits up to this long for data. Brokers answer as soon
+      // as data comes, but librdkafka 2.0.2's mock does not: with the default 500 ms a message
+      // took a median 502 ms from produce to a callback sink (50 records, 64 partitions), with
+      // 100 ms 102 ms (design-notes.md). An idle consumer costs a fetch per 100 ms per broker.
+      config["fetch.wait.max.ms"] = std::to_string(kUnboundedFetchWaitMs);
+    }
+    if (subscribed_) {
+      // A rebalance moves only the partitions that change owner; the others keep being read.
+      config["partition.assignment.strategy"] = "cooperative-sticky";
+    }
     for (const auto& [property, value] : options.config) config[property] = value;
-    consumer_ = MakeKafkaClient(RD_KAFKA_CONSUMER, config, name_);
+    consumer_ = MakeKafkaClient(RD_KAFKA_CONSUMER, config, name_, nullptr, this,
+                                subscribed_ ? OnRebalance : nullptr);
+    if (!options.dead_letter_topic.empty()) {
+      KafkaConfig producer_config = {{"bootstrap.servers", options.brokers}};
+      for (const auto& [property, value] : options.config) {
+        // The consumer's own properties would be refused (or warned about) by a producer.
+        if (property.rfind("group.", 0) != 0 && property.rfind("auto.", 0) != 0 &&
+            property.rfind("enable.auto", 0) != 0 && property != "enable.partition.eof") {
+          producer_config[property] = value;
+        }
+      }
+      dead_letters_ = std::make_unique<KafkaDeadLetterTopic>(options.dead_letter_topic,
+                                                             producer_config, name_);
+    }
     for (const std::string& topic : options.topics) {
       const int count = PartitionCount(consumer_.get(), topic, name_);
       for (int32_t partition = 0; partition < count; ++partition) {
@@ -62,52 +100,151 @@ class KafkaReadSession {
         ranges_.push_back(range);
       }
     }
+    owners_ = std::vector<PartitionOwner>(ranges_.size());
+    for (const PartitionRange& range : ranges_) reached_offsets_.push_back(range.start_offset);
+    if (subscribed_) {
+      // The queues are disconnected from the main queue before the group assigns anything.
+      for (const PartitionRange& range : ranges_) queues_.push_back(PartitionQueue(range));
+      PartitionList topics(rd_kafka_topic_partition_list_new(static_cast<int>(options.topics.size())));
+      for (const std::string& topic : options.topics) {
+        rd_kafka_topic_partition_list_add(topics.get(), topic.c_str(), RD_KAFKA_PARTITION_UA);
+      }
+      CheckKafka(rd_kafka_subscribe(consumer_.get(), topics.get()), name_,
+                 "subscribing to the topics as a member of group '" + group_ + "'");
+      return;
+    }
     ChooseStartOffsets(options.start);
+    for (size_t i = 0; i < ranges_.size(); ++i) {
+      reached_offsets_[i] = ranges_[i].start_offset;
+      owners_[i].owned = true;
+    }
     PartitionList assignment(rd_kafka_topic_partition_list_new(static_cast<int>(ranges_.size())));
     for (const PartitionRange& range : ranges_) {
       rd_kafka_topic_partition_list_add(assignment.get(), range.topic.c_str(), range.partition)
           ->offset = range.start_offset;
-      // Disconnected from the main queue before the assignment starts fetching: librdkafka then
-      // leaves the forwarding as set here.
-      KafkaQueue queue(rd_kafka_queue_get_partition(consumer_.get(), range.topic.c_str(),
-                                                    range.partition));
-      MS_CHECK(queue != nullptr, "no queue for " + PartitionName(range.topic, range.partition));
-      rd_kafka_queue_forward(queue.get(), nullptr);
-      queues_.push_back(std::move(queue));
+      queues_.push_back(PartitionQueue(range));
     }
     CheckKafka(rd_kafka_assign(consumer_.get(), assignment.get()), name_,
                "assigning the partitions");
-    reached_offsets_.resize(ranges_.size(), -1);
   }
 
   ~KafkaReadSession() {
     queues_.clear();
-    rd_kafka_assign(consumer_.get(), nullptr);
+    // A member leaves its group in close (its partitions revoked through OnRebalance).
+    if (!subscribed_) rd_kafka_assign(consumer_.get(), nullptr);
     rd_kafka_consumer_close(consumer_.get());
+  }
+
+  bool subscribed() const { return subscribed_; }
+
+  // Whether this consumer owns partition `index` now, and since which assignment: a split that
+  // sees a new generation starts over from `start_offset` (the group's committed offset, else
+  // the source's start). Written by OnRebalance, read by the partition's split on any worker.
+  struct Ownership {
+    bool owned = false;
+    uint64_t generation = 0;
+    int64_t start_offset = 0;
+  };
+  Ownership Owner(size_t index) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const PartitionOwner& owner = owners_[index];
+    return {owner.owned, owner.generation, reached_offsets_[index]};
+  }
+
+  // Serves the main queue (rebalances, client errors) at most every kServeEveryMs: the splits of
+  // a subscribed consumer call this from Next() so that a rebalance is answered even while
+  // every owned partition has data. One thread at a time (the session's mutex).
+  void ServeEventsSometimes() {
+    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now().time_since_epoch()).count();
+    int64_t last_ms = last_served_ms_.load();
+    if (now_ms - last_ms < kServeEveryMs) return;
+    if (!last_served_ms_.compare_exchange_strong(last_ms, now_ms)) return;  // another split does
+    LatestClientError();
   }
 
   const std::vector<PartitionRange>& ranges() const { return ranges_; }
   rd_kafka_queue_t* queue(size_t index) const { return queues_[index].get(); }
   const std::string& name() const { return name_; }
+  KafkaDeadLetterTopic* dead_letters() const { return dead_letters_.get(); }
 
-  // A split read its partition up to `next_offset` (the offset its group resumes from).
-  void NoteReached(size_t index, int64_t next_offset) {
+  // A split read its partition up to `next_offset` (the offset its group resumes from), while
+  // it owned it since assignment `generation` (an older one's position no longer counts).
+  void NoteReached(size_t index, int64_t next_offset, uint64_t generation) {
     std::lock_guard<std::mutex> lock(mutex_);
-    reached_offsets_[index] = next_offset;
+    if (owners_[index].generation == generation) reached_offsets_[index] = next_offset;
   }
 
-  // Commits the offsets every split reached, once (the first split to ask does it for all).
+  // Stops fetching partition `index`: what the broker has stays there while its split is held
+  // back. Thread-safe in librdkafka.
+  void Pause(size_t index) {
+    PartitionList partition = OnePartition(index, RD_KAFKA_OFFSET_INVALID);
+    CheckKafka(rd_kafka_pause_partitions(consumer_.get(), partition.get()), name_,
+               "pausing " + PartitionName(ranges_[index].topic, ranges_[index].partition));
+  }
+  // Fetches partition `index` again, from `next_offset` (the split's own position: librdkafka
+  // 2.0.x does not keep a batch consumer's position across a pause, BUILD-NOTES.md).
+  void Resume(size_t index, int64_t next_offset) {
+    // A partition the group moved elsewhere meanwhile has no position here to seek; one
+    // assigned again starts from its new start offset.
+    if (!Owner(index).owned) return;
+    const std::string place = PartitionName(ranges_[index].topic, ranges_[index].partition);
+    PartitionList position = OnePartition(index, next_offset);
+    rd_kafka_error_t* error =
+        rd_kafka_seek_partitions(consumer_.get(), position.get(), kKafkaRequestTimeoutMs);
+    if (error != nullptr) {
+      const std::string message = rd_kafka_error_string(error);
+      rd_kafka_error_destroy(error);
+      throw UserError(name_ + ": resuming " + place + " at offset " +
+                      std::to_string(next_offset) + ": " + message);
+    }
+    CheckKafka(position->elems[0].err, name_, "resuming " + place);
+    // Sought while paused, then resumed: no fetch from the old position goes out in between.
+    PartitionList partition = OnePartition(index, RD_KAFKA_OFFSET_INVALID);
+    CheckKafka(rd_kafka_resume_partitions(consumer_.get(), partition.get()), name_,
+               "resuming " + place);
+  }
+
+  PartitionList OnePartition(size_t index, int64_t offset) const {
+    PartitionList partition(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_list_add(partition.get(), ranges_[index].topic.c_str(),
+                                      ranges_[index].partition)
+        ->offset = offset;
+    return partition;
+  }
+
+  // Messages between `next_offset` and the end of partition `index` as last seen by the
+  // consumer's fetches (no request is made); -1 before the first fetch answered.
+  int64_t Lag(size_t index, int64_t next_offset) {
+    int64_t low = -1;
+    int64_t high = -1;
+    if (rd_kafka_get_watermark_offsets(consumer_.get(), ranges_[index].topic.c_str(),
+                                       ranges_[index].partition, &low, &high) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        high < 0) {
+      return -1;
+    }
+    return std::max<int64_t>(0, high - next_offset);
+  }
+
+  // Commits the offsets every split reached, once (the first split to ask does it for all):
+  // called when the run succeeded, i.e. every sink took every chunk the splits returned.
   void CommitOnce() {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (committed_ || group_.empty()) return;
+    if (committed_) return;
     committed_ = true;
+    if (dead_letters_) dead_letters_->Flush();  // bad messages delivered before their offsets
+    if (group_.empty()) return;
     PartitionList offsets(rd_kafka_topic_partition_list_new(static_cast<int>(ranges_.size())));
     for (size_t i = 0; i < ranges_.size(); ++i) {
-      MS_CHECK(reached_offsets_[i] >= 0, "a Kafka split ended without its offset");
+      // A partition revoked from this member is read by another now: its offsets are the
+      // other member's to commit.
+      if (!owners_[i].owned) continue;
       rd_kafka_topic_partition_list_add(offsets.get(), ranges_[i].topic.c_str(),
                                         ranges_[i].partition)
           ->offset = reached_offsets_[i];
     }
+    if (offsets->cnt == 0) return;
     CheckKafka(rd_kafka_commit(consumer_.get(), offsets.get(), /*async=*/0), name_,
                "committing the offsets read to group '" + group_ +
                    "' (the results are complete; a next run from start='committed' reads "
@@ -130,6 +267,10 @@ class KafkaReadSession {
       MS_CHECK(event->err != RD_KAFKA_RESP_ERR_NO_ERROR,
                "a Kafka message reached the main queue instead of its partition's queue");
       latest_error_ = rd_kafka_message_errstr(event.get());
+    }
+    if (rebalance_error_) {
+      std::exception_ptr error = std::exchange(rebalance_error_, nullptr);
+      std::rethrow_exception(error);
     }
     return latest_error_;
   }
@@ -170,15 +311,161 @@ class KafkaReadSession {
     }
   }
 
+  static constexpr int64_t kServeEveryMs = 50;
+
+  struct PartitionOwner {
+    bool owned = false;
+    uint64_t generation = 0;  // counts the assignments and revocations of the partition
+  };
+
+  KafkaQueue PartitionQueue(const PartitionRange& range) {
+    // Disconnected from the main queue before an assignment starts fetching: librdkafka then
+    // leaves the forwarding as set here.
+    KafkaQueue queue(rd_kafka_queue_get_partition(consumer_.get(), range.topic.c_str(),
+                                                  range.partition));
+    MS_CHECK(queue != nullptr, "no queue for " + PartitionName(range.topic, range.partition));
+    rd_kafka_queue_forward(queue.get(), nullptr);
+    return queue;
+  }
+
+  // librdkafka calls this from rd_kafka_consumer_poll (LatestClientError, under `mutex_`) when
+  // the group gives this member partitions or takes them away. An error is kept and rethrown
+  // by LatestClientError: nothing may be thrown through librdkafka.
+  static void OnRebalance(rd_kafka_t* consumer, rd_kafka_resp_err_t event,
+                          rd_kafka_topic_partition_list_t* partitions, void* opaque) {
+    auto* session = static_cast<KafkaReadSession*>(opaque);
+    const bool cooperative = std::string(rd_kafka_rebalance_protocol(consumer)) == "COOPERATIVE";
+    try {
+      if (event == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        session->Assign(partitions, cooperative);
+      } else {
+        session->Revoke(partitions, cooperative);
+      }
+    } catch (...) {
+      session->rebalance_error_ = std::current_exception();
+      // Revoked partitions must be let go of, else the group waits for this member.
+      if (event != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        if (cooperative) {
+          if (rd_kafka_error_t* error = rd_kafka_incremental_unassign(consumer, partitions)) {
+            rd_kafka_error_destroy(error);
+          }
+        } else {
+          rd_kafka_assign(consumer, nullptr);
+        }
+      }
+    }
+  }
+
+  size_t IndexOf(const rd_kafka_topic_partition_t& partition) const {
+    for (size_t i = 0; i < ranges_.size(); ++i) {
+      if (ranges_[i].partition == partition.partition && ranges_[i].topic == partition.topic) {
+        return i;
+      }
+    }
+    throw UserError(name_ + ": the group assigned " +
+                    PartitionName(partition.topic, partition.partition) +
+                    ", which the topic did not have when the run began; restart the job to read "
+                    "partitions added since");
+  }
+
+  // Newly owned partitions start at the group's committed offset, else where `start` says.
+  void Assign(rd_kafka_topic_partition_list_t* partitions, bool cooperative) {
+    if (partitions->cnt > 0) {
+      CheckKafka(rd_kafka_committed(consumer_.get(), partitions, kKafkaRequestTimeoutMs), name_,
+                 "reading the offsets committed by group '" + group_ + "'");
+    }
+    for (int i = 0; i < partitions->cnt; ++i) {
+      rd_kafka_topic_partition_t& partition = partitions->elems[i];
+      const std::string place = PartitionName(partition.topic, partition.partition);
+      CheckKafka(partition.err, name_, "reading the committed offset of " + place);
+      int64_t low = 0;
+      int64_t high = 0;
+      CheckKafka(rd_kafka_query_watermark_offsets(consumer_.get(), partition.topic,
+                                                  partition.partition, &low, &high,
+                                                  kKafkaRequestTimeoutMs),
+                 name_, "reading the offsets of " + place);
+      int64_t start = partition.offset;
+      if (start < 0) start = StartWithoutCommit(partition, low, high);
+      // A committed offset below the low watermark points at records the broker no longer
+      // keeps: reading starts at the first one it has.
+      partition.offset = std::clamp(start, low, high);
+    }
+    if (cooperative) {
+      CheckKafkaError(rd_kafka_incremental_assign(consumer_.get(), partitions),
+                      "taking the partitions the group assigned");
+    } else {
+      CheckKafka(rd_kafka_assign(consumer_.get(), partitions), name_,
+                 "taking the partitions the group assigned");
+    }
+    for (int i = 0; i < partitions->cnt; ++i) {
+      const size_t index = IndexOf(partitions->elems[i]);
+      owners_[index].owned = true;
+      ++owners_[index].generation;
+      reached_offsets_[index] = partitions->elems[i].offset;
+    }
+  }
+
+  int64_t StartWithoutCommit(const rd_kafka_topic_partition_t& partition, int64_t low,
+                             int64_t high) {
+    switch (start_.kind) {
+      case KafkaStart::Kind::kEarliest:
+      case KafkaStart::Kind::kCommitted:
+        return low;
+      case KafkaStart::Kind::kLatest:
+        return high;
+      case KafkaStart::Kind::kTimestamp: {
+        PartitionList one(rd_kafka_topic_partition_list_new(1));
+        rd_kafka_topic_partition_list_add(one.get(), partition.topic, partition.partition)
+            ->offset = start_.timestamp_ms;
+        CheckKafka(rd_kafka_offsets_for_times(consumer_.get(), one.get(), kKafkaRequestTimeoutMs),
+                   name_, "looking up the offsets of time " + std::to_string(start_.timestamp_ms));
+        return one->elems[0].offset < 0 ? high : one->elems[0].offset;
+      }
+    }
+    return low;
+  }
+
+  // Revoked (or lost) partitions are let go of at once. What their splits returned still goes
+  // to the sinks, but no offset is committed for them here: which of those records every sink
+  // has taken is not known yet, so the next owner reads them again from the group's last commit
+  // (at-least-once; the repeats are the uncommitted tail).
+  void Revoke(rd_kafka_topic_partition_list_t* partitions, bool cooperative) {
+    for (int i = 0; i < partitions->cnt; ++i) {
+      const size_t index = IndexOf(partitions->elems[i]);
+      owners_[index].owned = false;
+      ++owners_[index].generation;
+    }
+    if (cooperative) {
+      CheckKafkaError(rd_kafka_incremental_unassign(consumer_.get(), partitions),
+                      "letting go of the partitions the group revoked");
+    } else {
+      CheckKafka(rd_kafka_assign(consumer_.get(), nullptr), name_,
+                 "letting go of the partitions the group revoked");
+    }
+  }
+
+  void CheckKafkaError(rd_kafka_error_t* error, const std::string& what) {
+    if (error == nullptr) return;
+    const std::string message = rd_kafka_error_string(error);
+    rd_kafka_error_destroy(error);
+    throw UserError(name_ + ": " + what + ": " + message);
+  }
+
   std::string name_;
   std::string group_;  // empty: none (a random group id is used, and nothing committed)
+  KafkaStart start_;
+  bool subscribed_;  // a member of `group_` (unbounded runs with a group), else assigned
   KafkaClient consumer_;
+  std::unique_ptr<KafkaDeadLetterTopic> dead_letters_;  // null without dead_letter_topic
   std::vector<PartitionRange> ranges_;
   std::vector<KafkaQueue> queues_;  // per range
   std::mutex mutex_;
-  std::vector<int64_t> reached_offsets_;  // per range; -1 until its split ended
+  std::vector<int64_t> reached_offsets_;  // per range: the offset after the last chunk returned
+  std::vector<PartitionOwner> owners_;    // per range
   bool committed_ = false;
   std::string latest_error_;
+  std::exception_ptr rebalance_error_;  // from OnRebalance, thrown by LatestClientError
+  std::atomic<int64_t> last_served_ms_{0};
 };
 
 class KafkaPartitionSplit final : public SourceSplit {
@@ -189,28 +476,47 @@ class KafkaPartitionSplit final : public SourceSplit {
       : session_(std::move(session)),
         index_(index),
         range_(session_->ranges()[index]),
+        stop_offset_(kafka.bounded ? range_.end_offset : std::numeric_limits<int64_t>::max()),
         next_offset_(range_.start_offset),
         metrics_(metrics),
+        progress_(metrics->AddSplit(PartitionName(range_.topic, range_.partition))),
         decoder_(kafka.format, std::move(value_schema), kafka.metadata, options.batch_size,
                  session_->name(), options.on_error, metrics),
         last_progress_(std::chrono::steady_clock::now()) {
-    if (next_offset_ >= range_.end_offset) End();
+    progress_->position = next_offset_;
+    if (KafkaDeadLetterTopic* dead_letters = session_->dead_letters()) {
+      decoder_.OnDeadLetter([dead_letters](const KafkaMessageView& message, std::string_view reason) {
+        dead_letters->Send(message, reason);
+      });
+    }
+    wants_headers_ = decoder_.wants_headers() || session_->dead_letters() != nullptr;
+    if (next_offset_ >= stop_offset_) End();
   }
 
   SplitOutput Next() override {
     SplitOutput output;
     // Chunks of partition k are block k: sinks keep each partition's order, partitions in turn.
     output.position = ChunkPosition(index_, part_++);
+    if (session_->subscribed() && !FollowOwnership()) {
+      output.waiting = true;
+      return output;
+    }
     while (!ended_ && !decoder_.full()) {
       rd_kafka_message_t* messages[kMessagesPerPoll];
       // Never more than the batch can take: every message taken from the queue is decoded.
       const size_t wanted = static_cast<size_t>(
           std::min<int64_t>(static_cast<int64_t>(kMessagesPerPoll), decoder_.room()));
+      // Unbounded: never block a worker; an empty queue is answered with `waiting`.
+      const bool may_wait = bounded() && decoder_.rows() == 0;
       const ssize_t count = rd_kafka_consume_batch_queue(
-          session_->queue(index_), decoder_.rows() == 0 ? kPollWaitMs : 0, messages, wanted);
+          session_->queue(index_), may_wait ? kPollWaitMs : 0, messages, wanted);
       MS_CHECK(count >= 0, "rd_kafka_consume_batch_queue failed on " + place());
       if (count == 0) {
-        if (decoder_.rows() == 0) CheckStalled();
+        if (decoder_.rows() == 0 && bounded()) CheckStalled();
+        if (decoder_.rows() == 0 && !bounded()) {
+          output.waiting = true;
+          session_->LatestClientError();  // serves the main queue, so its events do not pile up
+        }
         break;
       }
       last_progress_ = std::chrono::steady_clock::now();
@@ -224,17 +530,28 @@ class KafkaPartitionSplit final : public SourceSplit {
     output.dead_letters = decoder_.FinishDeadLetters();
     if (output.rows) metrics_->rows_out += output.rows->num_rows();
     output.end = ended_;
+    if (!bounded()) session_->NoteReached(index_, next_offset_, generation_);
+    progress_->position = next_offset_;
+    progress_->lag = ended_ ? 0 : session_->Lag(index_, next_offset_);
     return output;
   }
 
   void OnRunSucceeded() override { session_->CommitOnce(); }
+  void Pause() override {
+    session_->Pause(index_);
+    progress_->paused = true;
+  }
+  void Resume() override {
+    session_->Resume(index_, next_offset_);
+    progress_->paused = false;
+  }
 
  private:
   void Take(const rd_kafka_message_t& message) {
     if (message.err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
       // The partition's end as the broker sees it now; offsets may skip (transaction markers).
       next_offset_ = std::max(next_offset_, message.offset);
-      if (next_offset_ >= range_.end_offset) End();
+      if (next_offset_ >= stop_offset_) End();
       return;
     }
     if (message.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -242,7 +559,8 @@ class KafkaPartitionSplit final : public SourceSplit {
                       std::to_string(next_offset_) + ": " +
                       rd_kafka_message_errstr(const_cast<rd_kafka_message_t*>(&message)));
     }
-    if (message.offset >= range_.end_offset) {  // written after the run began
+    if (message.offset < next_offset_) return;  // fetched before a pause and again after it
+    if (message.offset >= stop_offset_) {  // written after the run began
       End();
       return;
     }
@@ -253,16 +571,47 @@ class KafkaPartitionSplit final : public SourceSplit {
     if (message.key != nullptr) view.key.emplace(static_cast<const char*>(message.key), message.key_len);
     if (message.payload != nullptr) view.value.emplace(static_cast<const char*>(message.payload), message.len);
     view.timestamp_ms = rd_kafka_message_timestamp(&message, nullptr);
+    if (wants_headers_) ReadHeaders(message, &view);
     decoder_.Append(view);
     metrics_->bytes_read += static_cast<int64_t>(message.len);
     next_offset_ = message.offset + 1;
-    if (next_offset_ >= range_.end_offset) End();
+    if (next_offset_ >= stop_offset_) End();
+  }
+
+  bool bounded() const { return stop_offset_ != std::numeric_limits<int64_t>::max(); }
+
+  // A member of a group: answers the group's events now and then, and whether this member
+  // owns the partition now. Newly (re)assigned, the split reads on from the partition's start
+  // offset; not owned, it drops what librdkafka fetched before the revocation.
+  bool FollowOwnership() {
+    session_->ServeEventsSometimes();
+    const KafkaReadSession::Ownership owner = session_->Owner(index_);
+    if (owner.generation != generation_) {
+      generation_ = owner.generation;
+      if (owner.owned) next_offset_ = owner.start_offset;
+    }
+    if (owner.owned) return true;
+    for (;;) {
+      rd_kafka_message_t* messages[kMessagesPerPoll];
+      const ssize_t count =
+          rd_kafka_consume_batch_queue(session_->queue(index_), 0, messages, kMessagesPerPoll);
+      if (count <= 0) break;
+      std::vector<KafkaMessage> dropped(messages, messages + count);
+    }
+    progress_->lag = -1;
+    return false;
+  }
+
+  static void ReadHeaders(const rd_kafka_message_t& message, KafkaMessageView* view) {
+    ForEachHeader(message, [view](std::string_view name, std::optional<std::string_view> value) {
+      view->headers.emplace_back(name, value);
+    });
   }
 
   void End() {
     ended_ = true;
-    next_offset_ = std::max(next_offset_, range_.end_offset);
-    session_->NoteReached(index_, next_offset_);
+    next_offset_ = std::max(next_offset_, stop_offset_);
+    session_->NoteReached(index_, next_offset_, generation_);
   }
 
   void CheckStalled() {
@@ -281,12 +630,16 @@ class KafkaPartitionSplit final : public SourceSplit {
   std::shared_ptr<KafkaReadSession> session_;
   const size_t index_;
   const PartitionRange range_;
+  const int64_t stop_offset_;  // bounded: the end offset when the run began; else int64 max
   int64_t next_offset_;  // of the next message to read
   OperatorMetrics* metrics_;
+  SplitProgress* progress_;
   KafkaMessageDecoder decoder_;
+  bool wants_headers_ = false;  // the decoder's headers column, or a dead-letter topic
   std::chrono::steady_clock::time_point last_progress_;
   bool ended_ = false;
   uint64_t part_ = 0;
+  uint64_t generation_ = 0;  // of the session's ownership of the partition this split follows
 };
 
 class KafkaSource final : public Source {
@@ -304,6 +657,14 @@ class KafkaSource final : public Source {
                       "brokers='localhost:9092'");
     }
     if (options_.batch_size <= 0) throw UserError(name_ + ": batch_size must be positive");
+    if (!kafka_.dead_letter_topic.empty() && options_.on_error != OnError::kDeadLetter) {
+      throw UserError(name_ + ": dead_letter_topic sends bad messages on: it needs "
+                      "on_error='dead_letter'");
+    }
+    if (kafka_.join_group && (kafka_.group.empty() || kafka_.bounded)) {
+      throw UserError(name_ + ": join_group shares the partitions of a group among the "
+                      "processes of an unbounded run: pass group=... and stop=None");
+    }
     if (kafka_.start.kind == KafkaStart::Kind::kCommitted && kafka_.group.empty()) {
       throw UserError(name_ + ": start='committed' reads a group's offsets; pass group=...");
     }
@@ -311,6 +672,7 @@ class KafkaSource final : public Source {
 
   SchemaPtr schema() const override { return schema_; }
   std::string name() const override { return name_; }
+  bool bounded() const override { return kafka_.bounded; }
 
   std::vector<std::unique_ptr<SourceSplit>> CreateSplits(int max_splits,
                                                          OperatorMetrics* metrics) const override {

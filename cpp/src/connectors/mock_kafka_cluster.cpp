@@ -158,17 +158,9 @@ std::vector<KafkaRecord> MockKafkaCluster::Consume(const std::string& topic, int
     record.partition = partition;
     record.offset = message->offset;
     record.timestamp_ms = rd_kafka_message_timestamp(message.get(), nullptr);
-    rd_kafka_headers_t* headers = nullptr;
-    if (rd_kafka_message_headers(message.get(), &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      const char* name = nullptr;
-      const void* value = nullptr;
-      size_t size = 0;
-      for (size_t i = 0; rd_kafka_header_get_all(headers, i, &name, &value, &size) ==
-                         RD_KAFKA_RESP_ERR_NO_ERROR;
-           ++i) {
-        record.headers.emplace_back(name, std::string(static_cast<const char*>(value), size));
-      }
-    }
+    ForEachHeader(*message, [&record](std::string_view name, std::optional<std::string_view> value) {
+      record.headers.emplace_back(std::string(name), std::string(value.value_or("")));
+    });
     by_partition[partition].push_back(std::move(record));
   }
   rd_kafka_consumer_close(consumer.get());

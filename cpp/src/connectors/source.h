@@ -17,6 +17,11 @@ struct SplitOutput {
   BatchPtr rows;          // may be null or empty when a chunk held only bad rows
   BatchPtr dead_letters;  // rows in DeadLetterSchema(); null when there are none
   bool end = false;       // the split has no more rows (rows/dead_letters may still be set)
+  // No rows now, but the split has not ended (an unbounded source waiting for data): the
+  // executor asks again after a short wait, on a timer, instead of at once; meanwhile it
+  // tells the chains how long the split has been silent (idle partitions, Chain::PushSilence).
+  // Next() must not block waiting for data: it returns `waiting` instead.
+  bool waiting = false;
   // Where the chunk stands in the source's order (ChunkPosition): sinks order a source's
   // batches by it, so that collect() returns the input's order whatever the splits.
   uint64_t position = 0;
@@ -34,7 +39,16 @@ class SourceSplit {
   virtual SplitOutput Next() = 0;
   // Called once the run has succeeded (every sink finished), on every split: a Kafka split
   // commits the offsets it read to its consumer group. Throws UserError when that fails.
+  // For an unbounded source (Source::bounded() false) on a stopped run, the same: the executor
+  // stopped asking for chunks, every chunk returned was taken by every sink, and the split
+  // commits what it returned.
   virtual void OnRunSucceeded() {}
+  // The executor holds the split back (its watermark ran too far ahead of its source's slowest
+  // split: runtime/executor.cpp WatermarkAlignment) and will not ask for chunks until Resume():
+  // a Kafka split pauses its partition's fetching, so the records wait in the broker, not in
+  // memory. Called from any worker, never while Next() runs on the split.
+  virtual void Pause() {}
+  virtual void Resume() {}
 };
 
 struct SourceOptions {
@@ -52,6 +66,9 @@ class Source {
   virtual SchemaPtr schema() const = 0;
   // A short name for errors and metrics, e.g. "read_jsonl(events/*.jsonl)".
   virtual std::string name() const = 0;
+  // False for a source that never ends by itself (Kafka without stop="end"): its run goes on
+  // until stopped (Executor::RequestStop), so it cannot be collected into a table.
+  virtual bool bounded() const { return true; }
   // Cuts the input into at most `max_splits` splits. Splits interleave: the input is cut into
   // blocks (row groups, a batch of rows, a few MB of text) dealt round-robin, split k reading
   // blocks k, k + n, k + 2n, ... in order. Splits run at about the same pace, so they read the

@@ -10,6 +10,16 @@
 
 namespace millstream {
 
+// Where one split of a source stands, for splits that have a place of their own (a Kafka
+// partition): its next offset and how far behind the end of its partition it is.
+struct SplitProgress {
+  explicit SplitProgress(std::string name_) : name(std::move(name_)) {}
+  std::string name;                  // e.g. "bids[3]"
+  std::atomic<int64_t> position{-1};  // the next offset to read; -1 before the first chunk
+  std::atomic<int64_t> lag{-1};       // messages between it and the partition's end; -1: unknown
+  std::atomic<bool> paused{false};    // held back: its watermark ran ahead of the slowest split's
+};
+
 struct OperatorMetrics {
   explicit OperatorMetrics(std::string name_) : name(std::move(name_)) {}
   std::string name;
@@ -37,6 +47,13 @@ struct OperatorMetrics {
     }
   }
 
+  // A source's splits that report progress (AddSplit); entries never move once added.
+  SplitProgress* AddSplit(const std::string& split_name) {
+    std::lock_guard<std::mutex> lock(splits_mutex);
+    return &splits.emplace_back(split_name);
+  }
+  std::mutex splits_mutex;
+  std::deque<SplitProgress> splits;
   void NotePeakState() {
     const int64_t now = state_entries.load(std::memory_order_relaxed);
     int64_t peak = state_entries_peak.load(std::memory_order_relaxed);

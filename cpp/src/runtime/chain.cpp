@@ -41,6 +41,14 @@ void PushWatermarkAll(ChainList& chains, int64_t watermark_ms) {
   for (auto& chain : chains) chain->PushWatermark(watermark_ms);
 }
 
+void PushSilenceAll(ChainList& chains, int64_t silent_ms) {
+  for (auto& chain : chains) chain->PushSilence(silent_ms);
+}
+
+void PushIdleAll(ChainList& chains) {
+  for (auto& chain : chains) chain->PushIdle();
+}
+
 void PushEndAll(ChainList& chains) {
   for (auto& chain : chains) chain->PushEnd();
 }
@@ -75,6 +83,8 @@ class TransformChain final : public Chain {
     PushMarkedAll(children_, output, output_marks, origin, sequence);
   }
   void PushWatermark(int64_t watermark_ms) override { PushWatermarkAll(children_, watermark_ms); }
+  void PushSilence(int64_t silent_ms) override { PushSilenceAll(children_, silent_ms); }
+  void PushIdle() override { PushIdleAll(children_); }
   void PushEnd() override { PushEndAll(children_); }
 
  private:
@@ -92,8 +102,10 @@ class TransformChain final : public Chain {
 // (core/watermark_marks.h) when it moved since the last one. In-order data carries none.
 class WatermarkChain final : public Chain {
  public:
-  WatermarkChain(WatermarkAssignment assignment, OperatorMetrics* metrics, ChainList children)
-      : assignment_(assignment), metrics_(metrics), children_(std::move(children)) {}
+  WatermarkChain(WatermarkAssignment assignment, OperatorMetrics* metrics, ChainList children,
+                 SplitWatermark* published)
+      : assignment_(assignment), metrics_(metrics), children_(std::move(children)),
+        published_(published) {}
   void Push(const BatchPtr& batch, uint64_t origin, uint64_t sequence) override {
     metrics_->rows_in += batch->num_rows();
     metrics_->rows_out += batch->num_rows();
@@ -115,6 +127,8 @@ class WatermarkChain final : public Chain {
       }
       if (time_ms > max_event_ms_) max_event_ms_ = time_ms;
     }
+    idle_ = false;
+    if (published_ != nullptr) published_->idle = false;
     PushMarkedAll(children_, batch, marks, origin, sequence);
     // A part of the batch (a subtask's rows, a filter's) may end before its last mark, which is
     // then dropped from it: the last mark's watermark follows the batch for those.
@@ -125,6 +139,16 @@ class WatermarkChain final : public Chain {
     Advance();
   }
   void PushWatermark(int64_t) override {}
+  // Idleness is decided here, where the idle timeout is known (with_watermark(idle_timeout=)):
+  // a split silent for that long stops holding back the operators' watermark, once, until its
+  // next rows. Without an idle timeout a silent split holds it back (its next row may be old).
+  void PushSilence(int64_t silent_ms) override {
+    if (assignment_.idle_timeout_ms < 0 || idle_ || silent_ms < assignment_.idle_timeout_ms) return;
+    idle_ = true;
+    if (published_ != nullptr) published_->idle = true;
+    PushIdleAll(children_);
+  }
+  void PushIdle() override {}  // upstream idleness is replaced by this assigner's, as watermarks are
   void PushEnd() override { PushEndAll(children_); }
 
  private:
@@ -139,6 +163,7 @@ class WatermarkChain final : public Chain {
       metrics_->NoteWatermark(watermark_ms);
       PushWatermarkAll(children_, watermark_ms);
     }
+    if (published_ != nullptr) published_->watermark_ms = emitted_ms_;
   }
 
   WatermarkAssignment assignment_;
@@ -147,6 +172,8 @@ class WatermarkChain final : public Chain {
   std::vector<int64_t> times_ms_;
   int64_t max_event_ms_ = kMinWatermarkMs;
   int64_t emitted_ms_ = kMinWatermarkMs;
+  bool idle_ = false;  // PushIdle went out and no rows came since
+  SplitWatermark* published_;  // null unless fed by a source split that is aligned
 };
 
 // Watermarks given with the rows (ExplicitWatermarkNode, the testing kit's events): a row's
@@ -232,24 +259,10 @@ class SendChain final : public Chain {
     Route(input, marks, origin, sequence);
   }
 
-  void PushWatermark(int64_t watermark_ms) override {
-    for (Actor* target : targets_) {
-      Message message;
-      message.kind = Message::Kind::kWatermark;
-      message.input = input_;
-      message.watermark_ms = watermark_ms;
-      target->Enqueue(std::move(message));
-    }
-  }
-
-  void PushEnd() override {
-    for (Actor* target : targets_) {
-      Message message;
-      message.kind = Message::Kind::kEnd;
-      message.input = input_;
-      target->Enqueue(std::move(message));
-    }
-  }
+  void PushWatermark(int64_t watermark_ms) override { SendToAll(Message::Kind::kWatermark, watermark_ms); }
+  void PushSilence(int64_t) override {}
+  void PushIdle() override { SendToAll(Message::Kind::kIdle); }
+  void PushEnd() override { SendToAll(Message::Kind::kEnd); }
 
  private:
   void Route(const BatchPtr& input, const WatermarkMarksPtr& marks, uint64_t origin,
@@ -307,6 +320,17 @@ class SendChain final : public Chain {
     }
   }
 
+  // A message without rows (watermark, idleness, end) goes to every subtask.
+  void SendToAll(Message::Kind kind, int64_t watermark_ms = 0) {
+    for (Actor* target : targets_) {
+      Message message;
+      message.kind = kind;
+      message.input = input_;
+      message.watermark_ms = watermark_ms;
+      target->Enqueue(std::move(message));
+    }
+  }
+
   void Send(int subtask, BatchPtr batch, std::shared_ptr<const std::vector<uint16_t>> key_groups,
             WatermarkMarksPtr marks, uint64_t origin, uint64_t sequence) {
     Message message;
@@ -337,11 +361,11 @@ std::unique_ptr<Chain> MakeTransformChain(std::shared_ptr<BatchTransform> transf
 }
 
 std::unique_ptr<Chain> MakeWatermarkChain(WatermarkAssignment assignment, OperatorMetrics* metrics,
-                                          ChainList children) {
+                                          ChainList children, SplitWatermark* published) {
   if (assignment.watermark_column >= 0) {
     return std::make_unique<ExplicitWatermarkChain>(assignment, metrics, std::move(children));
   }
-  return std::make_unique<WatermarkChain>(assignment, metrics, std::move(children));
+  return std::make_unique<WatermarkChain>(assignment, metrics, std::move(children), published);
 }
 
 std::unique_ptr<Chain> MakeSendChain(std::vector<Actor*> targets, int input,

@@ -3,6 +3,7 @@
 // time), built from the const operators of the plan.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -22,6 +23,14 @@ class Chain {
   virtual void PushMarked(const BatchPtr& batch, const WatermarkMarksPtr& marks, uint64_t origin,
                           uint64_t sequence);
   virtual void PushWatermark(int64_t watermark_ms) = 0;
+  // The source split upstream has had no rows for `silent_ms` of wall time (it is waiting:
+  // SplitOutput::waiting). A watermark assigner with an idle timeout turns a long enough
+  // silence into PushIdle; other chains pass it on. The defaults drop both: for chains that
+  // reach no watermark (and test harnesses).
+  virtual void PushSilence(int64_t /*silent_ms*/) {}
+  // The input is idle: the operators downstream leave it out of their watermark's minimum
+  // until it sends rows again (WatermarkTracker::MarkIdle).
+  virtual void PushIdle() {}
   virtual void PushEnd() = 0;
 };
 
@@ -32,12 +41,21 @@ void PushAll(ChainList& chains, const BatchPtr& batch, uint64_t origin, uint64_t
 void PushMarkedAll(ChainList& chains, const BatchPtr& batch, const WatermarkMarksPtr& marks,
                    uint64_t origin, uint64_t sequence);
 void PushWatermarkAll(ChainList& chains, int64_t watermark_ms);
+void PushSilenceAll(ChainList& chains, int64_t silent_ms);
+void PushIdleAll(ChainList& chains);
 void PushEndAll(ChainList& chains);
 
 std::unique_ptr<Chain> MakeTransformChain(std::shared_ptr<BatchTransform> transform,
                                           OperatorMetrics* metrics, ChainList children);
+// Where a watermark assigner fed by one source split publishes that split's watermark and
+// idleness, for the executor's alignment of the source's splits by watermark.
+struct SplitWatermark {
+  std::atomic<int64_t> watermark_ms{kMinWatermarkMs};
+  std::atomic<bool> idle{false};
+};
+// `published`: null, or where to publish the watermark (a chain of a source split).
 std::unique_ptr<Chain> MakeWatermarkChain(WatermarkAssignment assignment, OperatorMetrics* metrics,
-                                          ChainList children);
+                                          ChainList children, SplitWatermark* published = nullptr);
 // Hands batches to other actors: to one actor, or partitioned by key group over a keyed
 // operator's subtasks (`key_columns` empty: one global key, all rows to key group 0). Sends
 // only the `columns` of each batch (empty: all; `key_columns` index the columns sent).

@@ -14,6 +14,8 @@ class CountingChain final : public Chain {
     PushAll(children_, batch, origin, sequence);
   }
   void PushWatermark(int64_t watermark_ms) override { PushWatermarkAll(children_, watermark_ms); }
+  void PushSilence(int64_t silent_ms) override { PushSilenceAll(children_, silent_ms); }
+  void PushIdle() override { PushIdleAll(children_); }
   void PushEnd() override { PushEndAll(children_); }
 
  private:

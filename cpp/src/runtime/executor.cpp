@@ -6,6 +6,7 @@
 #include <limits>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <tuple>
 
 #include <oneapi/tbb/global_control.h>
@@ -16,6 +17,7 @@
 #include "connectors/sink.h"
 #include "core/error.h"
 #include "core/key_groups.h"
+#include "core/time_arithmetic.h"
 #include "plan/physical.h"
 #include "runtime/chain.h"
 #include "runtime/counting_chain.h"
@@ -28,6 +30,82 @@ namespace {
 
 class RunScheduler;
 class SplitAlignment;
+class WatermarkAlignment;
+
+// How long a waiting split (SplitOutput::waiting: an unbounded source with no data now) rests
+// before it is asked again. Short against the ~1 s a record may take from Kafka to a sink, long
+// enough that idle splits cost no measurable CPU (a few hundred polls a second at most).
+constexpr auto kWaitingSplitRetry = std::chrono::milliseconds(10);
+
+// Runs tasks of the run's task group after a delay, from a thread of its own: a waiting split
+// rests here instead of blocking a worker (which the other actors need) or spinning. A task is
+// made with task_group::defer when it is scheduled, so the group's wait() counts it until it
+// has run: a run does not end while a split rests.
+class RunTimer {
+ public:
+  RunTimer(tbb::task_arena* arena, tbb::task_group* group) : arena_(arena), group_(group) {}
+  ~RunTimer() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      closing_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  void After(std::chrono::steady_clock::duration delay, std::function<void()> task) {
+    tbb::task_handle handle = group_->defer(std::move(task));
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      pending_.push_back({std::chrono::steady_clock::now() + delay, std::move(handle)});
+      // Started by the first resting split: runs of bounded sources never pay for the thread.
+      if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
+    }
+    wake_.notify_all();
+  }
+  // Runs every resting task now (the run is stopping or failed: nothing should wait).
+  void FireAll() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    fire_all_ = true;
+    wake_.notify_all();
+  }
+
+ private:
+  struct Entry {
+    std::chrono::steady_clock::time_point due;
+    tbb::task_handle task;
+  };
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    for (;;) {
+      const auto now = std::chrono::steady_clock::now();
+      auto earliest = std::chrono::steady_clock::time_point::max();
+      for (auto it = pending_.begin(); it != pending_.end();) {
+        if (fire_all_ || closing_ || it->due <= now) {
+          arena_->enqueue(std::move(it->task));
+          it = pending_.erase(it);
+        } else {
+          earliest = std::min(earliest, it->due);
+          ++it;
+        }
+      }
+      if (closing_) return;
+      if (earliest == std::chrono::steady_clock::time_point::max()) {
+        wake_.wait(lock);
+      } else {
+        wake_.wait_until(lock, earliest);
+      }
+    }
+  }
+
+  tbb::task_arena* arena_;
+  tbb::task_group* group_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::vector<Entry> pending_;
+  bool fire_all_ = false;
+  bool closing_ = false;
+  std::thread thread_;
+};
 
 // Drives one source split: reads a chunk, runs the fused chain on it, and yields its thread
 // after each chunk; pauses while too many messages are in flight, or while it is ahead of the
@@ -35,10 +113,16 @@ class SplitAlignment;
 class SourceDriver {
  public:
   SourceDriver(std::unique_ptr<SourceSplit> split, uint64_t origin, RunScheduler* scheduler,
-               SplitAlignment* alignment, int index)
+               SplitAlignment* alignment, WatermarkAlignment* watermark_alignment, int index)
       : split_(std::move(split)), origin_(origin), scheduler_(scheduler), alignment_(alignment),
-        index_(index) {}
+        watermark_alignment_(watermark_alignment), index_(index) {}
   void Step();
+  void Pause() { split_->Pause(); }
+  void SetWatermarkAlignment(WatermarkAlignment* alignment) { watermark_alignment_ = alignment; }
+  void Resume() { split_->Resume(); }
+  // Published by the watermark assigner of this split's chains (when its source is aligned by
+  // watermark), read by WatermarkAlignment.
+  SplitWatermark watermark;
   // The run succeeded: the split may commit what it read (Kafka offsets).
   void OnRunSucceeded() { split_->OnRunSucceeded(); }
   int index() const { return index_; }
@@ -50,7 +134,10 @@ class SourceDriver {
   uint64_t origin_;  // the source's: sinks order its splits' chunks by their positions
   RunScheduler* scheduler_;
   SplitAlignment* alignment_;  // null when no event time flows from the source
+  WatermarkAlignment* watermark_alignment_;  // null unless an unbounded source feeds a watermark
   int index_;  // among its source's splits
+  // Since when the split has been waiting without rows (unset while rows come).
+  std::optional<std::chrono::steady_clock::time_point> silent_since_;
 };
 
 // Keeps the splits of one source within kMaxLead rounds of each other. The splits take turns at
@@ -110,12 +197,84 @@ class SplitAlignment {
   std::vector<SourceDriver*> parked_;
 };
 
+// Keeps the splits of an unbounded source (Kafka partitions, which arrive at their own rates
+// and are not blocks of one input) within kMaxLeadMs of event time of each other: a split whose
+// watermark is further ahead of the slowest split's is parked and paused (SourceSplit::Pause: a
+// Kafka partition stops fetching, so its records wait in the broker rather than in memory or in
+// window state that cannot fire), and resumed when the slowest catches up. The slowest is
+// taken over the splits that have a watermark and are not idle (with_watermark's
+// idle_timeout): a partition that never spoke, or fell silent, holds no other back. A waiting
+// split steps every kWaitingSplitRetry, so idleness and catching up are seen within that.
+class WatermarkAlignment {
+ public:
+  // Long against any out-of-orderness a watermark allows (so that pausing is rare and never
+  // changes which rows are late: lateness is per window, against the minimum, which an aligned
+  // split does not move), short enough to bound what a fast partition piles into open windows.
+  static constexpr int64_t kMaxLeadMs = 60'000;
+
+  explicit WatermarkAlignment(std::vector<SourceDriver*> drivers) : drivers_(std::move(drivers)) {}
+
+  // True when the driver is parked (and its split paused) until the slowest catches up.
+  bool ParkIfAhead(SourceDriver* driver) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (released_ || driver->watermark.watermark_ms.load() <= LimitLocked()) return false;
+    parked_.push_back(driver);
+    driver->Pause();
+    return true;
+  }
+  // A split stepped (its watermark or idleness may have changed): the parked drivers that may
+  // go on, resumed.
+  std::vector<SourceDriver*> Advance() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const int64_t limit = LimitLocked();
+    std::vector<SourceDriver*> woken;
+    std::erase_if(parked_, [&](SourceDriver* driver) {
+      if (!released_ && driver->watermark.watermark_ms.load() > limit) return false;
+      woken.push_back(driver);
+      return true;
+    });
+    for (SourceDriver* driver : woken) driver->Resume();
+    return woken;
+  }
+  // The run is stopping: nothing is held back any more.
+  std::vector<SourceDriver*> Release() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      released_ = true;
+    }
+    return Advance();
+  }
+
+ private:
+  int64_t LimitLocked() const {
+    int64_t slowest = std::numeric_limits<int64_t>::max();
+    for (SourceDriver* driver : drivers_) {
+      const int64_t watermark_ms = driver->watermark.watermark_ms.load();
+      if (watermark_ms == kMinWatermarkMs || driver->watermark.idle.load()) continue;
+      slowest = std::min(slowest, watermark_ms);
+    }
+    return slowest == std::numeric_limits<int64_t>::max() ? slowest : SaturatingAdd(slowest, kMaxLeadMs);
+  }
+
+  const std::vector<SourceDriver*> drivers_;
+  std::mutex mutex_;
+  std::vector<SourceDriver*> parked_;
+  bool released_ = false;
+};
+
 class RunScheduler final : public Scheduler {
  public:
-  RunScheduler(tbb::task_group* group, const std::atomic<bool>* cancel, int64_t in_flight_limit)
-      : group_(group), cancel_(cancel), in_flight_limit_(in_flight_limit) {}
+  RunScheduler(tbb::task_group* group, RunTimer* timer, const std::atomic<bool>* cancel,
+               const std::atomic<bool>* stop, int64_t in_flight_limit)
+      : group_(group), timer_(timer), cancel_(cancel), stop_(stop),
+        in_flight_limit_(in_flight_limit) {}
   void Spawn(std::function<void()> task) override { group_->run(std::move(task)); }
+  void SpawnAfter(std::chrono::steady_clock::duration delay, std::function<void()> task) {
+    timer_->After(delay, std::move(task));
+  }
   bool cancelled() const override { return cancel_->load(std::memory_order_relaxed); }
+  // Executor::RequestStop: sources end where they are and the run drains.
+  bool stopping() const { return stop_->load(std::memory_order_relaxed); }
   void OnQueued() override { in_flight_.fetch_add(1); }
   void OnHandled() override {
     if (in_flight_.fetch_sub(1) - 1 < in_flight_limit_ && parked_count_.load() > 0) WakeSources();
@@ -147,7 +306,9 @@ class RunScheduler final : public Scheduler {
   }
 
   tbb::task_group* group_;
+  RunTimer* timer_;
   const std::atomic<bool>* cancel_;
+  const std::atomic<bool>* stop_;
   const int64_t in_flight_limit_;
   std::atomic<int64_t> in_flight_{0};
   std::atomic<int64_t> parked_count_{0};
@@ -157,8 +318,26 @@ class RunScheduler final : public Scheduler {
 
 void SourceDriver::Step() {
   if (scheduler_->cancelled()) throw Cancelled();
+  if (scheduler_->stopping()) {
+    // The split ends where it is: what it returned drains to the sinks, and windows close with
+    // the final watermark as at the end of a bounded input (nothing taken is left unanswered).
+    if (alignment_ != nullptr) {
+      for (SourceDriver* other : alignment_->Advance(index_, 0, /*ended=*/true)) {
+        scheduler_->Spawn([other] { other->Step(); });
+      }
+    }
+    if (watermark_alignment_ != nullptr) {
+      for (SourceDriver* other : watermark_alignment_->Release()) {
+        scheduler_->Spawn([other] { other->Step(); });
+      }
+    }
+    PushEndAll(rows);
+    PushEndAll(dead_letters);
+    return;
+  }
   if (scheduler_->ParkIfBusy(this)) return;
   if (alignment_ != nullptr && alignment_->ParkIfAhead(this)) return;
+  if (watermark_alignment_ != nullptr && watermark_alignment_->ParkIfAhead(this)) return;
   SplitOutput output = split_->Next();
   if (output.dead_letters && output.dead_letters->num_rows() > 0) {
     PushAll(dead_letters, output.dead_letters, origin_, output.position);
@@ -169,11 +348,25 @@ void SourceDriver::Step() {
       scheduler_->Spawn([other] { other->Step(); });
     }
   }
+  if (watermark_alignment_ != nullptr) {
+    for (SourceDriver* other : watermark_alignment_->Advance()) {
+      scheduler_->Spawn([other] { other->Step(); });
+    }
+  }
   if (output.end) {
     PushEndAll(rows);
     PushEndAll(dead_letters);
     return;  // the split stays until the run ends: OnRunSucceeded
   }
+  const bool got_rows = output.rows && output.rows->num_rows() > 0;
+  if (output.waiting && !got_rows) {
+    const auto now = std::chrono::steady_clock::now();
+    if (!silent_since_) silent_since_ = now;
+    PushSilenceAll(rows, std::chrono::duration_cast<std::chrono::milliseconds>(now - *silent_since_).count());
+    scheduler_->SpawnAfter(kWaitingSplitRetry, [this] { Step(); });
+    return;
+  }
+  if (got_rows) silent_since_.reset();
   scheduler_->Spawn([this] { Step(); });
 }
 
@@ -235,6 +428,7 @@ class KeyedActor final : public InputActor {
     switch (message.kind) {
       case Message::Kind::kBatch:
         metrics_->rows_in += message.batch->num_rows();
+        tracker_->MarkActive(message.input);  // an idle input holds the watermark back again
         OnBatch(message);
         metrics_->NotePeakState();
         break;
@@ -348,6 +542,7 @@ class RunGraph {
       }
       metrics_[index] = metrics->Add(node.label);
     }
+    CheckCollectsAreBounded();
     CreateActors();
     ConnectActors();
   }
@@ -385,6 +580,27 @@ class RunGraph {
     return schemas;
   }
 
+  // A collect sink returns a table at the end of the run; below an unbounded source (Kafka
+  // without stop="end") there is none. Python says so first; this keeps the engine honest.
+  void CheckCollectsAreBounded() const {
+    for (size_t index = 0; index < operators_.size(); ++index) {
+      const PhysicalOperator& op = operators_[index];
+      if (op.kind != PhysicalOperator::Kind::kSource || op.source->bounded()) continue;
+      std::vector<int> todo = consumers_[index];
+      while (!todo.empty()) {
+        const int consumer = todo.back();
+        todo.pop_back();
+        if (plan_.nodes[consumer].is<SinkNode>() &&
+            plan_.nodes[consumer].as<SinkNode>().kind == "collect") {
+          throw UserError(op.source->name() + " is unbounded (stop=None): it cannot be collected "
+                          "into a table; pass stop='end' to read up to the end offsets, or send "
+                          "the stream to write_* / for_each_batch and start() the pipeline");
+        }
+        todo.insert(todo.end(), consumers_[consumer].begin(), consumers_[consumer].end());
+      }
+    }
+  }
+
   bool PortConsumed(int index, int port) const {
     for (int consumer : consumers_[index]) {
       if (plan_.nodes[consumer].consumed_port() == port) return true;
@@ -415,16 +631,30 @@ class RunGraph {
       const uint64_t origin_base = static_cast<uint64_t>(index) << 32;
       if (op.kind == PhysicalOperator::Kind::kSource) {
         auto splits = op.source->CreateSplits(parallelism, metrics_[index]);
+        // Bounded sources are aligned by blocks read (SplitAlignment), unbounded ones (Kafka
+        // partitions at their own rates) by watermark (WatermarkAlignment).
+        const bool aligned = splits.size() > 1 && FeedsWatermark(index);
         SplitAlignment* alignment = nullptr;
-        if (splits.size() > 1 && FeedsWatermark(index)) {
+        WatermarkAlignment* watermark_alignment = nullptr;
+        if (aligned && op.source->bounded()) {
           alignments_.push_back(std::make_unique<SplitAlignment>(static_cast<int>(splits.size())));
           alignment = alignments_.back().get();
         }
+        const size_t first_driver = sources_.size();
         for (size_t split = 0; split < splits.size(); ++split) {
           source_index_.push_back(index);
           sources_.push_back(std::make_unique<SourceDriver>(std::move(splits[split]), origin_base,
-                                                            scheduler_, alignment,
+                                                            scheduler_, alignment, nullptr,
                                                             static_cast<int>(split)));
+        }
+        if (aligned && !op.source->bounded()) {
+          std::vector<SourceDriver*> drivers;
+          for (size_t driver = first_driver; driver < sources_.size(); ++driver) {
+            drivers.push_back(sources_[driver].get());
+          }
+          watermark_alignments_.push_back(std::make_unique<WatermarkAlignment>(drivers));
+          watermark_alignment = watermark_alignments_.back().get();
+          for (SourceDriver* driver : drivers) driver->SetWatermarkAlignment(watermark_alignment);
         }
       } else if (op.kind == PhysicalOperator::Kind::kKeyed) {
         auto& subtasks = keyed_[index];
@@ -453,9 +683,11 @@ class RunGraph {
 
   void ConnectActors() {
     for (size_t source = 0; source < sources_.size(); ++source) {
+      publish_watermark_to_ = &sources_[source]->watermark;
       sources_[source]->rows = ChainsOf(source_index_[source], 0);
       sources_[source]->dead_letters = ChainsOf(source_index_[source], 1);
     }
+    publish_watermark_to_ = nullptr;
     for (auto& [index, subtasks] : keyed_) {
       for (auto& actor : subtasks) {
         for (size_t port = 0; port < actor->ports.size(); ++port) {
@@ -481,7 +713,8 @@ class RunGraph {
           chains.push_back(MakeTransformChain(op.transform, metrics_[consumer], ChainsOf(consumer, 0)));
           break;
         case PhysicalOperator::Kind::kWatermark:
-          chains.push_back(MakeWatermarkChain(op.watermark, metrics_[consumer], ChainsOf(consumer, 0)));
+          chains.push_back(MakeWatermarkChain(op.watermark, metrics_[consumer], ChainsOf(consumer, 0),
+                                              publish_watermark_to_));
           break;
         case PhysicalOperator::Kind::kUnion:
         case PhysicalOperator::Kind::kPort:
@@ -534,7 +767,10 @@ class RunGraph {
   std::vector<OperatorMetrics*> metrics_;
   std::vector<std::vector<int>> consumers_;
   std::shared_ptr<StateEnvironment> state_;  // outlives the keyed actors' backends
-  std::vector<std::unique_ptr<SplitAlignment>> alignments_;  // one per source
+  std::vector<std::unique_ptr<SplitAlignment>> alignments_;  // one per bounded source
+  std::vector<std::unique_ptr<WatermarkAlignment>> watermark_alignments_;  // per unbounded one
+  // While the chains of a source split are built: where its watermark assigner publishes.
+  SplitWatermark* publish_watermark_to_ = nullptr;
   std::vector<std::unique_ptr<SourceDriver>> sources_;
   std::vector<int> source_index_;
   std::map<int, std::vector<std::unique_ptr<KeyedActor>>> keyed_;
@@ -549,6 +785,17 @@ Executor::Executor(Plan plan, PlanHandles handles)
 }
 
 Executor::~Executor() = default;
+
+void Executor::RequestStop() { stop_requested_ = true; }
+
+bool Executor::bounded() const {
+  for (const PlanNode& node : plan_.nodes) {
+    if (node.is<SourceNode>() && !handles_.sources.at(node.as<SourceNode>().handle)->bounded()) {
+      return false;
+    }
+  }
+  return true;
+}
 
 RunResult Executor::Run(const std::atomic<bool>& cancel) {
   const auto started = std::chrono::steady_clock::now();
@@ -572,7 +819,9 @@ RunResult Executor::Run(const std::atomic<bool>& cancel) {
                               std::max(plan_.parallelism, tbb::info::default_concurrency()));
   tbb::task_arena arena(plan_.parallelism);
   tbb::task_group group;
-  RunScheduler scheduler(&group, &cancel, std::max<int64_t>(16, 4 * plan_.parallelism));
+  RunTimer timer(&arena, &group);
+  RunScheduler scheduler(&group, &timer, &cancel, &stop_requested_,
+                         std::max<int64_t>(16, 4 * plan_.parallelism));
   RunResult result;
   arena.execute([&] {
     RunGraph graph(plan_, handles_, &metrics_, &scheduler);
@@ -581,6 +830,7 @@ RunResult Executor::Run(const std::atomic<bool>& cancel) {
       group.wait();
     } catch (...) {
       group.cancel();
+      timer.FireAll();  // resting splits run now, cancelled, so that the wait below ends
       group.wait();
       throw;
     }

@@ -3,6 +3,7 @@
 // modes, named topic[partition]@offset.
 #include "connectors/kafka_message_decoder.h"
 
+#include <arrow/array.h>
 #include <arrow/table.h>
 #include <gtest/gtest.h>
 
@@ -150,9 +151,58 @@ TEST(KafkaMessageDecoder, SchemaErrorsNameTheSource) {
                UserError);
   EXPECT_THROW(KafkaMessageDecoder::OutputSchema(KafkaFormat::kJson, BidSchema(), {"id"}, "read_kafka(b)"),
                UserError);
-  EXPECT_THROW(KafkaMessageDecoder::OutputSchema(KafkaFormat::kRaw, nullptr, {"headers"}, "read_kafka(b)"),
+  // "headers" is a metadata column now (HeadersColumnKeepsOrderRepeatsAndNullValues); an unknown
+  // name still fails.
+  EXPECT_THROW(KafkaMessageDecoder::OutputSchema(KafkaFormat::kRaw, nullptr, {"header"}, "read_kafka(b)"),
                UserError);
   EXPECT_THROW(ParseKafkaFormat("avro"), UserError);
+}
+
+TEST(KafkaMessageDecoder, HeadersColumnKeepsOrderRepeatsAndNullValues) {
+  OperatorMetrics metrics("read_kafka(bids)");
+  KafkaMessageDecoder decoder(KafkaFormat::kString, nullptr, {"headers"}, 100, "read_kafka(bids)",
+                              OnError::kRaise, &metrics);
+  EXPECT_TRUE(decoder.wants_headers());
+  KafkaMessageView first = Message(1, "a");
+  first.headers = {{"h", std::string_view("x")}, {"h", std::nullopt}, {"z", std::string_view("")}};
+  decoder.Append(first);
+  decoder.Append(Message(2, "b"));
+  const auto table = TableOf(decoder.FinishRows());
+  const auto headers = table->GetColumnByName("headers")->chunk(0);
+  const auto& list = static_cast<const arrow::ListArray&>(*headers);
+  ASSERT_EQ(list.length(), 2);
+  EXPECT_EQ(list.value_length(0), 3);
+  EXPECT_EQ(list.value_length(1), 0);
+  const auto& pairs = static_cast<const arrow::StructArray&>(*list.values());
+  const auto& names = static_cast<const arrow::StringArray&>(*pairs.field(0));
+  const auto& values = static_cast<const arrow::BinaryArray&>(*pairs.field(1));
+  EXPECT_EQ(names.GetString(0), "h");
+  EXPECT_EQ(names.GetString(1), "h");
+  EXPECT_EQ(names.GetString(2), "z");
+  EXPECT_EQ(values.GetString(0), "x");
+  EXPECT_TRUE(values.IsNull(1));
+  EXPECT_EQ(values.GetString(2), "");
+}
+
+TEST(KafkaMessageDecoder, BadHeaderNameAndDeadLetterListener) {
+  OperatorMetrics metrics("read_kafka(bids)");
+  KafkaMessageDecoder decoder(KafkaFormat::kJson, BidSchema(), {"headers"}, 100, "read_kafka(bids)",
+                              OnError::kDeadLetter, &metrics);
+  std::vector<std::pair<int64_t, std::string>> heard;
+  decoder.OnDeadLetter([&](const KafkaMessageView& message, std::string_view reason) {
+    heard.emplace_back(message.offset, std::string(reason));
+  });
+  KafkaMessageView bad_name = Message(5, R"({"id": 1})");
+  bad_name.headers = {{std::string_view("\xff", 1), std::string_view("v")}};
+  decoder.Append(bad_name);
+  decoder.Append(Message(6, R"({"id": "x"})"));
+  decoder.Append(Message(7, R"({"id": 3})"));
+  EXPECT_EQ(decoder.FinishRows()->num_rows(), 1);
+  EXPECT_EQ(decoder.FinishDeadLetters()->num_rows(), 2);
+  ASSERT_EQ(heard.size(), 2u);
+  EXPECT_EQ(heard[0], (std::pair<int64_t, std::string>{5, "field 'headers': a header name is not UTF-8"}));
+  EXPECT_EQ(heard[1].first, 6);
+  EXPECT_EQ(heard[1].second.rfind("field 'id': expected int64", 0), 0u) << heard[1].second;
 }
 
 }  // namespace
