@@ -9,8 +9,8 @@ from dataclasses import dataclass
 # What each op is called in the display.
 _KIND = {"source": "source", "filter": "filter", "project": "project", "map_batches": "map_batches",
          "union": "union", "watermark": "watermark", "explicit_watermark": "watermark",
-         "window": "window", "running_agg": "running aggregation", "port": "side output",
-         "sink": "sink"}
+         "window": "window", "running_agg": "running aggregation", "join": "interval join",
+         "port": "side output", "sink": "sink"}
 
 
 @dataclass
@@ -50,6 +50,9 @@ def _parallelism(pipeline, node: dict, source) -> str:
             return "1 subtask (one global key)"
         return f"{pipeline.parallelism} subtask{'s' if pipeline.parallelism > 1 else ''} " \
                f"by {', '.join(node['keys'])}"
+    if op == "join":
+        return f"{pipeline.parallelism} subtask{'s' if pipeline.parallelism > 1 else ''} " \
+               f"by {', '.join(node['left_keys'])} = {', '.join(node['right_keys'])}"
     if op == "sink":
         return "1"
     return "fused into its input"
@@ -78,7 +81,7 @@ _STYLE = ("font-family: var(--jp-code-font-family, monospace); font-size: 12px; 
           "border-left: 3px solid {color}; padding: 3px 8px; margin: 2px 0 2px 0; "
           "background: rgba(127,127,127,0.06)")
 _COLORS = {"source": "#2a7ab0", "sink": "#7a52a0", "window": "#c0392b",
-           "running_agg": "#c0392b", "watermark": "#d68910", "explicit_watermark": "#d68910"}
+           "running_agg": "#c0392b", "join": "#c0392b", "watermark": "#d68910", "explicit_watermark": "#d68910"}
 
 
 def explain_html(title: str, steps: list[PlanStep]) -> str:

@@ -178,3 +178,21 @@ def test_the_notebook_shows_the_plan_the_progress_and_the_metrics(tmp_path):
     assert "watermark 2023-11-15T" in shown
     frame = outputs['job.metrics_frame()[["operator", "rows_in", "rows_out", "bytes_read"]]']
     assert "read_jsonl(orders.jsonl)" in frame[0]["data"]["text/html"]
+
+
+def test_every_operator_the_plan_builder_makes_has_a_display():
+    import re
+    from millstream import _explain
+    with open(os.path.join(ROOT, "python", "millstream", "_plan.py")) as f:
+        ops = set(re.findall(r'Node\("([a-z_]+)"', f.read()))
+    assert ops and ops <= set(_explain._KIND), ops - set(_explain._KIND)
+
+
+def test_a_join_shows_its_keys_and_subtasks():
+    p = ms.Pipeline(parallelism=2)
+    a = p.from_records([{"k": 1, "ts": 0}]).with_watermark("ts")
+    b = p.from_records([{"key": 1, "ts": 5, "v": "x"}]).with_watermark("ts")
+    joined = a.join(b, left_on="k", right_on="key", within="1m", how="outer")
+    text = repr(joined)
+    assert "interval join: " in text and "[2 subtasks by k = key]" in text, text
+    assert "interval join</b>" in joined._repr_html_()
