@@ -19,6 +19,11 @@ SchemaPtr BidSchema() {
   return arrow::schema({arrow::field("id", arrow::int64()), arrow::field("price", arrow::float64())});
 }
 
+SchemaPtr CsvSchema() {
+  return arrow::schema({arrow::field("id", arrow::int64()), arrow::field("name", arrow::utf8()),
+                        arrow::field("price", arrow::float64())});
+}
+
 KafkaMessageView Message(int64_t offset, std::optional<std::string_view> value,
                          std::optional<std::string_view> key = std::nullopt) {
   KafkaMessageView message;
@@ -96,14 +101,11 @@ TEST(KafkaMessageDecoder, RawKeepsBytesAndStringNeedsUtf8) {
   }
 }
 
-TEST(KafkaMessageDecoder, BadMessagesInTheThreeModes) {
-  const std::vector<std::pair<std::string, std::string>> bad = {
-      {R"({"id": "x"})", "bids[3]@0: field 'id': expected int64, got \"x\""},
-      {"{oops", "bids[3]@1: invalid JSON"},
-      {"[1]", "bids[3]@2: expected a JSON object, got [1]"}};
+// Each (value, message start) of `bad`, at offset i, raises a UserError starting so.
+void ExpectEachRaises(KafkaFormat format, const SchemaPtr& schema,
+                      const std::vector<std::pair<std::string, std::string>>& bad) {
   for (size_t i = 0; i < bad.size(); ++i) {
-    KafkaMessageDecoder decoder(KafkaFormat::kJson, BidSchema(), {}, 10, "read_kafka(bids)",
-                                OnError::kRaise, nullptr);
+    KafkaMessageDecoder decoder(format, schema, {}, 10, "read_kafka(bids)", OnError::kRaise, nullptr);
     try {
       decoder.Append(Message(static_cast<int64_t>(i), bad[i].first));
       FAIL() << "expected a UserError for " << bad[i].first;
@@ -112,6 +114,14 @@ TEST(KafkaMessageDecoder, BadMessagesInTheThreeModes) {
           << error.what();
     }
   }
+}
+
+TEST(KafkaMessageDecoder, BadMessagesInTheThreeModes) {
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {R"({"id": "x"})", "bids[3]@0: field 'id': expected int64, got \"x\""},
+      {"{oops", "bids[3]@1: invalid JSON"},
+      {"[1]", "bids[3]@2: expected a JSON object, got [1]"}};
+  ExpectEachRaises(KafkaFormat::kJson, BidSchema(), bad);
   OperatorMetrics metrics("read_kafka(bids)");
   KafkaMessageDecoder skip(KafkaFormat::kJson, BidSchema(), {"offset"}, 10, "read_kafka(bids)",
                            OnError::kSkip, &metrics);
@@ -205,11 +215,6 @@ TEST(KafkaMessageDecoder, BadHeaderNameAndDeadLetterListener) {
   EXPECT_EQ(heard[1].second.rfind("field 'id': expected int64", 0), 0u) << heard[1].second;
 }
 
-SchemaPtr CsvSchema() {
-  return arrow::schema({arrow::field("id", arrow::int64()), arrow::field("name", arrow::utf8()),
-                        arrow::field("price", arrow::float64())});
-}
-
 TEST(KafkaMessageDecoder, CsvRecordsAreParsedAsTheCsvFileReaderParsesRows) {
   KafkaMessageDecoder decoder(KafkaFormat::kCsv, CsvSchema(), {"offset"}, 100, "read_kafka(bids)",
                               OnError::kRaise, nullptr, ';');
@@ -235,17 +240,7 @@ TEST(KafkaMessageDecoder, BadCsvRecordsInTheThreeModes) {
       {R"(1,"a,2)", "bids[3]@3: unterminated quoted field"},
       {R"(1,"a"b,2)", "bids[3]@4: unexpected text after the closing quote"},
       {"1,\xff,2", "bids[3]@5: field 'name': invalid UTF-8"}};
-  for (size_t i = 0; i < bad.size(); ++i) {
-    KafkaMessageDecoder decoder(KafkaFormat::kCsv, CsvSchema(), {}, 10, "read_kafka(bids)",
-                                OnError::kRaise, nullptr);
-    try {
-      decoder.Append(Message(static_cast<int64_t>(i), bad[i].first));
-      FAIL() << "expected a UserError for " << bad[i].first;
-    } catch (const UserError& error) {
-      EXPECT_EQ(std::string(error.what()).rfind("read_kafka(bids): " + bad[i].second, 0), 0u)
-          << error.what();
-    }
-  }
+  ExpectEachRaises(KafkaFormat::kCsv, CsvSchema(), bad);
   OperatorMetrics metrics("read_kafka(bids)");
   KafkaMessageDecoder skip(KafkaFormat::kCsv, CsvSchema(), {"offset"}, 10, "read_kafka(bids)",
                            OnError::kSkip, &metrics);
