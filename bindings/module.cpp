@@ -363,8 +363,14 @@ PYBIND11_MODULE(_core, m) {
                            const std::string& start, int64_t start_timestamp_ms,
                            const std::vector<std::string>& metadata, const KafkaConfig& config,
                            const std::string& on_error, int64_t batch_size, bool bounded,
-                           const std::string& dead_letter_topic, bool join_group) {
+                           const std::string& dead_letter_topic, bool join_group,
+                           const std::string& csv_delimiter) {
     KafkaSourceOptions kafka;
+    if (csv_delimiter.size() != 1) {
+      throw UserError("read_kafka: csv={'delimiter': ...} must be one character, got '" +
+                      csv_delimiter + "'");
+    }
+    kafka.csv_delimiter = csv_delimiter[0];
     kafka.bounded = bounded;
     kafka.join_group = join_group;
     kafka.dead_letter_topic = dead_letter_topic;

@@ -209,10 +209,13 @@ class Pipeline:
     def read_kafka(self, topics, brokers: str, group: str | None = None, format: str = "json",
                    schema=None, start="earliest", stop="end", on_error: str = "raise",
                    metadata=(), config: dict | None = None,
-                   dead_letter_topic: str | None = None, join_group: bool = False) -> "Stream":
+                   dead_letter_topic: str | None = None, join_group: bool = False,
+                   csv: dict | None = None) -> "Stream":
         """Messages of Kafka topics, decoded in C++ into columns: ``format="json"`` (a flat
-        object a message; ``schema`` names its fields), ``"string"`` or ``"raw"`` (one column,
-        ``value``). ``metadata``: any of ``"key"``, ``"partition"``, ``"offset"``,
+        object a message; ``schema`` names its fields), ``"csv"`` (a message is one CSV record
+        without a header, its fields the ``schema``'s in order, parsed as ``read_csv`` parses
+        a row: quoting, an unquoted empty field is null; ``csv={"delimiter": ";"}``),
+        ``"string"`` or ``"raw"`` (one column, ``value``). ``metadata``: any of ``"key"``, ``"partition"``, ``"offset"``,
         ``"timestamp"`` (the Kafka timestamp), ``"headers"`` (a list of ``{"name", "value"}``
         in the message's order) as extra columns of those names.
 
@@ -266,11 +269,19 @@ class Pipeline:
                              "the processes of an unbounded run: pass group=... and stop=None")
         if isinstance(metadata, str):
             metadata = [metadata]
+        csv = dict(csv or {})
+        if csv and format != "csv":
+            raise ValueError(f"{label}: csv= options are for format='csv', got format={format!r}")
+        unknown = sorted(set(csv) - {"delimiter"})
+        if unknown:
+            raise ValueError(f"{label}: unknown csv option(s) {', '.join(map(repr, unknown))}; "
+                             "the one option is 'delimiter'")
         source = _core.kafka_source(topics, brokers, group or "", format, _schema_capsule(schema),
                                     start, start_timestamp_ms, list(metadata),
                                     _kafka_config(config),
                                     on_error, self.batch_size, stop == "end",
-                                    dead_letter_topic or "", join_group)
+                                    dead_letter_topic or "", join_group,
+                                    str(csv.get("delimiter", ",")))
         stream = self._source(source, label, on_error, _explain.SourceInfo(
             f"Kafka {', '.join(topics)} at {brokers}", "a split per partition"))
         if stop is None:

@@ -1,6 +1,8 @@
 """The Kafka source (read_kafka, stop="end") and the MockKafka test cluster, checked against an
 independent client (confluent-kafka) and plain-Python references, on loopback only."""
+import csv
 import datetime
+import io
 import json
 import random
 import uuid
@@ -315,6 +317,117 @@ def test_bad_messages_go_to_dead_letters(kafka):
     assert dead[2]["reason"] == "expected a JSON object, got [1,2]"
     assert [d["raw"] for d in dead] == ['{"key": "b", "value": "abc", "ts": 2}', "{oops", "[1, 2]"]
     assert all(d["line"] is None for d in dead)
+
+
+# ----- format csv --------------------------------------------------------------------------------
+
+CSV_SCHEMA = {"id": "int64", "name": "string", "price": "float64", "ok": "bool"}
+
+
+def csv_record(fields, delimiter=","):
+    """One record as Python's csv module writes it (quotes around delimiters and quotes)."""
+    out = io.StringIO()
+    csv.writer(out, delimiter=delimiter, lineterminator="").writerow(fields)
+    return out.getvalue().encode()
+
+
+def produce_with_confluent(kafka, topic, placed):
+    producer = confluent_kafka.Producer({"bootstrap.servers": kafka.bootstrap_servers})
+    for partition, value in placed:
+        producer.produce(topic, value=value, partition=partition)
+    assert producer.flush(30) == 0
+
+
+@pytest.mark.parametrize("parallelism", [1, 2, 4])
+def test_csv_messages_written_by_confluent_kafka(kafka, parallelism):
+    topic = new_topic(kafka, 3)
+    rng = random.Random(parallelism)
+    names = ["plain", "a,b", 'say "hi"', '"quoted", and, commas', "", "ünïcode", None]
+    rows = []
+    for i in range(300):
+        rows.append({"id": i, "name": rng.choice(names),
+                     "price": None if rng.random() < 0.1 else round(rng.uniform(-1e3, 1e3), 3),
+                     "ok": rng.choice([True, False, None])})
+    def text(value):
+        return "" if value is None else str(value).lower() if isinstance(value, bool) else value
+    placed = spread([csv_record([text(r[k]) for k in CSV_SCHEMA]) for r in rows], 3,
+                    seed=parallelism)
+    produce_with_confluent(kafka, topic, placed)
+    got = read(kafka, topic, parallelism, format="csv", schema=CSV_SCHEMA,
+               metadata=["partition"]).collect()
+    assert got.schema.names == [*CSV_SCHEMA, "partition"]
+    # csv.writer writes "" as an empty field and None as one too: both read back as null; a
+    # quoted "" is the only empty string.
+    expected = {r["id"]: {**r, "name": r["name"] or None} for r in rows}
+    by_id = {r["id"]: {k: r[k] for k in CSV_SCHEMA} for r in got.to_pylist()}
+    assert by_id == expected
+    assert [r["partition"] for r in got.to_pylist()] == \
+        [r.partition for r in kafka.consume(topic)]
+
+
+def test_csv_quoted_empty_string_delimiter_and_line_end(kafka):
+    topic = new_topic(kafka, 1)
+    kafka.produce(topic, [b'1;"";2.5;true\n', b"2;;;\r\n", b'3;"x;y";-1;false'])
+    got = read(kafka, topic, format="csv", schema=CSV_SCHEMA, csv={"delimiter": ";"}).collect()
+    assert got.to_pylist() == [
+        {"id": 1, "name": "", "price": 2.5, "ok": True},
+        {"id": 2, "name": None, "price": None, "ok": None},
+        {"id": 3, "name": "x;y", "price": -1.0, "ok": False}]
+
+
+def test_csv_options_are_checked(kafka):
+    topic = new_topic(kafka, 1)
+    with pytest.raises(ValueError, match="unknown csv option.*'header'"):
+        read(kafka, topic, format="csv", schema=CSV_SCHEMA, csv={"header": True})
+    with pytest.raises(ValueError, match="csv= options are for format='csv'"):
+        read(kafka, topic, csv={"delimiter": ";"})
+    with pytest.raises(ValueError, match="format 'csv' needs a schema"):
+        read(kafka, topic, format="csv", schema=None)
+
+
+CSV_BAD = [b"1,a,1.5,true", b"2,b,abc,true", b"3,c,1.5", b'4,"d,1.5,true', b"5,e,2.5,false,x",
+           b"6,f,3.5,maybe", b"7,g,4.5,false"]
+
+
+def test_bad_csv_message_raises_with_its_place_and_field(kafka):
+    topic = new_topic(kafka, 2)
+    kafka.produce(topic, CSV_BAD, partition=1)
+    with pytest.raises(ValueError, match=rf"read_kafka\({topic}\): {topic}\[1\]@1: field 'price': "
+                                         r"expected float64, got \"abc\""):
+        read(kafka, topic, format="csv", schema=CSV_SCHEMA).collect()
+
+
+def test_bad_csv_messages_skipped_are_counted(kafka):
+    topic = new_topic(kafka, 2)
+    kafka.produce(topic, CSV_BAD, partition=1)
+    got = read(kafka, topic, format="csv", schema=CSV_SCHEMA, on_error="skip").collect()
+    assert got.column("id").to_pylist() == [1, 7]
+    p = ms.Pipeline(parallelism=2)
+    s = p.read_kafka(topic, brokers=kafka.bootstrap_servers, format="csv", schema=CSV_SCHEMA,
+                     on_error="skip")
+    s.for_each_batch(lambda batch: None)
+    assert p.run().operator("read_kafka").get("rows_skipped") == 5
+
+
+def test_bad_csv_messages_go_to_dead_letters(kafka):
+    topic = new_topic(kafka, 2)
+    kafka.produce(topic, CSV_BAD, partition=1)
+    p = ms.Pipeline(parallelism=2)
+    s = p.read_kafka(topic, brokers=kafka.bootstrap_servers, format="csv", schema=CSV_SCHEMA,
+                     on_error="dead_letter")
+    rows, dead = p.collect(s, s.dead_letters())
+    assert rows.column("id").to_pylist() == [1, 7]
+    dead = dead.to_pylist()
+    assert [d["source"] for d in dead] == [f"{topic}[1]@{i}" for i in (1, 2, 3, 4, 5)]
+    assert [d["field"] for d in dead] == ["price", None, None, None, "ok"]
+    assert [d["reason"] for d in dead] == [
+        "field 'price': expected float64, got \"abc\"",
+        "expected 4 fields, got 3",
+        "unterminated quoted field (a quoted field must end on its line: newlines inside quoted "
+        "fields are not supported)",
+        "expected 4 fields, got 5",
+        "field 'ok': expected bool, got \"maybe\""]
+    assert [d["raw"].encode() for d in dead] == CSV_BAD[1:6]
 
 
 def test_bad_messages_go_to_a_dead_letter_topic_with_reason_and_origin(kafka):

@@ -25,26 +25,29 @@ std::shared_ptr<arrow::DataType> MetadataType(const std::string& name) {
 
 KafkaFormat ParseKafkaFormat(const std::string& name) {
   if (name == "json") return KafkaFormat::kJson;
+  if (name == "csv") return KafkaFormat::kCsv;
   if (name == "raw") return KafkaFormat::kRaw;
   if (name == "string") return KafkaFormat::kString;
-  throw UserError("Kafka format must be 'json', 'raw' or 'string', got '" + name + "'");
+  throw UserError("Kafka format must be 'json', 'csv', 'raw' or 'string', got '" + name + "'");
 }
 
 SchemaPtr KafkaMessageDecoder::OutputSchema(KafkaFormat format, const SchemaPtr& value_schema,
                                             const std::vector<std::string>& metadata,
                                             const std::string& source_name) {
   arrow::FieldVector fields;
-  if (format == KafkaFormat::kJson) {
+  if (format == KafkaFormat::kJson || format == KafkaFormat::kCsv) {
     if (!value_schema) {
-      throw UserError(source_name + ": format 'json' needs a schema (the value's fields and "
-                      "types), e.g. schema={'id': 'int64', 'price': 'float64'}");
+      throw UserError(source_name + ": format '" + (format == KafkaFormat::kJson ? "json" : "csv") +
+                      "' needs a schema (the value's fields and types" +
+                      (format == KafkaFormat::kCsv ? ", in the record's order" : "") +
+                      "), e.g. schema={'id': 'int64', 'price': 'float64'}");
     }
-    ColumnSpecsOf(*value_schema, source_name);  // types a JSON value can hold, or a UserError
+    ColumnSpecsOf(*value_schema, source_name);  // types a text value can hold, or a UserError
     fields = value_schema->fields();
   } else {
     if (value_schema) {
-      throw UserError(source_name + ": a schema is for format 'json'; formats 'raw' and "
-                      "'string' give one column, 'value'");
+      throw UserError(source_name + ": a schema is for formats 'json' and 'csv'; formats 'raw' "
+                      "and 'string' give one column, 'value'");
     }
     fields.push_back(arrow::field(
         "value", format == KafkaFormat::kRaw ? arrow::binary() : arrow::utf8()));
@@ -73,7 +76,7 @@ SchemaPtr KafkaMessageDecoder::OutputSchema(KafkaFormat format, const SchemaPtr&
 KafkaMessageDecoder::KafkaMessageDecoder(KafkaFormat format, SchemaPtr value_schema,
                                          std::vector<std::string> metadata, int64_t batch_size,
                                          std::string source_name, OnError on_error,
-                                         OperatorMetrics* metrics)
+                                         OperatorMetrics* metrics, char csv_delimiter)
     : format_(format),
       schema_(OutputSchema(format, value_schema, metadata, source_name)),
       batch_size_(batch_size),
@@ -81,10 +84,16 @@ KafkaMessageDecoder::KafkaMessageDecoder(KafkaFormat format, SchemaPtr value_sch
       on_error_(on_error),
       metrics_(metrics) {
   MS_CHECK(batch_size_ > 0, "batch_size must be positive");
-  if (format_ == KafkaFormat::kJson) {
+  if (format_ == KafkaFormat::kJson || format_ == KafkaFormat::kCsv) {
     auto specs = ColumnSpecsOf(*value_schema, source_name_);
-    json_.emplace(specs);
-    json_columns_.emplace(value_schema, std::move(specs), batch_size_);
+    if (format_ == KafkaFormat::kJson) {
+      json_.emplace(specs);
+    } else {
+      std::vector<int> targets(specs.size());
+      for (size_t i = 0; i < targets.size(); ++i) targets[i] = static_cast<int>(i);
+      csv_.emplace(specs, std::move(targets), csv_delimiter);
+    }
+    value_columns_.emplace(value_schema, std::move(specs), batch_size_);
   } else if (format_ == KafkaFormat::kRaw) {
     value_builder_ = std::make_unique<arrow::BinaryBuilder>();
   } else {
@@ -134,10 +143,27 @@ bool KafkaMessageDecoder::AppendValue(const KafkaMessageView& message) {
     }
     // librdkafka's payload is not padded for simdjson: DecodeRow parses from a padded copy.
     if (!json_->DecodeRow(message.value->data(), message.value->size(), message.value->size(),
-                          *json_columns_, &problem_)) {
+                          *value_columns_, &problem_)) {
       ReportBad(message, problem_.field, problem_.reason);
       return false;
     }
+    return true;
+  }
+  if (format_ == KafkaFormat::kCsv) {
+    if (!message.value) {
+      ReportBad(message, {}, "the value is null (a tombstone), expected a CSV record");
+      return false;
+    }
+    // One line end at the end of a record (as line-oriented producers send it) is not a field.
+    const char* begin = message.value->data();
+    const char* end = begin + message.value->size();
+    if (end > begin && end[-1] == '\n') --end;
+    if (end > begin && end[-1] == '\r') --end;
+    if (!csv_->DecodeRecord(begin, end, /*maybe_non_ascii=*/true, *value_columns_, &problem_)) {
+      ReportBad(message, problem_.field, problem_.reason);
+      return false;
+    }
+    value_columns_->CommitRow();
     return true;
   }
   if (!message.value) {
@@ -213,9 +239,9 @@ void KafkaMessageDecoder::ReportBad(const KafkaMessageView& message, std::string
 BatchPtr KafkaMessageDecoder::FinishRows() {
   if (rows_ == 0) return nullptr;
   std::vector<std::shared_ptr<arrow::Array>> arrays;
-  if (json_columns_) {
-    BatchPtr values = json_columns_->Finish();
-    MS_CHECK(values && values->num_rows() == rows_, "JSON rows out of step with metadata");
+  if (value_columns_) {
+    BatchPtr values = value_columns_->Finish();
+    MS_CHECK(values && values->num_rows() == rows_, "value rows out of step with metadata");
     arrays = values->columns();
   } else {
     arrays.push_back(CheckArrow(value_builder_->Finish(), "Kafka value"));

@@ -1,5 +1,6 @@
 // Kafka messages into columnar batches: the value's columns (a flat JSON object decoded by
-// formats/json_object_decoder.h, or the whole value as one column) followed by the metadata
+// formats/json_object_decoder.h, a CSV record decoded by formats/csv_record_decoder.h, or the
+// whole value as one column) followed by the metadata
 // columns asked for (key, partition, offset, timestamp, headers). A bad message is reported as on_error
 // says, named by its place in Kafka: "bids[3]@1207: field 'price': expected float64, got "x"".
 // Kept apart from librdkafka so that it is tested without a cluster.
@@ -23,14 +24,16 @@
 #include "core/metrics.h"
 #include "formats/bad_rows.h"
 #include "formats/column_buffers.h"
+#include "formats/csv_record_decoder.h"
 #include "formats/json_object_decoder.h"
 
 namespace millstream {
 
-// How a message's value becomes columns: a flat JSON object (the schema's columns), or the
-// whole value as one column `value` (binary for raw, UTF-8 text for string).
-enum class KafkaFormat { kJson, kRaw, kString };
-KafkaFormat ParseKafkaFormat(const std::string& name);  // "json" | "raw" | "string"
+// How a message's value becomes columns: a flat JSON object or one CSV record (no header; its
+// fields are the schema's columns in order; one trailing line end is ignored), or the whole
+// value as one column `value` (binary for raw, UTF-8 text for string).
+enum class KafkaFormat { kJson, kCsv, kRaw, kString };
+KafkaFormat ParseKafkaFormat(const std::string& name);  // "json" | "csv" | "raw" | "string"
 
 // One message as the decoder needs it (views into librdkafka's message, or a test's strings).
 struct KafkaMessageView {
@@ -51,7 +54,7 @@ using BadMessageListener = std::function<void(const KafkaMessageView&, std::stri
 
 class KafkaMessageDecoder {
  public:
-  // The output schema: the value's columns (format json: `value_schema`; raw: value binary;
+  // The output schema: the value's columns (format json, csv: `value_schema`; raw: value binary;
   // string: value string), then the metadata columns ("headers": list<struct<name: string,
   // value: binary>>, in the message's order, as names may repeat). A metadata name other than
   // key, partition, offset, timestamp or headers, or one that repeats a column, is a
@@ -60,9 +63,10 @@ class KafkaMessageDecoder {
                                 const std::vector<std::string>& metadata,
                                 const std::string& source_name);
 
+  // `csv_delimiter`: the field delimiter of format csv.
   KafkaMessageDecoder(KafkaFormat format, SchemaPtr value_schema, std::vector<std::string> metadata,
                       int64_t batch_size, std::string source_name, OnError on_error,
-                      OperatorMetrics* metrics);
+                      OperatorMetrics* metrics, char csv_delimiter = ',');
 
   // Adds the message as a row, or reports it as bad (throws UserError when on_error is raise).
   void Append(const KafkaMessageView& message);
@@ -87,8 +91,9 @@ class KafkaMessageDecoder {
   const std::string source_name_;
   const OnError on_error_;
   OperatorMetrics* metrics_;
-  std::optional<JsonObjectDecoder> json_;     // format json
-  std::optional<ColumnBuffers> json_columns_;
+  std::optional<JsonObjectDecoder> json_;    // format json
+  std::optional<CsvRecordDecoder> csv_;      // format csv
+  std::optional<ColumnBuffers> value_columns_;  // format json or csv
   RowProblem problem_;
   std::unique_ptr<arrow::ArrayBuilder> value_builder_;  // format raw (binary) or string
   std::vector<Metadata> metadata_;

@@ -481,7 +481,7 @@ class KafkaPartitionSplit final : public SourceSplit {
         metrics_(metrics),
         progress_(metrics->AddSplit(PartitionName(range_.topic, range_.partition))),
         decoder_(kafka.format, std::move(value_schema), kafka.metadata, options.batch_size,
-                 session_->name(), options.on_error, metrics),
+                 session_->name(), options.on_error, metrics, kafka.csv_delimiter),
         last_progress_(std::chrono::steady_clock::now()) {
     progress_->position = next_offset_;
     if (KafkaDeadLetterTopic* dead_letters = session_->dead_letters()) {

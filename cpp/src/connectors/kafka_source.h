@@ -41,6 +41,7 @@ struct KafkaSourceOptions {
   std::string brokers;        // bootstrap.servers
   std::string group;          // empty: no group (nothing committed; start="committed" refused)
   KafkaFormat format = KafkaFormat::kJson;
+  char csv_delimiter = ',';   // format csv: the field delimiter
   KafkaStart start;
   // Message metadata added as columns after the value's, named as given: "key" (string),
   // "partition" (int64), "offset" (int64), "timestamp" (timestamp[ms], the Kafka timestamp),
@@ -56,7 +57,8 @@ struct KafkaSourceOptions {
   bool join_group = false;
 };
 
-// `schema`: the JSON columns (required for format json; must be null for raw and string).
+// `schema`: the value's columns (required for formats json and csv; must be null for raw and
+// string).
 // Checks the options and the metadata names; the cluster is first contacted by CreateSplits.
 std::shared_ptr<Source> MakeKafkaSource(KafkaSourceOptions kafka, SchemaPtr schema,
                                         SourceOptions options);

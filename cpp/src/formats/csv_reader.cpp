@@ -8,11 +8,8 @@
 #endif
 
 #include "core/error.h"
-#include "formats/csv_fields.h"
-#include "formats/iso_timestamp.h"
+#include "formats/csv_record_decoder.h"
 #include "formats/text_lines.h"
-#include "formats/text_values.h"
-#include "formats/utf8.h"
 
 namespace millstream {
 
@@ -30,13 +27,11 @@ struct LineScan {
 class CsvReader final : public TextRowReader {
  public:
   CsvReader(std::vector<ColumnSpec> specs, CsvLayout layout, char delimiter, const char* readable_end)
-      : specs_(std::move(specs)),
-        layout_(std::move(layout)),
-        delimiter_(delimiter),
+      : delimiter_(delimiter),
         readable_end_(readable_end),
-        field_ends_(layout_.field_count + 1) {
-    MS_CHECK(static_cast<int>(layout_.targets.size()) == layout_.field_count,
-             "one target per field");
+        field_ends_(layout.field_count + 1),
+        record_(std::move(specs), std::move(layout.targets), delimiter) {
+    MS_CHECK(record_.field_count() == layout.field_count, "one target per field");
   }
 
   const char* ReadRows(const char* cursor, const char* range_end, ColumnBuffers& columns,
@@ -58,7 +53,7 @@ class CsvReader final : public TextRowReader {
  private:
   LineScan ScanLine(const char* line_begin) {
     LineScan scan;
-    const int field_capacity = layout_.field_count;
+    const int field_capacity = record_.field_count();
     uint32_t* ends = field_ends_.data();
     const char* p = line_begin;
     unsigned high = 0;
@@ -127,16 +122,19 @@ class CsvReader final : public TextRowReader {
   // A line without quotes: its fields lie between the delimiters the scan found.
   bool ParseRow(const TextLine& line, const LineScan& scan, ColumnBuffers& columns,
                 BadRows& bad_rows) {
-    const int field_count = layout_.field_count;
+    const int field_count = record_.field_count();
     if (scan.delimiters + 1 != field_count) {
-      return BadFieldCount(line, bad_rows, scan.delimiters + 1);
+      bad_rows.Report(line.begin, line.end, {},
+                      record_.FieldCountReason(line.begin, line.end, scan.delimiters + 1));
+      return false;
     }
+    const std::vector<int>& targets = record_.targets();
     const char* begin = line.begin;
     for (int field = 0; field < field_count; ++field) {
       const char* end = field + 1 < field_count ? line.begin + field_ends_[field] : line.end;
-      const int column = layout_.targets[field];
-      if (column >= 0 && !SetValue(column, begin, end, false, scan.has_high_bytes, columns)) {
-        bad_rows.Report(line.begin, line.end, specs_[column].name, reason_);
+      const int column = targets[field];
+      if (column >= 0 && !record_.SetValue(column, begin, end, false, scan.has_high_bytes, columns)) {
+        bad_rows.Report(line.begin, line.end, record_.specs()[column].name, record_.reason());
         return false;
       }
       begin = end + 1;
@@ -144,132 +142,21 @@ class CsvReader final : public TextRowReader {
     return true;
   }
 
-  // A line with a quote somewhere: fields one by one, unquoting where a field starts with '"'.
+  // A line with a quote somewhere: fields one by one (the decoder unquotes them).
   bool ParseQuotedRow(const TextLine& line, const LineScan& scan, ColumnBuffers& columns,
                       BadRows& bad_rows) {
-    const char* p = line.begin;
-    const char* const end = line.end;
-    const char delimiter = delimiter_;
-    const int field_count = layout_.field_count;
-    for (int field = 0; field < field_count; ++field) {
-      const int column = layout_.targets[field];
-      const char* value_begin = p;
-      const char* value_end;
-      bool quoted = false;
-      if (p < end && *p == '"') {
-        quoted_text_.clear();
-        const char* after = nullptr;
-        if (const char* reason = ReadQuotedField(p, end, delimiter, &quoted_text_, &after)) {
-          return Bad(line, bad_rows, -1, reason);
-        }
-        p = after;
-        value_begin = quoted_text_.data();
-        value_end = value_begin + quoted_text_.size();
-        quoted = true;
-      } else {
-        while (p < end && *p != delimiter) ++p;
-        value_end = p;
-      }
-      if (column >= 0 &&
-          !SetValue(column, value_begin, value_end, quoted, scan.has_high_bytes, columns)) {
-        return Bad(line, bad_rows, column, reason_);
-      }
-      if (field + 1 < field_count) {
-        if (p >= end) return BadFieldCount(line, bad_rows);
-        ++p;  // the delimiter
-      } else if (p < end) {
-        return BadFieldCount(line, bad_rows);
-      }
-    }
-    return true;
-  }
-
-  // `maybe_non_ascii`: false when the field is known to be ASCII (no UTF-8 check needed).
-  bool SetValue(int column, const char* begin, const char* end, bool quoted, bool maybe_non_ascii,
-                ColumnBuffers& columns) {
-    const ColumnSpec& spec = specs_[column];
-    if (begin == end && !(quoted && spec.kind == ColumnKind::kString)) {
-      if (spec.required) {
-        reason_ = "required field is empty";
-        return false;
-      }
-      columns.SetNull(column);
+    if (record_.DecodeRecord(line.begin, line.end, scan.has_high_bytes, columns, &problem_)) {
       return true;
     }
-    switch (spec.kind) {
-      case ColumnKind::kInt64: {
-        int64_t value;
-        if (!ParseInt64Text(begin, end, &value)) return Mismatch("expected int64", begin, end);
-        columns.SetInt64(column, value);
-        return true;
-      }
-      case ColumnKind::kFloat64: {
-        double value;
-        if (!ParseFloat64Text(begin, end, &value)) return Mismatch("expected float64", begin, end);
-        columns.SetFloat64(column, value);
-        return true;
-      }
-      case ColumnKind::kBool: {
-        bool value;
-        if (!ParseBoolText(begin, end, &value)) return Mismatch("expected bool", begin, end);
-        columns.SetBool(column, value);
-        return true;
-      }
-      case ColumnKind::kString:
-        if (maybe_non_ascii && !IsValidUtf8(begin, static_cast<size_t>(end - begin))) {
-          reason_ = "invalid UTF-8";
-          return false;
-        }
-        columns.SetString(column, begin, static_cast<size_t>(end - begin));
-        return true;
-      case ColumnKind::kTimestamp: {
-        int64_t value;
-        const bool integer = ParseInt64Text(begin, end, &value);
-        if (integer && spec.integers_refused) return Mismatch(kIntegerWithoutUnit, begin, end);
-        if (!integer &&
-            !ParseIsoTimestamp(std::string_view(begin, static_cast<size_t>(end - begin)),
-                               spec.unit, &value)) {
-          return Mismatch("expected timestamp (ISO-8601 text or epoch integer)", begin, end);
-        }
-        columns.SetInt64(column, value);
-        return true;
-      }
-    }
-    return true;
-  }
-
-  bool Mismatch(const char* expected, const char* begin, const char* end) {
-    reason_ = std::string(expected) + ", got " +
-              DescribeValue(std::string_view(begin, static_cast<size_t>(end - begin)), true);
+    bad_rows.Report(line.begin, line.end, problem_.field, problem_.reason);
     return false;
   }
 
-  // A row with the wrong number of fields is reported as such, even when one of its values
-  // failed first: the count explains the value. (`column` -1: a quoting error of the row.)
-  bool Bad(const TextLine& line, BadRows& bad_rows, int column, const std::string& reason) {
-    if (column >= 0 && CountCsvFields(line.begin, line.end, delimiter_) != layout_.field_count) {
-      return BadFieldCount(line, bad_rows);
-    }
-    bad_rows.Report(line.begin, line.end, column >= 0 ? std::string_view(specs_[column].name) : "",
-                    reason);
-    return false;
-  }
-
-  bool BadFieldCount(const TextLine& line, BadRows& bad_rows, int count = -1) {
-    if (count < 0) count = CountCsvFields(line.begin, line.end, delimiter_);
-    bad_rows.Report(line.begin, line.end, {},
-                    "expected " + std::to_string(layout_.field_count) + " fields, got " +
-                        std::to_string(count));
-    return false;
-  }
-
-  std::vector<ColumnSpec> specs_;
-  CsvLayout layout_;
   char delimiter_;
   const char* readable_end_;
   std::vector<uint32_t> field_ends_;  // offsets of the delimiters of the line being parsed
-  std::string quoted_text_;
-  std::string reason_;
+  CsvRecordDecoder record_;           // the values, shared with Kafka messages
+  RowProblem problem_;
 };
 
 }  // namespace

@@ -2,6 +2,7 @@
 // do 8-9 M. Fields are parsed in place straight into the batch's columns; only quoted fields
 // are copied (to undo doubled quotes). An unquoted empty field is null (for strings too); a
 // quoted empty field "" is an empty string. See csv_fields.h for quoting and its limitation.
+// Values are parsed by csv_record_decoder.h, which Kafka messages in format csv share.
 #pragma once
 
 #include <memory>

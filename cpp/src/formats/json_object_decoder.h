@@ -19,15 +19,9 @@
 #include <simdjson.h>
 
 #include "formats/column_buffers.h"
+#include "formats/row_problem.h"
 
 namespace millstream {
-
-// Why a document is not a row: `field` names the column (empty when the document as a whole is
-// bad), `reason` says what was expected and what was found.
-struct RowProblem {
-  std::string field;
-  std::string reason;
-};
 
 class JsonObjectDecoder {
  public:

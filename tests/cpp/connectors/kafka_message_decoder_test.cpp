@@ -1,5 +1,5 @@
-// Kafka messages into batches without a cluster: JSON values with metadata columns, raw and
-// string values, tombstones and keys, batch boundaries, and bad messages in the three on_error
+// Kafka messages into batches without a cluster: JSON values with metadata columns, CSV
+// records, raw and string values, tombstones and keys, batch boundaries, and bad messages in the three on_error
 // modes, named topic[partition]@offset.
 #include "connectors/kafka_message_decoder.h"
 
@@ -17,6 +17,11 @@ using testing::ColumnText;
 
 SchemaPtr BidSchema() {
   return arrow::schema({arrow::field("id", arrow::int64()), arrow::field("price", arrow::float64())});
+}
+
+SchemaPtr CsvSchema() {
+  return arrow::schema({arrow::field("id", arrow::int64()), arrow::field("name", arrow::utf8()),
+                        arrow::field("price", arrow::float64())});
 }
 
 KafkaMessageView Message(int64_t offset, std::optional<std::string_view> value,
@@ -96,14 +101,11 @@ TEST(KafkaMessageDecoder, RawKeepsBytesAndStringNeedsUtf8) {
   }
 }
 
-TEST(KafkaMessageDecoder, BadMessagesInTheThreeModes) {
-  const std::vector<std::pair<std::string, std::string>> bad = {
-      {R"({"id": "x"})", "bids[3]@0: field 'id': expected int64, got \"x\""},
-      {"{oops", "bids[3]@1: invalid JSON"},
-      {"[1]", "bids[3]@2: expected a JSON object, got [1]"}};
+// Each (value, message start) of `bad`, at offset i, raises a UserError starting so.
+void ExpectEachRaises(KafkaFormat format, const SchemaPtr& schema,
+                      const std::vector<std::pair<std::string, std::string>>& bad) {
   for (size_t i = 0; i < bad.size(); ++i) {
-    KafkaMessageDecoder decoder(KafkaFormat::kJson, BidSchema(), {}, 10, "read_kafka(bids)",
-                                OnError::kRaise, nullptr);
+    KafkaMessageDecoder decoder(format, schema, {}, 10, "read_kafka(bids)", OnError::kRaise, nullptr);
     try {
       decoder.Append(Message(static_cast<int64_t>(i), bad[i].first));
       FAIL() << "expected a UserError for " << bad[i].first;
@@ -112,6 +114,14 @@ TEST(KafkaMessageDecoder, BadMessagesInTheThreeModes) {
           << error.what();
     }
   }
+}
+
+TEST(KafkaMessageDecoder, BadMessagesInTheThreeModes) {
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {R"({"id": "x"})", "bids[3]@0: field 'id': expected int64, got \"x\""},
+      {"{oops", "bids[3]@1: invalid JSON"},
+      {"[1]", "bids[3]@2: expected a JSON object, got [1]"}};
+  ExpectEachRaises(KafkaFormat::kJson, BidSchema(), bad);
   OperatorMetrics metrics("read_kafka(bids)");
   KafkaMessageDecoder skip(KafkaFormat::kJson, BidSchema(), {"offset"}, 10, "read_kafka(bids)",
                            OnError::kSkip, &metrics);
@@ -203,6 +213,60 @@ TEST(KafkaMessageDecoder, BadHeaderNameAndDeadLetterListener) {
   EXPECT_EQ(heard[0], (std::pair<int64_t, std::string>{5, "field 'headers': a header name is not UTF-8"}));
   EXPECT_EQ(heard[1].first, 6);
   EXPECT_EQ(heard[1].second.rfind("field 'id': expected int64", 0), 0u) << heard[1].second;
+}
+
+TEST(KafkaMessageDecoder, CsvRecordsAreParsedAsTheCsvFileReaderParsesRows) {
+  KafkaMessageDecoder decoder(KafkaFormat::kCsv, CsvSchema(), {"offset"}, 100, "read_kafka(bids)",
+                              OnError::kRaise, nullptr, ';');
+  decoder.Append(Message(0, "1;plain;2.5"));
+  decoder.Append(Message(1, R"(2;"a;b ""quoted"", c";-1e3)" "\r\n"));  // a line end is ignored
+  decoder.Append(Message(2, R"(3;"";)"));   // quoted empty: "", unquoted empty: null
+  decoder.Append(Message(3, ";;"));         // every field null
+  decoder.Append(Message(4, "5;\xc3\xbc;7\n"));
+  const auto owned = TableOf(decoder.FinishRows());
+  const arrow::Table& table = *owned;
+  EXPECT_EQ(ColumnText(table, "id"), (std::vector<std::string>{"1", "2", "3", "null", "5"}));
+  EXPECT_EQ(ColumnText(table, "name"),
+            (std::vector<std::string>{"plain", "a;b \"quoted\", c", "", "null", "\xc3\xbc"}));
+  EXPECT_EQ(ColumnText(table, "price"), (std::vector<std::string>{"2.5", "-1000", "null", "null", "7"}));
+  EXPECT_EQ(ColumnText(table, "offset"), (std::vector<std::string>{"0", "1", "2", "3", "4"}));
+}
+
+TEST(KafkaMessageDecoder, BadCsvRecordsInTheThreeModes) {
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"1,a,abc", "bids[3]@0: field 'price': expected float64, got \"abc\""},
+      {"x,a", "bids[3]@1: expected 3 fields, got 2"},          // the count explains the value
+      {"1,a,2,3", "bids[3]@2: expected 3 fields, got 4"},
+      {R"(1,"a,2)", "bids[3]@3: unterminated quoted field"},
+      {R"(1,"a"b,2)", "bids[3]@4: unexpected text after the closing quote"},
+      {"1,\xff,2", "bids[3]@5: field 'name': invalid UTF-8"}};
+  ExpectEachRaises(KafkaFormat::kCsv, CsvSchema(), bad);
+  OperatorMetrics metrics("read_kafka(bids)");
+  KafkaMessageDecoder skip(KafkaFormat::kCsv, CsvSchema(), {"offset"}, 10, "read_kafka(bids)",
+                           OnError::kSkip, &metrics);
+  KafkaMessageDecoder dead(KafkaFormat::kCsv, CsvSchema(), {"offset"}, 10, "read_kafka(bids)",
+                           OnError::kDeadLetter, &metrics);
+  for (KafkaMessageDecoder* decoder : {&skip, &dead}) {
+    for (size_t i = 0; i < bad.size(); ++i) decoder->Append(Message(i, bad[i].first));
+    decoder->Append(Message(8, std::nullopt));  // a tombstone is not a record
+    decoder->Append(Message(9, "9,ok,1.5"));    // a bad row half written is overwritten
+    const auto rows = TableOf(decoder->FinishRows());
+    EXPECT_EQ(ColumnText(*rows, "offset"), (std::vector<std::string>{"9"}));
+    EXPECT_EQ(ColumnText(*rows, "name"), (std::vector<std::string>{"ok"}));
+  }
+  EXPECT_EQ(metrics.rows_skipped.load(), 7);
+  EXPECT_EQ(metrics.rows_dead_letter.load(), 7);
+  const auto letters = TableOf(dead.FinishDeadLetters());
+  EXPECT_EQ(ColumnText(*letters, "field"),
+            (std::vector<std::string>{"price", "null", "null", "null", "null", "name", "null"}));
+  EXPECT_EQ(ColumnText(*letters, "raw")[2], "1,a,2,3");
+  EXPECT_EQ(ColumnText(*letters, "source")[6], "bids[3]@8");
+}
+
+TEST(KafkaMessageDecoder, CsvNeedsASchema) {
+  EXPECT_THROW(KafkaMessageDecoder::OutputSchema(KafkaFormat::kCsv, nullptr, {}, "read_kafka(b)"),
+               UserError);
+  EXPECT_EQ(ParseKafkaFormat("csv"), KafkaFormat::kCsv);
 }
 
 }  // namespace
