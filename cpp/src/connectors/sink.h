@@ -18,6 +18,7 @@
 #include "connectors/file_sink.h"
 #include "connectors/kafka_sink.h"
 #include "core/batch.h"
+#include "core/snapshot.h"
 
 namespace millstream {
 
@@ -37,6 +38,20 @@ class Sink {
   // The rows the run hands back to its caller (collect()), in source order; nullopt for a sink
   // that writes them elsewhere.
   virtual std::optional<std::vector<BatchPtr>> TakeRows() { return std::nullopt; }
+
+  // ---- checkpoints (issue 17): two-phase commit -------------------------------------------
+  // A barrier reached the sink on every input: make what was written so far durable but not
+  // yet visible (flush and sync a pending part file, a Kafka transaction's records) and write
+  // into target.directory what Restore needs. Throws UserError for a sink that cannot take
+  // part in checkpoints.
+  virtual void PrepareCheckpoint(const SnapshotTarget& target);
+  // Checkpoint `checkpoint_id` is complete (every actor acknowledged it, its manifest is
+  // written): make its output visible (rename a rolled part file, commit the transaction).
+  virtual void CommitCheckpoint(int64_t checkpoint_id);
+  // A restored run, before any Write: continue from what PrepareCheckpoint wrote into
+  // `directory` (truncate the pending file to its length then, reload collected rows), dropping
+  // everything written after it.
+  virtual void Restore(const std::string& directory);
 };
 
 // What a sink kind is made from; each kind reads only the settings it takes (SinkKind).

@@ -49,6 +49,10 @@ class SourceSplit {
   // memory. Called from any worker, never while Next() runs on the split.
   virtual void Pause() {}
   virtual void Resume() {}
+  // Checkpoints (issue 17): where the split stands between two Next() calls, as bytes only its
+  // source reads back (Source::CreateSplitsAfter): every row returned so far is before it, none
+  // after. Throws UserError for a source that cannot be checkpointed.
+  virtual std::string Position() const;
 };
 
 struct SourceOptions {
@@ -81,6 +85,13 @@ class Source {
   // for each other in the executor's block alignment.
   virtual std::vector<std::unique_ptr<SourceSplit>> CreateSplits(int max_splits,
                                                                  OperatorMetrics* metrics) const = 0;
+  // A restored run: splits that read exactly what the earlier run's splits had not returned,
+  // given their Position()s (one per split of that run, whatever their number; the new run
+  // may have another). Chunk positions keep the input's order (ChunkPosition of the same
+  // blocks as a fresh run), so sinks order restored and new rows alike. Throws UserError for
+  // positions of another input (a changed file).
+  virtual std::vector<std::unique_ptr<SourceSplit>> CreateSplitsAfter(
+      const std::vector<std::string>& positions, int max_splits, OperatorMetrics* metrics) const;
 };
 
 }  // namespace millstream

@@ -33,4 +33,9 @@ void KeyedOperatorState::OnInputBatch(int input, const BatchPtr& rows,
   }
 }
 
+void KeyedOperatorState::Snapshot(const SnapshotTarget& target) {
+  (void)target;
+  throw UserError("this keyed operator cannot be checkpointed yet");
+}
+
 }  // namespace millstream

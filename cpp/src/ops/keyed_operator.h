@@ -10,6 +10,7 @@
 
 #include "core/batch.h"
 #include "core/metrics.h"
+#include "core/snapshot.h"
 #include "core/watermark_marks.h"
 
 namespace millstream {
@@ -40,6 +41,13 @@ struct SubtaskContext {
   // Bytes of hot state (accumulators) the subtask may keep in memory before writing back to
   // `state`; -1 means unbounded (the memory backend).
   int64_t hot_state_bytes = -1;
+  // A restored run (issue 17): the directories that KeyedOperatorState::Snapshot of the earlier
+  // run's subtasks of this operator wrote, those whose key groups overlap [first_key_group,
+  // end_key_group) (one at the same parallelism; several or a shared one when rescaled), and the
+  // operator's watermark at that checkpoint. CreateState restores from them before any input:
+  // only this subtask's key groups. Empty: a fresh start.
+  std::vector<std::string> restore_from;
+  int64_t restored_watermark_ms = kMinWatermarkMs;
 };
 
 class KeyedOperatorState {
@@ -64,6 +72,12 @@ class KeyedOperatorState {
   virtual void OnWatermark(int64_t watermark_ms, Emitter& out) = 0;
   // Every input ended (after the final watermark): emit what is left.
   virtual void OnEnd(Emitter& out) = 0;
+  // A checkpoint barrier reached the subtask on every input (aligned): writes everything this
+  // subtask needs to continue as if never stopped (entries hot and cold, timers, pending output
+  // bookkeeping) into target.directory, for SubtaskContext::restore_from of a later run. The
+  // runtime keeps the watermark tracker itself. Throws UserError for a state that cannot be
+  // checkpointed.
+  virtual void Snapshot(const SnapshotTarget& target);
 };
 
 class KeyedOperator {

@@ -54,6 +54,11 @@ class StateBackend {
   virtual std::unique_ptr<StateIterator> Scan(int cf, std::string_view begin,
                                               std::string_view end) = 0;
   virtual std::string kind() const = 0;  // "memory" | "rocksdb"
+  // Writes the committed state into `directory` (new, empty) so that
+  // StateEnvironment::RestoreBackend can reopen it: RocksDB flushes and takes a
+  // rocksdb::Checkpoint (hard links); the memory backend writes its maps in a compact form.
+  // Throws UserError when the file system refuses.
+  virtual void Checkpoint(const std::string& directory);
 };
 
 // The smallest key greater than every key that starts with `prefix`, as Scan's `end`: scans all

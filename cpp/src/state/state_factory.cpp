@@ -76,6 +76,17 @@ std::unique_ptr<StateBackend> StateEnvironment::MakeBackend(const std::string& o
   return std::make_unique<RocksDbBackend>(rocksdb_, operator_id, subtask);
 }
 
+std::unique_ptr<StateBackend> StateEnvironment::RestoreBackend(
+    const std::string& operator_id, int subtask, const std::vector<std::string>& checkpoints,
+    int first_key_group, int end_key_group) {
+  (void)operator_id;
+  (void)subtask;
+  (void)checkpoints;
+  (void)first_key_group;
+  (void)end_key_group;
+  throw UserError("the " + options_.kind + " state backend cannot be restored from a checkpoint yet");
+}
+
 std::unique_ptr<StateBackend> MakeStateBackend(const StateOptions& options,
                                                const std::string& operator_id, int subtask) {
   CheckOptions(options);

@@ -12,6 +12,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "state/state_backend.h"
 
@@ -26,6 +27,13 @@ class StateEnvironment {
   ~StateEnvironment();
 
   std::unique_ptr<StateBackend> MakeBackend(const std::string& operator_id, int subtask);
+  // A backend of a restored run holding the entries of key groups [first_key_group,
+  // end_key_group) of the backends checkpointed into `checkpoints` (StateBackend::Checkpoint
+  // directories; several when the run is rescaled). At the same key groups RocksDB reopens the
+  // checkpoint (hard-linked into its working directory), so restoring does not replay the state.
+  std::unique_ptr<StateBackend> RestoreBackend(const std::string& operator_id, int subtask,
+                                               const std::vector<std::string>& checkpoints,
+                                               int first_key_group, int end_key_group);
   const StateOptions& options() const { return options_; }
   // Where the RocksDB DBs live (the temp directory when options().directory is empty); empty
   // for the memory kind.
