@@ -102,10 +102,12 @@ class RunResult:
 
     @property
     def rows_skipped(self) -> int:
+        """Bad input rows skipped by every source with ``on_error="skip"``."""
         return builtins_sum(m["rows_skipped"] for m in self.metrics)
 
     @property
     def rows_late(self) -> int:
+        """Rows that came behind the watermark, over every operator."""
         return builtins_sum(m["rows_late"] for m in self.metrics)
 
 
@@ -506,6 +508,7 @@ class Stream:
 
     @property
     def columns(self) -> list[str]:
+        """The column names, in order (``schema`` has their types)."""
         return self.schema.names
 
     def _then(self, node: dict, inputs=None, time_column="keep", port: int | None = None) -> "Stream":
@@ -843,6 +846,11 @@ class KeyedStream:
         self.keys = keys
 
     def window(self, window: Window, allowed_lateness=0) -> "WindowedStream":
+        """Windows of each key: ``ms.tumbling``, ``ms.sliding`` or ``ms.session``, in event time
+        (the stream needs ``with_watermark``) unless the window says ``time="processing"``.
+        ``allowed_lateness`` (a duration): a window's state is kept that much longer after the
+        watermark passed its end, and a row that comes in that time updates it (the window is
+        emitted again, ``is_update`` true); rows after that go to ``late()``."""
         if not isinstance(window, Window):
             raise TypeError("window() takes ms.tumbling(...), ms.sliding(...) or ms.session(...)")
         return WindowedStream(self._stream, self.keys, window,

@@ -50,8 +50,8 @@ def sliding(size, every, offset=0) -> Window:
 
 
 def session(gap) -> Window:
-    """Sessions of a key: rows closer than ``gap`` belong together; a session ends at its last
-    row's time + gap."""
+    """Sessions of a key: rows at most ``gap`` apart belong together (two rows exactly ``gap``
+    apart are one session, as in Flink); a session ends at its last row's time + gap."""
     gap_ms = to_ms(gap, "session gap")
     if gap_ms <= 0:
         raise ValueError(f"session: gap must be positive, got {gap!r}")
@@ -75,18 +75,31 @@ def count(column: str | None = None) -> Aggregation:
 
 
 def sum(column: str) -> Aggregation:  # noqa: A001 - the name users expect
+    """Sum of the non-null values (int64 for integers, float64 for floats); null when there
+    are none, as SQL's SUM.
+
+    >>> import millstream as ms
+    >>> s = ms.Pipeline(parallelism=1).from_records(
+    ...     [{"k": "a", "x": 1}, {"k": "a", "x": None}, {"k": "a", "x": 4}])
+    >>> s.key_by("k").agg(emit="final", total=ms.sum("x"), low=ms.min("x"), avg=ms.mean("x"),
+    ...                   rows=ms.count(), values=ms.count("x")).collect().to_pylist()
+    [{'k': 'a', 'total': 5, 'low': 1, 'avg': 2.5, 'rows': 3, 'values': 2}]
+    """
     return Aggregation("sum", column)
 
 
 def min(column: str) -> Aggregation:  # noqa: A001
+    """Smallest non-null value (numbers, strings, timestamps); null when there are none."""
     return Aggregation("min", column)
 
 
 def max(column: str) -> Aggregation:  # noqa: A001
+    """Largest non-null value (numbers, strings, timestamps); null when there are none."""
     return Aggregation("max", column)
 
 
 def mean(column: str) -> Aggregation:
+    """Arithmetic mean of the non-null values, as float64; null when there are none."""
     return Aggregation("mean", column)
 
 
