@@ -104,7 +104,15 @@ class Expr:
         return self._call("fill_null", value)
 
     def cast(self, to) -> "Expr":
-        """Converts to another type: ``col("n").cast(ms.float64)``."""
+        """Converts to another type: ``col("n").cast(ms.float64)``; text to numbers or (ISO-8601)
+        to timestamps.
+
+        >>> import millstream as ms
+        >>> s = ms.Pipeline(parallelism=1).from_records([{"n": 7, "s": "12"}])
+        >>> s.select(ms.col("n").cast(ms.float64), ms.col("s").cast(ms.int64).alias("parsed"),
+        ...          (ms.col("n") / 2).alias("half")).collect().to_pylist()
+        [{'n': 7.0, 'parsed': 12, 'half': 3.5}]
+        """
         return self._call("cast", type=type_spec(to_arrow_type(to)))
 
     def alias(self, name: str) -> "Expr":
@@ -136,7 +144,14 @@ class StringFunctions:
         self._expr = expr
 
     def contains(self, pattern: str, literal: bool = True) -> Expr:
-        """True where the string contains ``pattern`` (a regex with ``literal=False``)."""
+        """True where the string contains ``pattern`` (a regex with ``literal=False``).
+
+        >>> import millstream as ms
+        >>> s = ms.Pipeline(parallelism=1).from_records([{"s": "hello world"}, {"s": "bye"}])
+        >>> s.select(ms.col("s").str.contains("o w"), ms.col("s").str.slice(-3).alias("end"),
+        ...          ms.col("s").str.starts_with("he").alias("he")).collect().to_pylist()
+        [{'s': True, 'end': 'rld', 'he': True}, {'s': False, 'end': 'bye', 'he': False}]
+        """
         return self._expr._call("str.contains", pattern=pattern, literal=literal)
 
     def starts_with(self, prefix: str) -> Expr:
@@ -177,7 +192,16 @@ class TimeFunctions:
         self._expr = expr
 
     def truncate(self, every) -> Expr:
-        """Floors to a multiple of ``every`` since the epoch: ``col("ts").dt.truncate("1h")``."""
+        """Floors to a multiple of ``every`` since the epoch: ``col("ts").dt.truncate("1h")``.
+
+        >>> import datetime, millstream as ms
+        >>> t = datetime.datetime(2026, 12, 3, 17, 45, 9, tzinfo=datetime.timezone.utc)
+        >>> s = ms.Pipeline(parallelism=1).from_records([{"ts": t}])
+        >>> row = s.select(ms.col("ts").dt.truncate("15m").alias("quarter"),
+        ...                ms.col("ts").dt.epoch("s").alias("epoch_s")).collect().to_pylist()[0]
+        >>> row["quarter"].isoformat(), row["epoch_s"]
+        ('2026-12-03T17:45:00+00:00', 1796319909)
+        """
         return self._expr._call("dt.truncate", every_ms=to_ms(every, "dt.truncate"))
 
     def year(self) -> Expr:
@@ -229,12 +253,25 @@ def col(name: str) -> Expr:
 
 
 def lit(value, type=None) -> Expr:
-    """A constant, broadcast to every row."""
+    """A constant, broadcast to every row; ``type`` (an ms or pyarrow type) when Python's own
+    (int64, float64, string, bool, timestamp for a datetime) is not the one wanted.
+
+    >>> import millstream as ms
+    >>> s = ms.Pipeline(parallelism=1).from_records([{"x": 1}])
+    >>> s.with_columns(source=ms.lit("sensor-7"), w=ms.lit(2, type=ms.float64)).collect().to_pylist()
+    [{'x': 1, 'source': 'sensor-7', 'w': 2.0}]
+    """
     return Expr(_literal(value, type))
 
 
 def from_epoch(expr, unit: str = "ms") -> Expr:
-    """An int64 count of ``unit`` since the epoch as a timestamp: ``ms.from_epoch(col("t"), "s")``."""
+    """An int64 count of ``unit`` since the epoch as a timestamp: ``ms.from_epoch(col("t"), "s")``.
+
+    >>> import millstream as ms
+    >>> s = ms.Pipeline(parallelism=1).from_records([{"t": 1_700_000_000_000}])
+    >>> s.select(ms.from_epoch(ms.col("t")).alias("t")).collect().column("t").to_pylist()
+    [datetime.datetime(2023, 11, 14, 22, 13, 20)]
+    """
     return _to_expr(expr)._call("from_epoch", unit=unit)
 
 

@@ -42,7 +42,14 @@ def tumbling(size, offset=0, time: str = "event") -> Window:
 
 
 def sliding(size, every, offset=0) -> Window:
-    """Overlapping windows of ``size`` starting every ``every``: a row is in size/every windows."""
+    """Overlapping windows of ``size`` starting every ``every``: a row is in size/every windows.
+
+    >>> import millstream as ms
+    >>> s = ms.Pipeline(parallelism=1).from_records([{"k": "a", "ts": 0}, {"k": "a", "ts": 7_000}])
+    >>> w = s.with_watermark("ts").key_by("k").window(ms.sliding("10s", every="5s"))
+    >>> [(r["window_start"], r["n"]) for r in w.agg(n=ms.count()).collect(ordered=True).to_pylist()]
+    [(-5000, 1), (0, 2), (5000, 1)]
+    """
     size_ms, slide_ms = to_ms(size, "sliding size"), to_ms(every, "sliding every")
     if size_ms <= 0 or slide_ms <= 0 or slide_ms > size_ms:
         raise ValueError(f"sliding: need 0 < every <= size, got size={size!r}, every={every!r}")
@@ -70,7 +77,19 @@ class Aggregation:
 
 
 def count(column: str | None = None) -> Aggregation:
-    """Rows in the window (non-null values of ``column`` when given)."""
+    """Rows in the window (non-null values of ``column`` when given). The statistics below
+    follow pandas: ``stddev`` and ``var`` are sample ones (null for a single value), and
+    ``first`` / ``last`` go by event time.
+
+    >>> import millstream as ms
+    >>> s = ms.Pipeline(parallelism=1).from_records(
+    ...     [{"k": "a", "ts": 0, "x": 1.0}, {"k": "a", "ts": 9_000, "x": 3.0},
+    ...      {"k": "a", "ts": 4_000, "x": 3.0}])
+    >>> w = s.with_watermark("ts", max_delay="5s").key_by("k").window(ms.tumbling("10s"))
+    >>> w.agg(n=ms.count(), first=ms.first("x"), last=ms.last("x"), distinct=ms.count_distinct("x"),
+    ...       var=ms.var("x"), xs=ms.collect_list("x")).collect().to_pylist()
+    [{'k': 'a', 'window_start': 0, 'window_end': 10000, 'n': 3, 'first': 1.0, 'last': 3.0, 'distinct': 2, 'var': 1.3333333333333333, 'xs': [1.0, 3.0, 3.0]}]
+    """
     return Aggregation("count", column)
 
 
