@@ -589,7 +589,13 @@ class Stream:
 
     # ----- stateless operators -----------------------------------------------------------------
     def filter(self, predicate: Expr) -> "Stream":
-        """Keeps the rows where ``predicate`` is true (null counts as false)."""
+        """Keeps the rows where ``predicate`` is true (null counts as false).
+
+        >>> import millstream as ms
+        >>> s = ms.Pipeline(parallelism=1).from_records([{"x": 1}, {"x": None}, {"x": 5}])
+        >>> s.filter((ms.col("x") > 0) & (ms.col("x") < 3)).collect().to_pylist()
+        [{'x': 1}]
+        """
         if not isinstance(predicate, Expr):
             raise TypeError(f"filter() takes an expression such as col('x') > 1, got {predicate!r}")
         return self._then(_plan.filter_node(bind_text_times(predicate.node, self.schema),
@@ -699,7 +705,19 @@ class Stream:
     # ----- event time, keys, windows ---------------------------------------------------------------
     def with_watermark(self, column: str, max_delay="0s", idle_timeout=None) -> "Stream":
         """Event time from ``column`` (a timestamp, or int64 epoch milliseconds) with bounded
-        out-of-orderness: the watermark is the largest time seen minus ``max_delay``."""
+        out-of-orderness: the watermark is the largest time seen minus ``max_delay``. Each split
+        of a source (a file range, a Kafka partition) has its own; the stream's is their
+        minimum, leaving out a split that has had no row for ``idle_timeout`` (None: never).
+        Windows and joins need it; rows behind it are late.
+
+        >>> import millstream as ms
+        >>> p = ms.Pipeline(parallelism=1)
+        >>> s = p.from_records([{"ts": 1_000}, {"ts": 30_000}, {"ts": 2_000}])
+        >>> w = s.with_watermark("ts", max_delay="10s").window(ms.tumbling("10s"))
+        >>> counts, late = p.collect(w.agg(n=ms.count()), w.late())
+        >>> counts.to_pylist(), late.to_pylist()
+        ([{'window_start': 0, 'window_end': 10000, 'n': 1}, {'window_start': 30000, 'window_end': 40000, 'n': 1}], [{'ts': 2000}])
+        """
         label = f"with_watermark({column}, max_delay={max_delay})"
         self._check_no_given_watermarks("with_watermark")
         if column in self.schema.names and pa.types.is_string(self.schema.field(column).type):

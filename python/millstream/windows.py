@@ -58,7 +58,16 @@ def sliding(size, every, offset=0) -> Window:
 
 def session(gap) -> Window:
     """Sessions of a key: rows at most ``gap`` apart belong together (two rows exactly ``gap``
-    apart are one session, as in Flink); a session ends at its last row's time + gap."""
+    apart are one session, as in Flink); a session ends at its last row's time + gap.
+
+    >>> import millstream as ms
+    >>> s = ms.Pipeline(parallelism=1).from_records(
+    ...     [{"user": "ann", "ts": t} for t in (0, 20_000, 50_000, 200_000)])
+    >>> w = s.with_watermark("ts").key_by("user").window(ms.session("30s"))
+    >>> [(r["window_start"], r["window_end"], r["clicks"])
+    ...  for r in w.agg(clicks=ms.count()).collect(ordered=True).to_pylist()]
+    [(0, 80000, 3), (200000, 230000, 1)]
+    """
     gap_ms = to_ms(gap, "session gap")
     if gap_ms <= 0:
         raise ValueError(f"session: gap must be positive, got {gap!r}")
