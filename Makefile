@@ -7,6 +7,10 @@
 #              (build/tsan); not in make test: a second sanitizer build does not fit its budget
 # make bench - the benchmarks (slow; not part of make test)
 # make docs  - the documentation site (docs/site) into build/docs, warnings as errors
+# make wheel - a manylinux wheel in dist/ carrying its native libraries (scripts/build_wheel.sh)
+# make test-wheel - builds the wheel, installs it into a fresh venv (dependencies from
+#              build/wheelhouse) and runs a pipeline and the quickstart there (tests/wheel);
+#              not in make test: it takes minutes
 # make fuzz  - each fuzz target (tests/fuzz) for FUZZ_SECONDS over its seed corpus; make test
 #              runs them for a few seconds each (ctest's fuzz.* cases)
 SHELL := /bin/bash
@@ -24,7 +28,8 @@ ASAN_BUILD := build/asan
 TSAN_BUILD := build/tsan
 FUZZ_SECONDS ?= 120
 FUZZ_TARGETS := jsonl_decoder csv_decoder iso_timestamp plan_parser
-.PHONY: setup demo test test-cpp test-python test-portable test-asan test-tsan bench docs clean fuzz
+.PHONY: setup demo test test-cpp test-python test-portable test-asan test-tsan bench docs clean fuzz \
+        wheel test-wheel
 setup: $(BUILD)/.built
 
 build/.debian:
@@ -113,5 +118,14 @@ bench: setup
 docs: setup
 	$(PY) -m sphinx -W -b html docs/site build/docs
 
+wheel: setup
+	bash scripts/build_wheel.sh
+
+# The wheels of the wheel's dependencies are downloaded here, so that the test's fresh venv
+# installs with --no-index (the test itself reaches no network).
+test-wheel: wheel
+	$(PY) -m pip download -q -d build/wheelhouse --only-binary=:all: "pyarrow>=26.0,<27" numpy pandas
+	$(PY) -m pytest tests/wheel -p no:cacheprovider
+
 clean:
-	rm -rf build python/millstream/_core*.so
+	rm -rf build dist python/millstream/_core*.so

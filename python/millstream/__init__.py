@@ -12,6 +12,10 @@ import pyarrow as _pyarrow  # loads libarrow, which the native module links agai
 
 from . import _core  # noqa: E402
 from ._core import PlanError  # noqa: E402
+
+PlanError.__doc__ = """A plan the engine cannot run, raised where the pipeline is declared or
+started: an unknown operator or field, a wrong type, a plan of another format version; the
+message names the node and the field. A ``ValueError``."""
 from ._types import DataType, bool_, float64, int64, string, timestamp  # noqa: E402
 from .expr import Expr, col, from_epoch, lit, when  # noqa: E402
 from .job import Job, JobStopped  # noqa: E402

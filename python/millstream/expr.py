@@ -25,7 +25,19 @@ _SYMBOLS = {"add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//"
 
 
 class Expr:
-    """A column expression. Build with :func:`col`, :func:`lit` and operators."""
+    """A column expression. Build with :func:`col`, :func:`lit` and operators: arithmetic
+    (``+ - * / // %``, unary ``-``), comparisons (``== != < <= > >=``; a timestamp column
+    compares with ISO-8601 text, ``col("ts") > "2026-12-01"``) and logic (``&``, ``|``, ``~``:
+    use parentheses, ``(col("a") > 1) & (col("b") < 2)``). Python numbers, strings, bools and
+    datetimes on either side become literals. Nulls propagate, as in SQL: a comparison with a
+    null is null, which ``filter`` counts as false.
+
+    >>> import millstream as ms
+    >>> s = ms.Pipeline(parallelism=1).from_records([{"a": 7, "b": 2}, {"a": 1, "b": None}])
+    >>> s.select((ms.col("a") // ms.col("b")).alias("q"), (~(ms.col("a") > 5)).alias("small"),
+    ...          ms.col("b").is_null().alias("missing")).collect().to_pylist()
+    [{'q': 3, 'small': False, 'missing': False}, {'q': None, 'small': True, 'missing': True}]
+    """
 
     __slots__ = ("node",)
 
@@ -73,12 +85,34 @@ class Expr:
             "(col('a') > 1) & (col('b') < 2)")
 
     # null handling, types, names
-    def is_null(self) -> "Expr": return self._call("is_null")
-    def is_not_null(self) -> "Expr": return self._call("is_not_null")
-    def fill_null(self, value) -> "Expr": return self._call("fill_null", value)
+    def is_null(self) -> "Expr":
+        """True where the value is null (never null itself)."""
+        return self._call("is_null")
+
+    def is_not_null(self) -> "Expr":
+        """True where the value is not null (never null itself)."""
+        return self._call("is_not_null")
+
+    def fill_null(self, value) -> "Expr":
+        """The value, or ``value`` (an expression or a constant) where it is null.
+
+        >>> import millstream as ms
+        >>> s = ms.Pipeline(parallelism=1).from_records([{"x": 1.5}, {"x": None}])
+        >>> s.select(ms.col("x").fill_null(0.0)).collect().column("x").to_pylist()
+        [1.5, 0.0]
+        """
+        return self._call("fill_null", value)
 
     def cast(self, to) -> "Expr":
-        """Converts to another type: ``col("n").cast(ms.float64)``."""
+        """Converts to another type: ``col("n").cast(ms.float64)``; text to numbers or (ISO-8601)
+        to timestamps.
+
+        >>> import millstream as ms
+        >>> s = ms.Pipeline(parallelism=1).from_records([{"n": 7, "s": "12"}])
+        >>> s.select(ms.col("n").cast(ms.float64), ms.col("s").cast(ms.int64).alias("parsed"),
+        ...          (ms.col("n") / 2).alias("half")).collect().to_pylist()
+        [{'n': 7.0, 'parsed': 12, 'half': 3.5}]
+        """
         return self._call("cast", type=type_spec(to_arrow_type(to)))
 
     def alias(self, name: str) -> "Expr":
@@ -96,6 +130,7 @@ class Expr:
         return TimeFunctions(self)
 
     def to_json(self) -> str:
+        """The expression as the plan's JSON (the form the engine reads; see ``_plan.py``)."""
         return json.dumps(self.node, separators=(",", ":"))
 
     def __repr__(self) -> str:
@@ -109,14 +144,41 @@ class StringFunctions:
         self._expr = expr
 
     def contains(self, pattern: str, literal: bool = True) -> Expr:
-        """True where the string contains ``pattern`` (a regex with ``literal=False``)."""
+        """True where the string contains ``pattern`` (a regex with ``literal=False``).
+
+        >>> import millstream as ms
+        >>> s = ms.Pipeline(parallelism=1).from_records([{"s": "hello world"}, {"s": "bye"}])
+        >>> s.select(ms.col("s").str.contains("o w"), ms.col("s").str.slice(-3).alias("end"),
+        ...          ms.col("s").str.starts_with("he").alias("he")).collect().to_pylist()
+        [{'s': True, 'end': 'rld', 'he': True}, {'s': False, 'end': 'bye', 'he': False}]
+        """
         return self._expr._call("str.contains", pattern=pattern, literal=literal)
 
-    def starts_with(self, prefix: str) -> Expr: return self._expr._call("str.starts_with", pattern=prefix)
-    def ends_with(self, suffix: str) -> Expr: return self._expr._call("str.ends_with", pattern=suffix)
-    def lower(self) -> Expr: return self._expr._call("str.lower")
-    def upper(self) -> Expr: return self._expr._call("str.upper")
-    def len(self) -> Expr: return self._expr._call("str.len")
+    def starts_with(self, prefix: str) -> Expr:
+        """True where the string begins with ``prefix``."""
+        return self._expr._call("str.starts_with", pattern=prefix)
+
+    def ends_with(self, suffix: str) -> Expr:
+        """True where the string ends with ``suffix``."""
+        return self._expr._call("str.ends_with", pattern=suffix)
+
+    def lower(self) -> Expr:
+        """The string in lower case (Unicode case mapping).
+
+        >>> import millstream as ms
+        >>> s = ms.Pipeline(parallelism=1).from_records([{"name": "Ärger"}])
+        >>> s.select(ms.col("name").str.lower(), ms.col("name").str.len().alias("n")).collect().to_pylist()
+        [{'name': 'ärger', 'n': 5}]
+        """
+        return self._expr._call("str.lower")
+
+    def upper(self) -> Expr:
+        """The string in upper case (Unicode case mapping)."""
+        return self._expr._call("str.upper")
+
+    def len(self) -> Expr:
+        """The number of characters (code points, not bytes), as int64."""
+        return self._expr._call("str.len")
 
     def slice(self, start: int, length: int | None = None) -> Expr:
         """Characters from ``start`` (negative: from the end), ``length`` of them (None: all)."""
@@ -130,15 +192,49 @@ class TimeFunctions:
         self._expr = expr
 
     def truncate(self, every) -> Expr:
-        """Floors to a multiple of ``every`` since the epoch: ``col("ts").dt.truncate("1h")``."""
+        """Floors to a multiple of ``every`` since the epoch: ``col("ts").dt.truncate("1h")``.
+
+        >>> import datetime, millstream as ms
+        >>> t = datetime.datetime(2026, 12, 3, 17, 45, 9, tzinfo=datetime.timezone.utc)
+        >>> s = ms.Pipeline(parallelism=1).from_records([{"ts": t}])
+        >>> row = s.select(ms.col("ts").dt.truncate("15m").alias("quarter"),
+        ...                ms.col("ts").dt.epoch("s").alias("epoch_s")).collect().to_pylist()[0]
+        >>> row["quarter"].isoformat(), row["epoch_s"]
+        ('2026-12-03T17:45:00+00:00', 1796319909)
+        """
         return self._expr._call("dt.truncate", every_ms=to_ms(every, "dt.truncate"))
 
-    def year(self) -> Expr: return self._expr._call("dt.year")
-    def month(self) -> Expr: return self._expr._call("dt.month")
-    def day(self) -> Expr: return self._expr._call("dt.day")
-    def hour(self) -> Expr: return self._expr._call("dt.hour")
-    def minute(self) -> Expr: return self._expr._call("dt.minute")
-    def second(self) -> Expr: return self._expr._call("dt.second")
+    def year(self) -> Expr:
+        """The year, as int64.
+
+        >>> import datetime, millstream as ms
+        >>> t = datetime.datetime(2026, 12, 3, 17, 45, 9, tzinfo=datetime.timezone.utc)
+        >>> s = ms.Pipeline(parallelism=1).from_records([{"ts": t}])
+        >>> s.select(ms.col("ts").dt.year().alias("y"),
+        ...          ms.col("ts").dt.hour().alias("h")).collect().to_pylist()
+        [{'y': 2026, 'h': 17}]
+        """
+        return self._expr._call("dt.year")
+
+    def month(self) -> Expr:
+        """The month, 1 to 12."""
+        return self._expr._call("dt.month")
+
+    def day(self) -> Expr:
+        """The day of the month, 1 to 31."""
+        return self._expr._call("dt.day")
+
+    def hour(self) -> Expr:
+        """The hour, 0 to 23."""
+        return self._expr._call("dt.hour")
+
+    def minute(self) -> Expr:
+        """The minute, 0 to 59."""
+        return self._expr._call("dt.minute")
+
+    def second(self) -> Expr:
+        """The second, 0 to 59 (fractions dropped)."""
+        return self._expr._call("dt.second")
 
     def epoch(self, unit: str = "ms") -> Expr:
         """The timestamp as an int64 count of ``unit`` since 1970-01-01."""
@@ -157,12 +253,25 @@ def col(name: str) -> Expr:
 
 
 def lit(value, type=None) -> Expr:
-    """A constant, broadcast to every row."""
+    """A constant, broadcast to every row; ``type`` (an ms or pyarrow type) when Python's own
+    (int64, float64, string, bool, timestamp for a datetime) is not the one wanted.
+
+    >>> import millstream as ms
+    >>> s = ms.Pipeline(parallelism=1).from_records([{"x": 1}])
+    >>> s.with_columns(source=ms.lit("sensor-7"), w=ms.lit(2, type=ms.float64)).collect().to_pylist()
+    [{'x': 1, 'source': 'sensor-7', 'w': 2.0}]
+    """
     return Expr(_literal(value, type))
 
 
 def from_epoch(expr, unit: str = "ms") -> Expr:
-    """An int64 count of ``unit`` since the epoch as a timestamp: ``ms.from_epoch(col("t"), "s")``."""
+    """An int64 count of ``unit`` since the epoch as a timestamp: ``ms.from_epoch(col("t"), "s")``.
+
+    >>> import millstream as ms
+    >>> s = ms.Pipeline(parallelism=1).from_records([{"t": 1_700_000_000_000}])
+    >>> s.select(ms.from_epoch(ms.col("t")).alias("t")).collect().column("t").to_pylist()
+    [datetime.datetime(2023, 11, 14, 22, 13, 20)]
+    """
     return _to_expr(expr)._call("from_epoch", unit=unit)
 
 
@@ -174,17 +283,22 @@ class When:
         self._condition = condition
 
     def then(self, value) -> "Then":
+        """The value where this condition is the first true one."""
         return Then(self._branches + [(_to_node(self._condition), _to_node(value))])
 
 
 class Then:
+    """``when(...).then(...)``: another ``when`` or the final ``otherwise``."""
+
     def __init__(self, branches):
         self._branches = branches
 
     def when(self, condition) -> When:
+        """A further condition, tried when the earlier ones were not true."""
         return When(self._branches, condition)
 
     def otherwise(self, value) -> Expr:
+        """The value where no condition is true; ends the expression."""
         args = [node for branch in self._branches for node in branch] + [_to_node(value)]
         return Expr({"fn": "when", "args": args})
 

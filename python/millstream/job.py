@@ -127,10 +127,13 @@ class Job:
         return self._result
 
     def table(self, sink_id: int) -> pa.Table:
+        """The rows a ``collect`` sink of the ended run gathered (``Pipeline.collect`` uses it;
+        ``sink_id`` is the sink's node in the plan)."""
         capsule = self._results()["collected"][sink_id]
         return pa.RecordBatchReader._import_from_c_capsule(capsule).read_all()
 
     def result_summary(self):
+        """The ended run's metrics and wall time, as :class:`RunResult` (what ``run()`` returns)."""
         from .pipeline import RunResult
         result = self._results()
         return RunResult(metrics=result["metrics"], seconds=result["seconds"])

@@ -102,10 +102,12 @@ class RunResult:
 
     @property
     def rows_skipped(self) -> int:
+        """Bad input rows skipped by every source with ``on_error="skip"``."""
         return builtins_sum(m["rows_skipped"] for m in self.metrics)
 
     @property
     def rows_late(self) -> int:
+        """Rows that came behind the watermark, over every operator."""
         return builtins_sum(m["rows_late"] for m in self.metrics)
 
 
@@ -120,6 +122,11 @@ class Pipeline:
     once a run takes more than a second: rows and bytes read of the total where known, rows/s,
     the watermark, state entries; True shows it from the start, False never. Each run may
     override it (``collect(progress=False)``). Ctrl-C or the kernel's interrupt stops a run.
+
+    ``parallelism``: subtasks per operator (None: all cores). ``state``: ``"memory"`` or
+    ``"rocksdb"`` (the default when ``state_dir`` is given); ``state_memory`` (``"2GB"``): what
+    keyed state may hold in memory (None: ``default_state_memory()``); ``batch_size``: rows per
+    batch; ``max_parallelism``: key groups (the most subtasks a keyed operator can have).
 
     >>> import millstream as ms
     >>> p = ms.Pipeline(parallelism=2)
@@ -159,7 +166,14 @@ class Pipeline:
 
     # ----- sources -------------------------------------------------------------------------
     def from_arrow(self, data, name: str = "from_arrow") -> "Stream":
-        """Rows of a ``pyarrow.Table``, ``RecordBatchReader`` or any ``__arrow_c_stream__`` object."""
+        """Rows of a ``pyarrow.Table``, ``RecordBatchReader`` or any ``__arrow_c_stream__`` object
+        (a polars DataFrame among them), read without copies.
+
+        >>> import millstream as ms, pyarrow as pa
+        >>> s = ms.Pipeline(parallelism=1).from_arrow(pa.table({"x": [1, 2]}))
+        >>> s.select("x", (ms.col("x") * 10).alias("y")).collect().to_pylist()
+        [{'x': 1, 'y': 10}, {'x': 2, 'y': 20}]
+        """
         if isinstance(data, pa.RecordBatch):
             data = pa.Table.from_batches([data])
         if not hasattr(data, "__arrow_c_stream__"):
@@ -171,7 +185,12 @@ class Pipeline:
 
     def from_pandas(self, df, name: str = "from_pandas") -> "Stream":
         """Rows of a pandas DataFrame (its index is not a column), or of a named pandas Series
-        (one column). A polars DataFrame goes to ``from_arrow`` (without copies)."""
+        (one column). A polars DataFrame goes to ``from_arrow`` (without copies).
+
+        >>> import millstream as ms, pandas as pd
+        >>> ms.Pipeline(parallelism=1).from_pandas(pd.DataFrame({"x": [1, 2]})).collect().num_rows
+        2
+        """
         module = type(df).__module__
         if module.startswith("polars"):
             raise TypeError(f"{name}: got a polars {type(df).__name__}; pass it to "
@@ -185,12 +204,33 @@ class Pipeline:
         return self.from_arrow(pa.Table.from_pandas(df, preserve_index=False), name)
 
     def from_records(self, records: list, schema=None, name: str = "from_records") -> "Stream":
-        """Rows from a list of dicts."""
+        """Rows from a list of dicts; ``schema`` (``{name: type}``) when the types inferred from
+        the values (by pyarrow) are not the ones wanted. Text stays text here (the file readers
+        infer ISO-8601 times): cast it, ``col("ts").cast(ms.timestamp("us", tz="UTC"))``.
+
+        >>> import millstream as ms
+        >>> s = ms.Pipeline(parallelism=1).from_records([{"a": 1, "b": "u"}],
+        ...                                             schema={"a": ms.float64, "b": ms.string})
+        >>> s.drop("b").rename({"a": "z"}).collect().to_pylist()
+        [{'z': 1.0}]
+        """
         arrow_schema = to_arrow_schema(schema)
         return self.from_arrow(pa.Table.from_pylist(list(records), schema=arrow_schema), name)
 
     def read_jsonl(self, path: str, schema=None, on_error: str = "raise") -> "Stream":
-        """Newline-delimited JSON; a glob reads many files. Bad rows: see ``on_error``."""
+        """Newline-delimited JSON; a glob reads many files. Without a ``schema`` one is inferred
+        from the first rows (ISO-8601 date-and-time text as timestamps). Bad rows: see
+        ``on_error`` (``"raise"``, ``"skip"``, ``"dead_letter"``: :meth:`Stream.dead_letters`).
+
+        >>> import os, tempfile, millstream as ms
+        >>> folder = tempfile.mkdtemp()
+        >>> with open(os.path.join(folder, "e.jsonl"), "w") as f:
+        ...     _ = f.write('{"user": "ann", "n": 1}\\n{"user": "bob", "n": 2}\\n')
+        >>> p = ms.Pipeline(parallelism=1)
+        >>> s = p.read_jsonl(os.path.join(folder, "*.jsonl"))
+        >>> s.columns, s.filter(ms.col("n") > 1).collect().to_pylist()
+        (['user', 'n'], [{'user': 'bob', 'n': 2}])
+        """
         _check_on_error(on_error)
         source = _core.jsonl_source(str(path), _text_schema_capsule(schema), on_error,
                                     self.batch_size)
@@ -199,7 +239,18 @@ class Pipeline:
 
     def read_csv(self, path: str, schema=None, on_error: str = "raise", delimiter: str = ",",
                  header: bool = True) -> "Stream":
-        """CSV with a header row; a glob reads many files. Bad rows: see ``on_error``."""
+        """CSV with a header row (``header=False``: columns by position, named by ``schema``);
+        a glob reads many files. Without a ``schema`` one is inferred from the first rows
+        (ISO-8601 date-and-time text as timestamps). Bad rows: see ``on_error`` and
+        :meth:`read_jsonl`; an unquoted empty field is null.
+
+        >>> import os, tempfile, millstream as ms
+        >>> path = os.path.join(tempfile.mkdtemp(), "in.csv")
+        >>> with open(path, "w") as f:
+        ...     _ = f.write("k;x\\na;1.5\\nb;\\n")
+        >>> ms.Pipeline(parallelism=1).read_csv(path, delimiter=";").collect().to_pylist()
+        [{'k': 'a', 'x': 1.5}, {'k': 'b', 'x': None}]
+        """
         _check_on_error(on_error)
         source = _core.csv_source(str(path), _text_schema_capsule(schema), on_error, self.batch_size,
                                   delimiter, header)
@@ -289,7 +340,14 @@ class Pipeline:
         return stream
 
     def read_parquet(self, path: str) -> "Stream":
-        """Parquet files, streamed by row group."""
+        """Parquet files (a glob reads many), streamed by row group.
+
+        >>> import os, tempfile, millstream as ms, pyarrow as pa, pyarrow.parquet as pq
+        >>> path = os.path.join(tempfile.mkdtemp(), "x.parquet")
+        >>> pq.write_table(pa.table({"x": [1, 2, 3]}), path)
+        >>> ms.Pipeline(parallelism=1).read_parquet(path).collect().column("x").to_pylist()
+        [1, 2, 3]
+        """
         source = _core.parquet_source(str(path), "raise", self.batch_size)
         return self._source(source, f"read_parquet({path})",
                             info=_explain.files_info(path, self._splits_text()))
@@ -313,7 +371,20 @@ class Pipeline:
     def run(self, progress=None) -> RunResult:
         """Runs every sink declared on the pipeline (write_*, for_each_batch) to the end.
         ``progress``: see :class:`Pipeline` (None: the pipeline's setting). Ctrl-C stops the
-        run; its sinks stay declared, so ``run()`` can be called again."""
+        run; its sinks stay declared, so ``run()`` can be called again.
+
+        >>> import os, tempfile, millstream as ms
+        >>> path = os.path.join(tempfile.mkdtemp(), "out.csv")
+        >>> p = ms.Pipeline(parallelism=1)
+        >>> p.from_records([{"user": "ann", "n": 1}, {"user": "bob", "n": 2}]).write_csv(path)
+        >>> result = p.run(progress=False)
+        >>> print(open(path).read(), end="")
+        user,n
+        ann,1
+        bob,2
+        >>> result.operator("from_records")["rows_out"]
+        2
+        """
         self._check_pending_sinks("run()")
         self._check_bounded(self._pending_sinks, "run()")
         sinks, sinks_run = list(self._pending_sinks), self._sinks_run
@@ -506,6 +577,7 @@ class Stream:
 
     @property
     def columns(self) -> list[str]:
+        """The column names, in order (``schema`` has their types)."""
         return self.schema.names
 
     def _then(self, node: dict, inputs=None, time_column="keep", port: int | None = None) -> "Stream":
@@ -517,7 +589,13 @@ class Stream:
 
     # ----- stateless operators -----------------------------------------------------------------
     def filter(self, predicate: Expr) -> "Stream":
-        """Keeps the rows where ``predicate`` is true (null counts as false)."""
+        """Keeps the rows where ``predicate`` is true (null counts as false).
+
+        >>> import millstream as ms
+        >>> s = ms.Pipeline(parallelism=1).from_records([{"x": 1}, {"x": None}, {"x": 5}])
+        >>> s.filter((ms.col("x") > 0) & (ms.col("x") < 3)).collect().to_pylist()
+        [{'x': 1}]
+        """
         if not isinstance(predicate, Expr):
             raise TypeError(f"filter() takes an expression such as col('x') > 1, got {predicate!r}")
         return self._then(_plan.filter_node(bind_text_times(predicate.node, self.schema),
@@ -567,7 +645,14 @@ class Stream:
         return stream
 
     def union(self, *others: "Stream") -> "Stream":
-        """The rows of this stream and the others (same columns and types)."""
+        """The rows of this stream and the others (same columns and types).
+
+        >>> import millstream as ms
+        >>> p = ms.Pipeline(parallelism=1)
+        >>> a, b = p.from_records([{"x": 1}]), p.from_records([{"x": 2}])
+        >>> sorted(a.union(b).collect().column("x").to_pylist())
+        [1, 2]
+        """
         for other in others:
             if other._pipeline is not self._pipeline:
                 raise ValueError("union: streams must belong to the same Pipeline")
@@ -577,7 +662,14 @@ class Stream:
     def map_batches(self, fn: Callable, schema=None) -> "Stream":
         """Calls ``fn(pyarrow.RecordBatch) -> RecordBatch | Table | pandas.DataFrame`` once per
         batch (the escape hatch for Python code; it holds the GIL while it runs).
-        ``schema``: the output's columns; without it, ``fn`` is called on an empty batch to learn them."""
+        ``schema``: the output's columns; without it, ``fn`` is called on an empty batch to learn them.
+
+        >>> import millstream as ms
+        >>> s = ms.Pipeline(parallelism=1).from_records([{"x": 1}, {"x": 2}])
+        >>> s.map_batches(lambda batch: batch.to_pandas().assign(y=lambda df: df.x * 2)
+        ...               ).collect().to_pylist()
+        [{'x': 1, 'y': 2}, {'x': 2, 'y': 4}]
+        """
         arrow_schema = to_arrow_schema(schema)
         if arrow_schema is None:
             empty = pa.RecordBatch.from_pylist([], schema=self.schema)
@@ -613,7 +705,19 @@ class Stream:
     # ----- event time, keys, windows ---------------------------------------------------------------
     def with_watermark(self, column: str, max_delay="0s", idle_timeout=None) -> "Stream":
         """Event time from ``column`` (a timestamp, or int64 epoch milliseconds) with bounded
-        out-of-orderness: the watermark is the largest time seen minus ``max_delay``."""
+        out-of-orderness: the watermark is the largest time seen minus ``max_delay``. Each split
+        of a source (a file range, a Kafka partition) has its own; the stream's is their
+        minimum, leaving out a split that has had no row for ``idle_timeout`` (None: never).
+        Windows and joins need it; rows behind it are late.
+
+        >>> import millstream as ms
+        >>> p = ms.Pipeline(parallelism=1)
+        >>> s = p.from_records([{"ts": 1_000}, {"ts": 30_000}, {"ts": 2_000}])
+        >>> w = s.with_watermark("ts", max_delay="10s").window(ms.tumbling("10s"))
+        >>> counts, late = p.collect(w.agg(n=ms.count()), w.late())
+        >>> counts.to_pylist(), late.to_pylist()
+        ([{'window_start': 0, 'window_end': 10000, 'n': 1}, {'window_start': 30000, 'window_end': 40000, 'n': 1}], [{'ts': 2000}])
+        """
         label = f"with_watermark({column}, max_delay={max_delay})"
         self._check_no_given_watermarks("with_watermark")
         if column in self.schema.names and pa.types.is_string(self.schema.field(column).type):
@@ -811,7 +915,17 @@ class Stream:
         self._pipeline._pending_sinks.append(sink)
 
     def for_each_batch(self, fn: Callable) -> None:
-        """Declares a sink that calls ``fn(pyarrow.RecordBatch)`` for every batch (GIL held)."""
+        """Declares a sink that calls ``fn(pyarrow.RecordBatch)`` for every batch (GIL held).
+
+        >>> import millstream as ms
+        >>> p = ms.Pipeline(parallelism=1)
+        >>> seen = []
+        >>> p.from_records([{"x": 1}, {"x": 2}]).for_each_batch(
+        ...     lambda batch: seen.extend(batch["x"].to_pylist()))
+        >>> _ = p.run(progress=False)
+        >>> seen
+        [1, 2]
+        """
         def call(schema_capsule, array_capsule):
             fn(_batch_of(schema_capsule, array_capsule))
         handle = len(self._pipeline._sink_callbacks)
@@ -843,6 +957,11 @@ class KeyedStream:
         self.keys = keys
 
     def window(self, window: Window, allowed_lateness=0) -> "WindowedStream":
+        """Windows of each key: ``ms.tumbling``, ``ms.sliding`` or ``ms.session``, in event time
+        (the stream needs ``with_watermark``) unless the window says ``time="processing"``.
+        ``allowed_lateness`` (a duration): a window's state is kept that much longer after the
+        watermark passed its end, and a row that comes in that time updates it (the window is
+        emitted again, ``is_update`` true); rows after that go to ``late()``."""
         if not isinstance(window, Window):
             raise TypeError("window() takes ms.tumbling(...), ms.sliding(...) or ms.session(...)")
         return WindowedStream(self._stream, self.keys, window,

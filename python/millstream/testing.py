@@ -89,6 +89,7 @@ class MockKafka:
         return self._native.bootstrap_servers
 
     def create_topic(self, name: str, partitions: int = 1) -> None:
+        """Makes a topic with ``partitions`` partitions (before anything produces to it)."""
         self._native.create_topic(name, partitions)
 
     def broker_down(self, broker_id: int) -> None:
@@ -96,6 +97,7 @@ class MockKafka:
         self._native.broker_down(broker_id)
 
     def broker_up(self, broker_id: int) -> None:
+        """Lets the broker accept connections again after :meth:`broker_down`."""
         self._native.broker_up(broker_id)
 
     def produce(self, topic: str, records, key=None, partition=None, headers=None,

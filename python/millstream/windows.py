@@ -42,7 +42,14 @@ def tumbling(size, offset=0, time: str = "event") -> Window:
 
 
 def sliding(size, every, offset=0) -> Window:
-    """Overlapping windows of ``size`` starting every ``every``: a row is in size/every windows."""
+    """Overlapping windows of ``size`` starting every ``every``: a row is in size/every windows.
+
+    >>> import millstream as ms
+    >>> s = ms.Pipeline(parallelism=1).from_records([{"k": "a", "ts": 0}, {"k": "a", "ts": 7_000}])
+    >>> w = s.with_watermark("ts").key_by("k").window(ms.sliding("10s", every="5s"))
+    >>> [(r["window_start"], r["n"]) for r in w.agg(n=ms.count()).collect(ordered=True).to_pylist()]
+    [(-5000, 1), (0, 2), (5000, 1)]
+    """
     size_ms, slide_ms = to_ms(size, "sliding size"), to_ms(every, "sliding every")
     if size_ms <= 0 or slide_ms <= 0 or slide_ms > size_ms:
         raise ValueError(f"sliding: need 0 < every <= size, got size={size!r}, every={every!r}")
@@ -50,8 +57,17 @@ def sliding(size, every, offset=0) -> Window:
 
 
 def session(gap) -> Window:
-    """Sessions of a key: rows closer than ``gap`` belong together; a session ends at its last
-    row's time + gap."""
+    """Sessions of a key: rows at most ``gap`` apart belong together (two rows exactly ``gap``
+    apart are one session, as in Flink); a session ends at its last row's time + gap.
+
+    >>> import millstream as ms
+    >>> s = ms.Pipeline(parallelism=1).from_records(
+    ...     [{"user": "ann", "ts": t} for t in (0, 20_000, 50_000, 200_000)])
+    >>> w = s.with_watermark("ts").key_by("user").window(ms.session("30s"))
+    >>> [(r["window_start"], r["window_end"], r["clicks"])
+    ...  for r in w.agg(clicks=ms.count()).collect(ordered=True).to_pylist()]
+    [(0, 80000, 3), (200000, 230000, 1)]
+    """
     gap_ms = to_ms(gap, "session gap")
     if gap_ms <= 0:
         raise ValueError(f"session: gap must be positive, got {gap!r}")
@@ -70,23 +86,48 @@ class Aggregation:
 
 
 def count(column: str | None = None) -> Aggregation:
-    """Rows in the window (non-null values of ``column`` when given)."""
+    """Rows in the window (non-null values of ``column`` when given). The statistics below
+    follow pandas: ``stddev`` and ``var`` are sample ones (null for a single value), and
+    ``first`` / ``last`` go by event time.
+
+    >>> import millstream as ms
+    >>> s = ms.Pipeline(parallelism=1).from_records(
+    ...     [{"k": "a", "ts": 0, "x": 1.0}, {"k": "a", "ts": 9_000, "x": 3.0},
+    ...      {"k": "a", "ts": 4_000, "x": 3.0}])
+    >>> w = s.with_watermark("ts", max_delay="5s").key_by("k").window(ms.tumbling("10s"))
+    >>> w.agg(n=ms.count(), first=ms.first("x"), last=ms.last("x"), distinct=ms.count_distinct("x"),
+    ...       var=ms.var("x"), xs=ms.collect_list("x")).collect().to_pylist()
+    [{'k': 'a', 'window_start': 0, 'window_end': 10000, 'n': 3, 'first': 1.0, 'last': 3.0, 'distinct': 2, 'var': 1.3333333333333333, 'xs': [1.0, 3.0, 3.0]}]
+    """
     return Aggregation("count", column)
 
 
 def sum(column: str) -> Aggregation:  # noqa: A001 - the name users expect
+    """Sum of the non-null values (int64 for integers, float64 for floats); null when there
+    are none, as SQL's SUM.
+
+    >>> import millstream as ms
+    >>> s = ms.Pipeline(parallelism=1).from_records(
+    ...     [{"k": "a", "x": 1}, {"k": "a", "x": None}, {"k": "a", "x": 4}])
+    >>> s.key_by("k").agg(emit="final", total=ms.sum("x"), low=ms.min("x"), avg=ms.mean("x"),
+    ...                   rows=ms.count(), values=ms.count("x")).collect().to_pylist()
+    [{'k': 'a', 'total': 5, 'low': 1, 'avg': 2.5, 'rows': 3, 'values': 2}]
+    """
     return Aggregation("sum", column)
 
 
 def min(column: str) -> Aggregation:  # noqa: A001
+    """Smallest non-null value (numbers, strings, timestamps); null when there are none."""
     return Aggregation("min", column)
 
 
 def max(column: str) -> Aggregation:  # noqa: A001
+    """Largest non-null value (numbers, strings, timestamps); null when there are none."""
     return Aggregation("max", column)
 
 
 def mean(column: str) -> Aggregation:
+    """Arithmetic mean of the non-null values, as float64; null when there are none."""
     return Aggregation("mean", column)
 
 
