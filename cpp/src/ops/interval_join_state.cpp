@@ -294,8 +294,13 @@ class IntervalJoinState final : public KeyedOperatorState, private KeyedEntryCod
       if (spec_.outer[side] && !rows[r].matched) AppendUnmatched(side, rows[r].bytes.view());
       hot_bytes_ -= HotBytesOf(rows[r]);
     }
+    const bool changed = kept != rows.size();
     rows.erase(rows.begin() + static_cast<std::ptrdiff_t>(kept), rows.end());
-    if (!rows.empty()) return;
+    if (!rows.empty()) {
+      // Its rows changed: a copy in the backend (from a checkpoint) must be written again.
+      if (changed) store_.Touch(slot, step_);
+      return;
+    }
     rows = KeyRows{};
     store_.Remove(slot);
     slot_states_[slot].has_rows = 0;

@@ -113,6 +113,9 @@ class KeyedStateStore {
   // A new hot entry, touched at `step` (the operator's batch number). Counted in state_entries
   // until it is found in the backend by LoadRequested (then it is the same entry).
   void Add(uint32_t entry, uint32_t step);
+  // The operator touches an entry at every change of its value (or reports the step of the
+  // last change in LastTouched): eviction takes the least recently touched first, and a
+  // checkpoint does not write again a copy whose entry was not touched since the last one.
   void Touch(uint32_t entry, uint32_t step) { info_[entry].touched = step; }
   // Fetches the store's line of an entry ahead of a Remove() (a loop over many entries).
   void Prefetch(uint32_t entry) const {

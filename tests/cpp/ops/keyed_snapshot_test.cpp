@@ -261,8 +261,8 @@ std::vector<Case> Cases() {
   IntervalJoinSpec join;
   join.keys[0] = join.keys[1] = {0};
   join.time_columns[0] = join.time_columns[1] = 1;
-  join.lower_ms = -1'000;
-  join.upper_ms = 2'000;
+  join.lower_ms = -8'000;
+  join.upper_ms = 15'000;
   join.outer[0] = join.outer[1] = true;
   join.merge_keys = true;
   cases.push_back({"join", MakeIntervalJoin(EventSchema(), EventSchema(), join), 2, false});
@@ -272,8 +272,8 @@ std::vector<Case> Cases() {
 class KeyedSnapshot : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
 
 // Runs the case's random input on `from` subtasks, snapshots after `checkpoint_step` steps (and
-// once before, to check a second checkpoint over the first), and compares what the original
-// run says after the snapshot with runs restored at each of `to`.
+// several times before), and compares what the original run says after the last snapshot with
+// runs restored from it at each of `to`.
 void CheckRestores(const Case& c, const Backend& backend, int from, const std::vector<int>& to,
                    uint32_t seed) {
   std::mt19937_64 random(seed);
@@ -286,11 +286,19 @@ void CheckRestores(const Case& c, const Backend& backend, int from, const std::v
   options.directory = (scratch.path() / "state").string();
   auto environment = StateEnvironment::Create(options);
 
+  // Checkpoints every few steps before the one restored from: what an entry's copy from an
+  // earlier checkpoint still holds (an entry not touched since is not written again) counts.
   Subtasks original(*c.op, from, backend, environment.operator*(), "op");
-  for (size_t s = 0; s < checkpoint_step / 2; ++s) original.Run(steps[s]);
-  original.Snapshot((scratch.path() / "chk-1").string(), 1);
-  for (size_t s = checkpoint_step / 2; s < checkpoint_step; ++s) original.Run(steps[s]);
-  const auto snapshots = original.Snapshot((scratch.path() / "chk-2").string(), 2);
+  constexpr int kEarlierCheckpoints = 6;
+  std::vector<std::pair<std::string, std::pair<int, int>>> snapshots;
+  size_t s = 0;
+  for (int checkpoint = 1; checkpoint <= kEarlierCheckpoints + 1; ++checkpoint) {
+    for (const size_t until = checkpoint_step * checkpoint / (kEarlierCheckpoints + 1); s < until; ++s) {
+      original.Run(steps[s]);
+    }
+    snapshots = original.Snapshot((scratch.path() / ("chk-" + std::to_string(checkpoint))).string(),
+                                  checkpoint);
+  }
   const int64_t watermark_ms = original.watermark_ms();
   original.TakeOutput();
   for (size_t s = checkpoint_step; s < steps.size(); ++s) original.Run(steps[s]);
