@@ -23,6 +23,7 @@
 #include "ops/aggregation_plan.h"
 #include "ops/interval_join_plan.h"
 #include "ops/key_table.h"
+#include "ops/keyed_snapshot.h"
 #include "ops/timer_buckets.h"
 #include "state/keyed_state_store.h"
 #include "state/state_backend.h"
@@ -127,6 +128,12 @@ class IntervalJoinState final : public KeyedOperatorState, private KeyedEntryCod
     for (int side = 0; side < 2; ++side) {
       null_rows_[side].assign(plan.row_order[side].size(), '\0');  // a null marker a column
     }
+    if (!context_.restore_from.empty()) Restore();
+  }
+
+  // The rows are all in the backend (written out at the barrier); only the bookkeeping is ours.
+  void Snapshot(const SnapshotTarget& target) override {
+    SnapshotKeyedState(target, context_, store_, step_, {});
   }
 
   void OnBatch(const BatchPtr&, const std::vector<uint16_t>&, Emitter&) override {
@@ -287,8 +294,13 @@ class IntervalJoinState final : public KeyedOperatorState, private KeyedEntryCod
       if (spec_.outer[side] && !rows[r].matched) AppendUnmatched(side, rows[r].bytes.view());
       hot_bytes_ -= HotBytesOf(rows[r]);
     }
+    const bool changed = kept != rows.size();
     rows.erase(rows.begin() + static_cast<std::ptrdiff_t>(kept), rows.end());
-    if (!rows.empty()) return;
+    if (!rows.empty()) {
+      // Its rows changed: a copy in the backend (from a checkpoint) must be written again.
+      if (changed) store_.Touch(slot, step_);
+      return;
+    }
     rows = KeyRows{};
     store_.Remove(slot);
     slot_states_[slot].has_rows = 0;
@@ -298,6 +310,36 @@ class IntervalJoinState final : public KeyedOperatorState, private KeyedEntryCod
   void FinishStep() {
     store_.FinishStep();
     keys_.Sweep(IdleKeysToKeep(keys_, context_.hot_state_bytes, store_.HotBytes()));
+  }
+
+  // Every key comes back cold, with its slot and a timer per row at the row's bound, as before
+  // the checkpoint: the timers live in memory for cold keys too, so the rows are read once
+  // (their times; the row bytes stay in the backend).
+  void Restore() {
+    watermark_ms_ = context_.restored_watermark_ms;
+    RestoreKeyedState(
+        context_, store_,
+        [&](std::string_view key, std::string_view value) {
+          const uint32_t slot = keys_.LookupEncoded(key.substr(2), static_cast<uint16_t>(ReadKeyGroup(key)));
+          if (slot_states_.size() < keys_.slot_capacity()) slot_states_.resize(keys_.slot_capacity());
+          if (rows_.size() < keys_.slot_capacity()) rows_.resize(keys_.slot_capacity());
+          SlotState& state = slot_states_[slot];
+          MS_CHECK(!state.has_rows, "a join key restored twice");
+          state.has_rows = 1;
+          state.cold = 1;
+          keys_.Retain(slot);
+          ValueReader reader(value);
+          const uint32_t count = reader.Read<uint32_t>();
+          for (uint32_t r = 0; r < count; ++r) {
+            const int64_t time_ms = reader.Read<int64_t>();
+            const uint8_t side = reader.Read<uint8_t>();
+            reader.Read<uint8_t>();  // matched
+            reader.Take(reader.Read<uint32_t>());
+            MS_CHECK(side < 2, "a join state row of no input");
+            timers_.Push(Bound(side, time_ms), slot);
+          }
+        },
+        /*scan_always=*/true);
   }
 
   // ---- read-back ----------------------------------------------------------------------------

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "ops/aggregation_plan.h"
 #include "ops/key_table.h"
+#include "ops/keyed_snapshot.h"
 #include "ops/probe_table.h"
 #include "ops/window_result.h"
 #include "state/keyed_state_store.h"
@@ -31,7 +32,12 @@ class RunningAggregateState final : public KeyedOperatorState, private KeyedEntr
         store_(*context_.state, "running_acc", context_.hot_state_bytes, metrics_, this),
         keys_(*plan.input_schema, plan.key_columns),
         groups_(layout_),
-        results_(plan.output_schema, keys_, layout_, nullptr, false) {}
+        results_(plan.output_schema, keys_, layout_, nullptr, false) {
+    // Every key comes back cold; the next sequence number keeps first()/last() in arrival order.
+    if (!context_.restore_from.empty()) {
+      next_seq_ = RestoreKeyedState(context_, store_).counters["next_seq"];
+    }
+  }
 
   void OnBatch(const BatchPtr& rows, const std::vector<uint16_t>& key_groups,
                Emitter& out) override {
@@ -70,6 +76,10 @@ class RunningAggregateState final : public KeyedOperatorState, private KeyedEntr
     keys_.Sweep(IdleKeysToKeep(keys_, context_.hot_state_bytes, store_.HotBytes()));
     store_.FinishStep();
     keys_.Sweep(IdleKeysToKeep(keys_, context_.hot_state_bytes, store_.HotBytes()));
+  }
+
+  void Snapshot(const SnapshotTarget& target) override {
+    SnapshotKeyedState(target, context_, store_, batch_number_, {{"next_seq", next_seq_}});
   }
 
   // Running totals do not depend on time and have nothing left to say at the end.

@@ -19,6 +19,7 @@
 #include "core/error.h"
 #include "ops/aggregation_plan.h"
 #include "ops/key_table.h"
+#include "ops/keyed_snapshot.h"
 #include "ops/probe_table.h"
 #include "ops/session_merge.h"
 #include "ops/timer_buckets.h"
@@ -66,6 +67,27 @@ class SessionWindowState final : public WindowState, private KeyedEntryCodec {
     index.take_on_load = true;
     store_.UseTimeIndex(index);
     store_.LeaveEntryCountToOperator();  // state_entries counts sessions; an entry is a key
+    // Every key comes back cold: its deadline is in the store's time index, so the watermark
+    // brings it back when due (hot keys' timers are not needed).
+    if (!context_.restore_from.empty()) {
+      int64_t sessions = 0;
+      RestoredKeyedState restored = RestoreKeyedState(
+          context_, store_, [&](std::string_view, std::string_view value) {
+            uint32_t count;
+            aggregate_detail::ReadBytes(&value, &count, sizeof(count));
+            sessions += count;
+          });
+      spilled_sessions_ = restored.scanned ? sessions : restored.counters["sessions"];
+      metrics_->state_entries += spilled_sessions_;
+      next_seq_ = restored.counters["next_seq"];
+      watermark_ms_ = context_.restored_watermark_ms;
+    }
+  }
+
+  void Snapshot(const SnapshotTarget& target) override {
+    MS_CHECK(pending_merges_.empty(), "a session checkpoint in the middle of a batch");
+    SnapshotKeyedState(target, context_, store_, batch_number_,
+                       {{"next_seq", next_seq_}, {"sessions", live_sessions_ + spilled_sessions_}});
   }
 
   ~SessionWindowState() override {

@@ -17,6 +17,7 @@
 #include "core/error.h"
 #include "ops/aggregation_plan.h"
 #include "ops/key_table.h"
+#include "ops/keyed_snapshot.h"
 #include "ops/probe_table.h"
 #include "ops/window_result.h"
 #include "state/keyed_state_store.h"
@@ -107,6 +108,18 @@ class SliceWindowState final : public WindowState, private KeyedEntryCodec {
     index.time_in_state_key = true;
     index.copy_value = true;
     store_.UseTimeIndex(index);
+    // Every group comes back cold (found by the time index when its pane fires); the windows
+    // up to the restored watermark have fired.
+    if (!context_.restore_from.empty()) {
+      next_seq_ = RestoreKeyedState(context_, store_).counters["next_seq"];
+      watermark_ms_ = fired_to_ms_ = context_.restored_watermark_ms;
+    }
+  }
+
+  void Snapshot(const SnapshotTarget& target) override {
+    MS_CHECK(fired_to_ms_ == watermark_ms_ && parked_panes_.empty(),
+             "a window checkpoint in the middle of firing");
+    SnapshotKeyedState(target, context_, store_, batch_number_, {{"next_seq", next_seq_}});
   }
 
  private:

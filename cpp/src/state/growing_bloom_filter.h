@@ -17,6 +17,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -30,6 +33,11 @@ class GrowingBloomFilter {
   bool MayContain(uint64_t hash) const;
   bool empty() const { return parts_.empty(); }
   size_t memory_bytes() const { return memory_bytes_; }
+  // The filter as bytes (a checkpoint keeps it, so that a restored store knows its keys without
+  // reading them all) and back. The hashes are HashBytes, fixed across processes.
+  void AppendTo(std::string* out) const;
+  // False when `bytes` is not a filter AppendTo wrote (the filter is then unchanged).
+  bool ReadFrom(std::string_view bytes);
 
  private:
   struct alignas(32) Block {
@@ -79,6 +87,49 @@ inline bool GrowingBloomFilter::MayContain(uint64_t hash) const {
     if (all) return true;
   }
   return false;
+}
+
+inline void GrowingBloomFilter::AppendTo(std::string* out) const {
+  auto append = [out](uint64_t value) { out->append(reinterpret_cast<const char*>(&value), 8); };
+  append(next_capacity_);
+  append(parts_.size());
+  for (const Part& part : parts_) {
+    append(part.capacity);
+    append(part.count);
+    append(part.blocks.size());
+    out->append(reinterpret_cast<const char*>(part.blocks.data()), part.blocks.size() * sizeof(Block));
+  }
+}
+
+inline bool GrowingBloomFilter::ReadFrom(std::string_view bytes) {
+  auto read = [&bytes](uint64_t* value) {
+    if (bytes.size() < 8) return false;
+    std::memcpy(value, bytes.data(), 8);
+    bytes.remove_prefix(8);
+    return true;
+  };
+  uint64_t next_capacity = 0, parts = 0;
+  if (!read(&next_capacity) || !read(&parts)) return false;
+  std::vector<Part> read_parts;
+  size_t memory_bytes = 0;
+  for (uint64_t i = 0; i < parts; ++i) {
+    Part part;
+    uint64_t capacity = 0, count = 0, blocks = 0;
+    if (!read(&capacity) || !read(&count) || !read(&blocks)) return false;
+    if (bytes.size() / sizeof(Block) < blocks || blocks == 0) return false;
+    part.capacity = capacity;
+    part.count = count;
+    part.blocks.resize(blocks);
+    std::memcpy(part.blocks.data(), bytes.data(), blocks * sizeof(Block));
+    bytes.remove_prefix(blocks * sizeof(Block));
+    memory_bytes += blocks * sizeof(Block);
+    read_parts.push_back(std::move(part));
+  }
+  if (!bytes.empty()) return false;
+  parts_ = std::move(read_parts);
+  next_capacity_ = next_capacity;
+  memory_bytes_ = memory_bytes;
+  return true;
 }
 
 }  // namespace millstream

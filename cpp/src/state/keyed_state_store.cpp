@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/hash.h"
 #include "core/key_groups.h"
+#include "state/entry_file.h"
 #include "state/evict_oldest.h"
 
 namespace millstream {
@@ -14,6 +15,7 @@ KeyedStateStore::KeyedStateStore(StateBackend& backend, const std::string& colum
                                  int64_t hot_budget_bytes, OperatorMetrics* metrics,
                                  KeyedEntryCodec* codec)
     : backend_(backend),
+      column_family_(column_family),
       cf_(backend.ColumnFamily(column_family)),
       hot_budget_bytes_(hot_budget_bytes),
       metrics_(metrics),
@@ -156,8 +158,8 @@ void KeyedStateStore::NoteWritten(std::string_view state_key) {
   if (!written_.MayContain(hash)) written_.Add(hash);
 }
 
-void KeyedStateStore::Evict(uint32_t entry) {
-  EntryInfo& info = info_[entry];
+int64_t KeyedStateStore::PutEntry(uint32_t entry) {
+  const EntryInfo& info = info_[entry];
   key_.clear();
   codec_->AppendStateKey(entry, &key_);
   value_.clear();
@@ -175,11 +177,14 @@ void KeyedStateStore::Evict(uint32_t entry) {
   }
   dirty_ = true;
   if (metrics_ != nullptr) ++metrics_->state_writes;
-  if (info.in_backend) {
-    --hot_with_copy_;
-  } else {
-    NoteWritten(key_);
-  }
+  if (!info.in_backend) NoteWritten(key_);
+  return time_ms;
+}
+
+void KeyedStateStore::Evict(uint32_t entry) {
+  PutEntry(entry);
+  EntryInfo& info = info_[entry];
+  if (info.in_backend) --hot_with_copy_;
   info = EntryInfo{};
   --hot_entries_;
   ++cold_entries_;
@@ -242,6 +247,134 @@ void KeyedStateStore::Restore(std::string_view key, std::string_view value) {
   NoteWritten(key);
   ++cold_entries_;
   AddEntries(1);
+}
+
+void KeyedStateStore::WriteHotForCheckpoint(uint32_t step) {
+  MS_CHECK(temporary_copies_.empty(), "a checkpoint began before the last one was taken");
+  const bool copies_stay = backend_.kind() == "rocksdb" && !(indexed() && index_.take_on_load);
+  for (uint32_t entry = 0; entry < info_.size(); ++entry) {
+    EntryInfo& info = info_[entry];
+    if (!info.hot) continue;
+    if (info.in_backend && LastTouched(entry) < checkpoint_step_) continue;  // its copy is current
+    const int64_t time_ms = PutEntry(entry);
+    if (info.in_backend) {
+      if (indexed()) copy_time_[entry] = time_ms;
+    } else if (copies_stay) {
+      info.in_backend = 1;
+      ++hot_with_copy_;
+      if (indexed()) copy_time_[entry] = time_ms;
+    } else {
+      temporary_copies_.emplace_back(key_, time_ms);
+    }
+  }
+  checkpoint_step_ = step;
+  backend_.Commit();
+  dirty_ = false;
+}
+
+void KeyedStateStore::WriteBookkeeping(const std::string& path, int first_key_group,
+                                       int end_key_group) const {
+  EntryFileWriter out;
+  std::string value;
+  AppendU64(&value, static_cast<uint64_t>(first_key_group));
+  AppendU64(&value, static_cast<uint64_t>(end_key_group));
+  out.Add("key_groups", value);
+  value.clear();
+  // Every entry is in the backend now (WriteHotForCheckpoint), and is cold after a restore.
+  AppendU64(&value, static_cast<uint64_t>(cold_entries_ + hot_entries_));
+  out.Add("entries", value);
+  value.clear();
+  written_.AppendTo(&value);
+  out.Add("filter", value);
+  value.clear();
+  for (const auto& [time_ms, count] : index_times_) {
+    AppendU64(&value, static_cast<uint64_t>(time_ms));
+    AppendU64(&value, static_cast<uint64_t>(count));
+  }
+  out.Add("index_times", value);
+  value.clear();
+  for (const auto& [key_group, count] : index_key_groups_) {
+    AppendU64(&value, key_group);
+    AppendU64(&value, static_cast<uint64_t>(count));
+  }
+  out.Add("index_key_groups", value);
+  out.WriteTo(path);
+}
+
+void KeyedStateStore::CheckpointTaken() {
+  for (const auto& [key, time_ms] : temporary_copies_) {
+    backend_.Delete(cf_, key);
+    if (indexed()) DeleteIndex(key, time_ms);
+  }
+  temporary_copies_.clear();
+  backend_.Commit();
+}
+
+bool KeyedStateStore::Restored(const std::vector<std::string>& bookkeeping_paths,
+                               int first_key_group, int end_key_group,
+                               const std::function<void(std::string_view, std::string_view)>& each,
+                               bool scan_always) {
+  MS_CHECK(info_.empty() && entries() == 0 && index_times_.empty(),
+           "state restored into a store that holds entries");
+  if (bookkeeping_paths.size() == 1 && !scan_always) {
+    std::map<std::string, std::string, std::less<>> records;
+    ReadEntryFile(bookkeeping_paths[0], [&](std::string_view key, std::string_view value) {
+      records.emplace(std::string(key), std::string(value));
+    });
+    const std::string& path = bookkeeping_paths[0];
+    auto record = [&](const char* name) -> const std::string& {
+      auto found = records.find(name);
+      if (found == records.end()) {
+        throw UserError("the checkpoint file '" + path + "' has no " + name +
+                        ": restore from an earlier complete checkpoint");
+      }
+      return found->second;
+    };
+    size_t offset = 0;
+    const std::string& range = record("key_groups");
+    const int64_t first = static_cast<int64_t>(ReadU64(range, &offset, path));
+    const int64_t end = static_cast<int64_t>(ReadU64(range, &offset, path));
+    if (first == first_key_group && end == end_key_group) {
+      offset = 0;
+      cold_entries_ = static_cast<int64_t>(ReadU64(record("entries"), &offset, path));
+      AddEntries(cold_entries_);
+      if (!written_.ReadFrom(record("filter"))) {
+        throw UserError("the key filter in the checkpoint file '" + path +
+                        "' is damaged: restore from an earlier complete checkpoint");
+      }
+      const std::string& times = record("index_times");
+      for (offset = 0; offset < times.size();) {
+        const int64_t time_ms = static_cast<int64_t>(ReadU64(times, &offset, path));
+        index_times_[time_ms] = static_cast<int64_t>(ReadU64(times, &offset, path));
+      }
+      const std::string& key_groups = record("index_key_groups");
+      for (offset = 0; offset < key_groups.size();) {
+        const uint16_t key_group = static_cast<uint16_t>(ReadU64(key_groups, &offset, path));
+        index_key_groups_[key_group] = static_cast<int64_t>(ReadU64(key_groups, &offset, path));
+      }
+      PublishEntries();
+      return false;
+    }
+  }
+  // Rescaled (or the operator needs every entry): the backend holds exactly the range.
+  std::string begin, end;
+  AppendKeyGroup(first_key_group, &begin);
+  if (end_key_group < kMaxKeyGroups) AppendKeyGroup(end_key_group, &end);
+  for (auto it = backend_.Scan(cf_, begin, end); it->Valid(); it->Next()) {
+    const std::string_view key = it->key();
+    std::string_view value = it->value();
+    NoteWritten(key);
+    ++cold_entries_;
+    AddEntries(1);
+    if (indexed()) {
+      ++index_times_[state_keys::ReadTime(value)];
+      ++index_key_groups_[static_cast<uint16_t>(ReadKeyGroup(key))];
+      value.remove_prefix(8);
+    }
+    if (each) each(key, value);
+  }
+  PublishEntries();
+  return true;
 }
 
 void KeyedStateStore::ScanIndex(

@@ -20,7 +20,10 @@
 //   - the metrics state_entries (hot + cold, each entry once; added at FinishStep), state_reads,
 //     state_writes;
 //   - checkpoint hooks: Snapshot writes every entry of a key-group range (hot ones serialised,
-//     cold ones from the backend) in key order; Restore puts such entries back, cold;
+//     cold ones from the backend) in key order; Restore puts such entries back, cold; for the
+//     checkpoints of a run (issue 17, ops/keyed_snapshot.h) WriteHotForCheckpoint writes the hot
+//     entries to the backend before its checkpoint (they stay hot), WriteBookkeeping keeps what
+//     the store knows of the backend, and Restored takes a restored backend's entries as cold;
 //   - optionally a time index of the entries in the backend (UseTimeIndex): a second column
 //     family [key_group][time][key] -> a copy of the value (or nothing), written and deleted
 //     with each entry, for operators that must find their cold entries by time (the panes a
@@ -110,6 +113,9 @@ class KeyedStateStore {
   // A new hot entry, touched at `step` (the operator's batch number). Counted in state_entries
   // until it is found in the backend by LoadRequested (then it is the same entry).
   void Add(uint32_t entry, uint32_t step);
+  // The operator touches an entry at every change of its value (or reports the step of the
+  // last change in LastTouched): eviction takes the least recently touched first, and a
+  // checkpoint does not write again a copy whose entry was not touched since the last one.
   void Touch(uint32_t entry, uint32_t step) { info_[entry].touched = step; }
   // Fetches the store's line of an entry ahead of a Remove() (a loop over many entries).
   void Prefetch(uint32_t entry) const {
@@ -167,6 +173,36 @@ class KeyedStateStore {
   // It comes back hot on its key's next row, as any cold entry does. Commit with FinishStep().
   void Restore(std::string_view key, std::string_view value);
 
+  // ---- checkpoints (issue 17) -----------------------------------------------------------------
+  // At a checkpoint barrier, before the backend's checkpoint: every hot entry is written to the
+  // backend as well and stays hot, so the run goes on at full speed after the barrier. With
+  // RocksDB the copy stays, as a read-back entry's does: an entry not touched since the last
+  // checkpoint is not written again (its copy is current), and its eviction overwrites it. Where
+  // a copy must not stay (the memory backend, where it would double the state; a store whose
+  // entries leave the backend when read back, TimeIndexOptions::take_on_load) it is deleted
+  // again by CheckpointTaken. `step` is the operator's step now (as given to Add and Touch).
+  // Commits.
+  void WriteHotForCheckpoint(uint32_t step);
+  // What the store knows of the backend at the checkpoint (its entries, the filter of their
+  // keys, the time index's times), for a restore at the same key groups [first_key_group,
+  // end_key_group) without reading the state: after WriteHotForCheckpoint, before
+  // CheckpointTaken.
+  void WriteBookkeeping(const std::string& path, int first_key_group, int end_key_group) const;
+  // After the backend's checkpoint: the temporary copies go again. Commits.
+  void CheckpointTaken();
+  // A new store over a backend restored from checkpoints (StateEnvironment::RestoreBackend):
+  // the backend holds every entry of key groups [first_key_group, end_key_group), all cold. With
+  // one bookkeeping file of the same key groups, the store reads that (restoring does not grow
+  // with the state); otherwise (rescaled), or when `scan_always` (the operator needs every
+  // entry), it scans the backend's entries of the range once, passing each to `each` if given
+  // (the value as the codec serialised it). Returns whether it scanned. Throws UserError for a
+  // damaged file.
+  bool Restored(const std::vector<std::string>& bookkeeping_paths, int first_key_group,
+                int end_key_group,
+                const std::function<void(std::string_view, std::string_view)>& each = nullptr,
+                bool scan_always = false);
+  const std::string& column_family() const { return column_family_; }
+
  private:
   struct EntryInfo {
     uint32_t touched = 0;   // step of the last touch
@@ -178,6 +214,12 @@ class KeyedStateStore {
     uint32_t entry;
   };
   void Evict(uint32_t entry);
+  // Writes the entry's serialised value to the backend (key_ and value_ hold them after) and
+  // replaces the index entry of its copy, if any; returns its index time.
+  int64_t PutEntry(uint32_t entry);
+  uint32_t LastTouched(uint32_t entry) const {
+    return codec_->TracksTouches() ? codec_->LastTouched(entry) : info_[entry].touched;
+  }
   void NoteWritten(std::string_view state_key);
   void AddEntries(int64_t delta);
   // The time index: an entry's index key, and the bookkeeping of its entries.
@@ -187,6 +229,7 @@ class KeyedStateStore {
   bool indexed() const { return index_cf_ >= 0; }
 
   StateBackend& backend_;
+  const std::string column_family_;
   const int cf_;
   const int64_t hot_budget_bytes_;
   OperatorMetrics* metrics_;
@@ -215,6 +258,10 @@ class KeyedStateStore {
   std::map<uint16_t, int64_t> index_key_groups_; // and by key group
   std::string index_key_;                        // scratch
   std::vector<std::pair<std::string, int64_t>> taken_;  // LoadRequested's entries to delete
+
+  // Checkpoints.
+  uint32_t checkpoint_step_ = 0;  // the step of the last checkpoint: copies touched before it are current
+  std::vector<std::pair<std::string, int64_t>> temporary_copies_;  // (state key, index time)
 };
 
 }  // namespace millstream

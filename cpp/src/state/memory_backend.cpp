@@ -1,8 +1,12 @@
 #include "state/memory_backend.h"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "core/error.h"
+#include "core/key_groups.h"
+#include "core/snapshot.h"
+#include "state/entry_file.h"
 
 namespace millstream {
 
@@ -106,6 +110,39 @@ void MemoryBackend::Delete(int cf, std::string_view key) {
 std::unique_ptr<StateIterator> MemoryBackend::Scan(int cf, std::string_view begin,
                                                    std::string_view end) {
   return std::make_unique<Iterator>(this, cf, begin, end);
+}
+
+void MemoryBackend::Checkpoint(const std::string& directory) {
+  std::error_code error;
+  std::filesystem::create_directories(directory, error);
+  if (error) throw UserError("cannot create the checkpoint directory '" + directory + "': " + error.message());
+  EntryFileWriter families;
+  for (const auto& [name, cf] : handles_) {
+    const std::string file = "cf-" + std::to_string(cf);
+    EntryFileWriter entries;
+    for (const auto& [key, value] : families_[cf]) entries.Add(key, value);
+    entries.WriteTo(directory + "/" + file);
+    families.Add(name, file);
+  }
+  families.WriteTo(directory + "/FAMILIES");  // last: names only files already written
+}
+
+void MemoryBackend::LoadCheckpoint(const std::string& directory, int first_key_group,
+                                   int end_key_group) {
+  std::vector<std::pair<std::string, std::string>> files;  // (family, file)
+  ReadEntryFile(directory + "/FAMILIES", [&](std::string_view name, std::string_view file) {
+    files.emplace_back(std::string(name), std::string(file));
+  });
+  for (const auto& [name, file] : files) {
+    Map& map = family(ColumnFamily(name));
+    if (!open_iterators_.empty()) DetachIterators(handles_[name]);
+    ReadEntryFile(directory + "/" + file, [&](std::string_view key, std::string_view value) {
+      MS_CHECK(key.size() >= 2, "a state key without its key group in " + directory + "/" + file);
+      const int key_group = ReadKeyGroup(key);
+      if (key_group < first_key_group || key_group >= end_key_group) return;
+      map.insert_or_assign(std::string(key), std::string(value));
+    });
+  }
 }
 
 }  // namespace millstream

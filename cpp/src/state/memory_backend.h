@@ -33,6 +33,13 @@ class MemoryBackend final : public StateBackend {
   std::unique_ptr<StateIterator> Scan(int cf, std::string_view begin,
                                       std::string_view end) override;
   std::string kind() const override { return "memory"; }
+  // One entry file (state/entry_file.h) per column family, cf-<n>, in key order, and FAMILIES
+  // naming them: the whole state, a sorted run each, checksummed.
+  void Checkpoint(const std::string& directory) override;
+  // Adds the entries of key groups [first_key_group, end_key_group) of a Checkpoint directory
+  // (several directories, when rescaled, each add their part). Throws UserError naming the file
+  // when it is missing or damaged.
+  void LoadCheckpoint(const std::string& directory, int first_key_group, int end_key_group);
 
   using Map = std::map<std::string, std::string, std::less<>>;
   class Iterator;

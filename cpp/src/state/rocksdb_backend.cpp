@@ -15,8 +15,11 @@
 #include <rocksdb/perf_level.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 
 #include "core/error.h"
+#include "core/key_groups.h"
+#include "core/snapshot.h"
 
 namespace millstream {
 
@@ -91,6 +94,37 @@ void ClearOldDb(const std::string& path) {
   if (error) {
     throw UserError("cannot clear the old state at '" + path + "': " + error.message());
   }
+}
+
+// Links the SST files of the RocksDB checkpoint `source` into `target` (new) and copies the
+// rest (CURRENT, MANIFEST, OPTIONS: small, and a DB opened there may write to them).
+void LinkCheckpoint(const std::string& source, const std::string& target) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  fs::create_directories(target, error);
+  if (error) throw UserError("cannot create the state directory '" + target + "': " + error.message());
+  if (!fs::exists(fs::path(source) / "CURRENT", error)) {
+    throw UserError("the state checkpoint '" + source +
+                    "' is missing or incomplete (no CURRENT file): restore from an earlier "
+                    "complete checkpoint");
+  }
+  for (const fs::directory_entry& entry : fs::directory_iterator(source, error)) {
+    const fs::path& from = entry.path();
+    const std::string to = (fs::path(target) / from.filename()).string();
+    if (from.extension() == ".sst") {
+      LinkOrCopyFile(from.string(), to);
+    } else {
+      fs::copy_file(from, to, fs::copy_options::overwrite_existing, error);
+      if (error) throw UserError("cannot copy " + from.string() + " to " + to + ": " + error.message());
+    }
+  }
+  if (error) throw UserError("cannot list the state checkpoint '" + source + "': " + error.message());
+}
+
+std::string KeyGroupKey(int key_group) {
+  std::string key;
+  AppendKeyGroup(key_group, &key);
+  return key;
 }
 
 // A scan of a DB that was never opened (nothing was written).
@@ -206,6 +240,161 @@ RocksDbBackend::RocksDbBackend(std::shared_ptr<RocksDbResources> resources,
   family_names_.push_back(rocksdb::kDefaultColumnFamilyName);
   handle_of_name_.emplace(rocksdb::kDefaultColumnFamilyName, 0);
   write_options_.disableWAL = true;
+}
+
+RocksDbBackend::RocksDbBackend(std::shared_ptr<RocksDbResources> resources,
+                               const std::string& operator_id, int subtask,
+                               const std::vector<std::string>& checkpoints, int first_key_group,
+                               int end_key_group)
+    : RocksDbBackend(std::move(resources), operator_id, subtask) {
+  if (checkpoints.empty()) return;
+  LinkCheckpoint(checkpoints[0], path_);
+  OpenExisting(checkpoints[0]);
+  ClipToKeyGroups(first_key_group, end_key_group);
+  for (size_t i = 1; i < checkpoints.size(); ++i) {
+    CopyKeyGroups(checkpoints[i], first_key_group, end_key_group);
+  }
+}
+
+void RocksDbBackend::OpenExisting(const std::string& source) {
+  std::vector<std::string> names;
+  rocksdb::Status status = rocksdb::DB::ListColumnFamilies(options_, path_, &names);
+  if (!status.ok()) {
+    throw UserError("cannot read the state checkpoint '" + source + "': " + status.ToString() +
+                    ": restore from an earlier complete checkpoint");
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const std::string& name : names) {
+    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions(options_));
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> opened;
+  status = rocksdb::DB::Open(options_, path_, descriptors, &opened, &db_);
+  if (!status.ok()) {
+    db_ = nullptr;
+    throw UserError("cannot open the state checkpoint '" + source + "' (linked at '" + path_ +
+                    "'): " + status.ToString() + ": restore from an earlier complete checkpoint");
+  }
+  family_names_.clear();
+  handle_of_name_.clear();
+  handles_.clear();
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == rocksdb::kDefaultColumnFamilyName && i != 0) {
+      std::swap(names[0], names[i]);
+      std::swap(opened[0], opened[i]);
+    }
+  }
+  MS_CHECK(!names.empty() && names[0] == rocksdb::kDefaultColumnFamilyName,
+           "a rocksdb checkpoint without its default column family");
+  // Handle 0 is the DB's own default family handle, as Open() makes it (the destructor keeps it).
+  db_->DestroyColumnFamilyHandle(opened[0]);
+  opened[0] = db_->DefaultColumnFamily();
+  for (size_t i = 0; i < names.size(); ++i) {
+    family_names_.push_back(names[i]);
+    handles_.push_back(opened[i]);
+    handle_of_name_.emplace(names[i], static_cast<int>(i));
+  }
+}
+
+void RocksDbBackend::ClipToKeyGroups(int first_key_group, int end_key_group) {
+  NoPerfCounters();
+  for (size_t cf = 0; cf < handles_.size(); ++cf) {
+    if (first_key_group > 0) {
+      Check(db_->DeleteRange(write_options_, handles_[cf], rocksdb::Slice(),
+                             KeyGroupKey(first_key_group)),
+            "hiding the key groups of other subtasks");
+    }
+    if (end_key_group < kMaxKeyGroups) {
+      // [end, 0xFFFF) by one range; the last key group's keys (any bytes after 0xFFFF) one by one.
+      const std::string last = KeyGroupKey(kMaxKeyGroups - 1);
+      Check(db_->DeleteRange(write_options_, handles_[cf], KeyGroupKey(end_key_group), last),
+            "hiding the key groups of other subtasks");
+      std::vector<std::string> keys;
+      for (auto it = Scan(static_cast<int>(cf), last, std::string_view()); it->Valid(); it->Next()) {
+        keys.emplace_back(it->key());
+      }
+      for (const std::string& key : keys) Delete(static_cast<int>(cf), key);
+      Commit();
+    }
+  }
+}
+
+void RocksDbBackend::CopyKeyGroups(const std::string& source, int first_key_group,
+                                   int end_key_group) {
+  // The checkpoint is linked beside the working DB and opened there (never in place: opening
+  // a DB writes to its directory, and a checkpoint is immutable).
+  std::vector<std::string> names;
+  const std::string linked = path_ + ".restore";
+  std::error_code ignored;
+  std::filesystem::remove_all(linked, ignored);
+  LinkCheckpoint(source, linked);
+  rocksdb::DB* other = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> opened;
+  try {
+    rocksdb::Status status = rocksdb::DB::ListColumnFamilies(options_, linked, &names);
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const std::string& name : names) {
+      descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions(options_));
+    }
+    if (status.ok()) status = rocksdb::DB::Open(options_, linked, descriptors, &opened, &other);
+    if (!status.ok()) {
+      throw UserError("cannot open the state checkpoint '" + source + "': " + status.ToString() +
+                      ": restore from an earlier complete checkpoint");
+    }
+    const std::string begin = KeyGroupKey(first_key_group);
+    const std::string end = end_key_group < kMaxKeyGroups ? KeyGroupKey(end_key_group) : "";
+    const rocksdb::Slice upper_bound(end);
+    constexpr size_t kBatchBytes = 4 << 20;
+    for (size_t i = 0; i < names.size(); ++i) {
+      const int cf = ColumnFamily(names[i]);
+      rocksdb::ReadOptions read;
+      read.fill_cache = false;  // read once
+      if (!end.empty()) read.iterate_upper_bound = &upper_bound;
+      std::unique_ptr<rocksdb::Iterator> it(other->NewIterator(read, opened[i]));
+      rocksdb::WriteBatch batch;
+      for (it->Seek(begin); it->Valid(); it->Next()) {
+        Check(batch.Put(handle(cf), it->key(), it->value()), "copying restored state");
+        if (batch.GetDataSize() >= kBatchBytes) {
+          Check(db_->Write(write_options_, &batch), "copying restored state");
+          batch.Clear();
+        }
+      }
+      Check(it->status(), "reading a state checkpoint");
+      Check(db_->Write(write_options_, &batch), "copying restored state");
+    }
+  } catch (...) {
+    for (rocksdb::ColumnFamilyHandle* handle : opened) other->DestroyColumnFamilyHandle(handle);
+    delete other;
+    std::filesystem::remove_all(linked, ignored);
+    throw;
+  }
+  for (rocksdb::ColumnFamilyHandle* handle : opened) other->DestroyColumnFamilyHandle(handle);
+  delete other;
+  std::filesystem::remove_all(linked, ignored);
+}
+
+void RocksDbBackend::Checkpoint(const std::string& directory) {
+  Commit();
+  Open();  // a DB never written is checkpointed empty, with its column families
+  NoPerfCounters();
+  rocksdb::FlushOptions flush;
+  flush.wait = true;
+  Check(db_->Flush(flush, handles_), "flushing state for a checkpoint");
+  std::error_code error;
+  if (std::filesystem::exists(directory, error)) {
+    std::filesystem::remove(directory, error);  // RocksDB makes it; it must be new (and empty)
+    if (error) {
+      throw UserError("the checkpoint directory '" + directory + "' is not empty: " + error.message());
+    }
+  }
+  rocksdb::Checkpoint* checkpoint = nullptr;
+  Check(rocksdb::Checkpoint::Create(db_, &checkpoint), "preparing a state checkpoint");
+  std::unique_ptr<rocksdb::Checkpoint> owned(checkpoint);
+  // Everything was flushed just now: no log to copy (UINT64_MAX: never flush again).
+  const rocksdb::Status status = owned->CreateCheckpoint(directory, UINT64_MAX);
+  if (!status.ok()) {
+    throw UserError("cannot write the state checkpoint '" + directory + "': " + status.ToString());
+  }
+  SyncPath(directory);
 }
 
 void RocksDbBackend::LockPath() {

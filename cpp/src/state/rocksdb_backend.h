@@ -43,6 +43,16 @@ class RocksDbBackend final : public StateBackend {
   // (from the first write) when the DB cannot be opened.
   RocksDbBackend(std::shared_ptr<RocksDbResources> resources, const std::string& operator_id,
                  int subtask);
+  // A DB holding the entries of key groups [first_key_group, end_key_group) of the DBs that
+  // Checkpoint wrote into `checkpoints`. The first one is reopened in place: its SST files are
+  // hard-linked into the working directory (the small MANIFEST, CURRENT and OPTIONS copied) and
+  // the key groups outside the range hidden by two range deletions, so that the time to restore
+  // does not grow with the state. Each further checkpoint (a rescale to fewer subtasks) is
+  // linked and opened beside it and its range copied in (WriteBatch). Throws UserError naming
+  // the checkpoint when it cannot be read.
+  RocksDbBackend(std::shared_ptr<RocksDbResources> resources, const std::string& operator_id,
+                 int subtask, const std::vector<std::string>& checkpoints, int first_key_group,
+                 int end_key_group);
   ~RocksDbBackend() override;
 
   int ColumnFamily(const std::string& name) override;
@@ -55,6 +65,10 @@ class RocksDbBackend final : public StateBackend {
   std::unique_ptr<StateIterator> Scan(int cf, std::string_view begin,
                                       std::string_view end) override;
   std::string kind() const override { return "rocksdb"; }
+  // Commits, flushes every memtable (the WAL is off: unflushed writes would be lost) and takes a
+  // rocksdb::Checkpoint into `directory`: the SST files hard-linked, so a checkpoint costs the
+  // flush and a few small files, and SSTs unchanged since the last one are shared with it.
+  void Checkpoint(const std::string& directory) override;
 
   const std::string& path() const { return path_; }
   // RocksDB's own view, for tests and metrics: a DB property of column family `cf`
@@ -68,6 +82,12 @@ class RocksDbBackend final : public StateBackend {
   // property): keyed state that fits its hot budget never opens it (~5-10 ms a DB, with
   // its files and fsyncs). The directory is checked and cleared at construction all the same.
   void Open();
+  // Opens the DB that RestoreInto linked into path_, with the column families it holds.
+  void OpenExisting(const std::string& source);
+  // Hides the keys outside [first_key_group, end_key_group) in every column family.
+  void ClipToKeyGroups(int first_key_group, int end_key_group);
+  // Copies the key groups [first_key_group, end_key_group) of the checkpoint `source` in.
+  void CopyKeyGroups(const std::string& source, int first_key_group, int end_key_group);
   void LockPath();    // flock of <path>.lock; throws UserError when another pipeline holds it
   void UnlockPath();
   void CreateFamily(const std::string& name);

@@ -5,6 +5,7 @@
 #include <tuple>
 
 #include "core/error.h"
+#include "core/key_groups.h"
 #include "state/memory_backend.h"
 #include "state/rocksdb_backend.h"
 #include "state/rocksdb_resources.h"
@@ -79,12 +80,18 @@ std::unique_ptr<StateBackend> StateEnvironment::MakeBackend(const std::string& o
 std::unique_ptr<StateBackend> StateEnvironment::RestoreBackend(
     const std::string& operator_id, int subtask, const std::vector<std::string>& checkpoints,
     int first_key_group, int end_key_group) {
-  (void)operator_id;
-  (void)subtask;
-  (void)checkpoints;
-  (void)first_key_group;
-  (void)end_key_group;
-  throw UserError("the " + options_.kind + " state backend cannot be restored from a checkpoint yet");
+  MS_CHECK(0 <= first_key_group && first_key_group <= end_key_group &&
+               end_key_group <= kMaxKeyGroups,
+           "a key-group range out of bounds");
+  if (!rocksdb_) {
+    auto backend = std::make_unique<MemoryBackend>();
+    for (const std::string& checkpoint : checkpoints) {
+      backend->LoadCheckpoint(checkpoint, first_key_group, end_key_group);
+    }
+    return backend;
+  }
+  return std::make_unique<RocksDbBackend>(rocksdb_, operator_id, subtask, checkpoints,
+                                          first_key_group, end_key_group);
 }
 
 std::unique_ptr<StateBackend> MakeStateBackend(const StateOptions& options,

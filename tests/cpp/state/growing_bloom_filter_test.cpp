@@ -32,5 +32,35 @@ TEST(GrowingBloomFilter, FindsEverythingAddedAndLittleElse) {
   EXPECT_LT(filter.memory_bytes(), static_cast<size_t>(added) * 8);
 }
 
+// A checkpoint keeps the filter as bytes: read back, it answers as the original did, goes on
+// growing, and a damaged copy is refused.
+TEST(GrowingBloomFilter, RoundTripsThroughItsBytes) {
+  GrowingBloomFilter original(/*first_capacity=*/64);
+  for (int i = 0; i < 5000; ++i) original.Add(HashBytes("key-" + std::to_string(i)));
+  std::string bytes;
+  original.AppendTo(&bytes);
+  GrowingBloomFilter restored;
+  ASSERT_TRUE(restored.ReadFrom(bytes));
+  EXPECT_EQ(restored.memory_bytes(), original.memory_bytes());
+  for (int i = 0; i < 20000; ++i) {
+    const uint64_t hash = HashBytes((i % 2 ? "key-" : "other-") + std::to_string(i / 2));
+    ASSERT_EQ(restored.MayContain(hash), original.MayContain(hash)) << i;
+  }
+  for (int i = 5000; i < 50000; ++i) restored.Add(HashBytes("key-" + std::to_string(i)));
+  for (int i = 0; i < 50000; ++i) ASSERT_TRUE(restored.MayContain(HashBytes("key-" + std::to_string(i))));
+
+  GrowingBloomFilter empty, read_empty;
+  std::string empty_bytes;
+  empty.AppendTo(&empty_bytes);
+  ASSERT_TRUE(read_empty.ReadFrom(empty_bytes));
+  EXPECT_TRUE(read_empty.empty());
+
+  GrowingBloomFilter damaged;
+  EXPECT_FALSE(damaged.ReadFrom(std::string_view(bytes).substr(0, bytes.size() - 1)));
+  EXPECT_FALSE(damaged.ReadFrom(bytes + "x"));
+  EXPECT_FALSE(damaged.ReadFrom(""));
+  EXPECT_TRUE(damaged.empty());  // unchanged by a refused read
+}
+
 }  // namespace
 }  // namespace millstream

@@ -7,12 +7,14 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "../formats/text_file_testing.h"  // TempDir
 #include "core/key_groups.h"
 #include "state/state_factory.h"
 
@@ -361,6 +363,74 @@ TEST_P(KeyedStateStoreConformance, TimeIndexHoldsWhatTheBackendHolds) {
     check_index();
     EXPECT_EQ(metrics.state_entries.load(), static_cast<int64_t>(model.size()));
     EXPECT_EQ(SnapshotOf(store).size(), model.size());
+  }
+}
+
+// A run's checkpoint (issue 17): the hot entries are written out at the barrier and stay hot;
+// a store over the restored backend holds exactly the checkpointed entries, all cold, read from
+// its bookkeeping at the same key groups and by a scan at others, and reads them back.
+TEST_P(KeyedStateStoreConformance, CheckpointRestoresAtTheSameAndOtherKeyGroups) {
+  testing::TempDir scratch;
+  auto backend = MakeBackend("op1");
+  StringEntries entries;
+  KeyedStateStore store(*backend, "test_acc", 8000, nullptr, &entries);
+  std::map<std::string, std::string> model;
+  std::mt19937_64 random(13);
+  auto steps = [&](uint32_t from, uint32_t to) {
+    for (uint32_t step = from; step <= to; ++step) {
+      std::vector<int> keys;
+      for (int i = 0; i < 40; ++i) keys.push_back(std::uniform_int_distribution<int>(0, 499)(random));
+      Step(store, entries, keys, step, &model);
+      store.FinishStep();
+    }
+  };
+  std::map<std::string, std::string> checkpointed;
+  const std::string directory = (scratch.path() / "chk").string();
+  std::filesystem::create_directories(directory);
+  for (int checkpoint = 1; checkpoint <= 3; ++checkpoint) {  // later ones over earlier copies
+    steps(checkpoint * 100, checkpoint * 100 + 30);
+    ASSERT_GT(store.hot_entries(), 0);
+    ASSERT_GT(store.cold_entries(), 0);
+    const int64_t hot = store.hot_entries();
+    store.WriteHotForCheckpoint(checkpoint * 100 + 30);
+    std::filesystem::remove_all(directory + "/db");
+    backend->Checkpoint(directory + "/db");
+    store.WriteBookkeeping(directory + "/test_acc.store", 0, 128);
+    store.CheckpointTaken();
+    EXPECT_EQ(store.hot_entries(), hot);  // nothing evicted
+    checkpointed = model;
+  }
+  steps(400, 420);  // the run goes on; the checkpoint does not see it
+  ASSERT_EQ(SnapshotOf(store), Contents(model.begin(), model.end()));
+  ASSERT_NE(model, checkpointed);
+
+  for (const auto& [first, end] : std::vector<std::pair<int, int>>{{0, 128}, {32, 96}}) {
+    SCOPED_TRACE(std::to_string(first) + ".." + std::to_string(end));
+    auto restored_backend = environment_->RestoreBackend("restored-" + std::to_string(first), 0,
+                                                         {directory + "/db"}, first, end);
+    OperatorMetrics metrics("restored");
+    StringEntries restored_entries;
+    KeyedStateStore restored(*restored_backend, "test_acc", 8000, &metrics, &restored_entries);
+    const bool scanned = restored.Restored({directory + "/test_acc.store"}, first, end);
+    EXPECT_EQ(scanned, first != 0);  // the bookkeeping holds for the same key groups only
+    Contents expected;
+    for (const auto& entry : checkpointed) {
+      const int key_group = ReadKeyGroup(entry.first);
+      if (key_group >= first && key_group < end) expected.push_back(entry);
+    }
+    EXPECT_EQ(restored.cold_entries(), static_cast<int64_t>(expected.size()));
+    EXPECT_EQ(restored.hot_entries(), 0);
+    EXPECT_EQ(metrics.state_entries.load(), static_cast<int64_t>(expected.size()));
+    EXPECT_EQ(SnapshotOf(restored), expected);
+    // Every key of the range is found (or known absent) through the restored key filter.
+    std::map<std::string, std::string> restored_model(expected.begin(), expected.end());
+    std::vector<int> keys;
+    for (int key = 0; key < 500; ++key) {
+      if (key % 128 >= first && key % 128 < end) keys.push_back(key);
+    }
+    Step(restored, restored_entries, keys, 1, &restored_model);
+    restored.FinishStep();
+    EXPECT_EQ(SnapshotOf(restored), Contents(restored_model.begin(), restored_model.end()));
   }
 }
 
