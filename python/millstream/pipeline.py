@@ -84,6 +84,9 @@ class RunResult:
     ``rows_skipped`` and ``rows_dead_letter`` (bad input), ``rows_late``,
     ``window_contributions_dropped`` (a sliding-window row's contributions to its windows that
     had closed when it came, while others were open: see README, Lateness), ``bytes_read``,
+    ``row_groups_pruned``, ``rows_pruned`` and ``bytes_pruned`` (Parquet row groups a filter's
+    statistics ruled out, their rows, and the compressed bytes of column chunks left unread:
+    columns nobody reads, row groups ruled out),
     ``state_entries`` (live keyed-state entries: windows, keys), ``state_entries_peak``
     (the most there were after an input batch), ``state_reads`` and ``state_writes`` (keys
     looked up in and entries written to the state backend: state beyond the hot budget).

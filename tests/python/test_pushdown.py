@@ -125,6 +125,11 @@ def test_the_plan_says_what_each_source_reads(files):
     assert "only" not in read(p, "parquet", paths["parquet"])._explain_text()
 
 
+def test_the_module_examples_run():
+    import doctest
+    assert doctest.testmod(_pushdown).failed == 0
+
+
 def test_projections_keep_only_the_expressions_someone_reads():
     names = {0: ["a", "b"], 1: ["a", "b", "c"], 2: ["c"], 3: ["c"]}
     nodes = [{"id": 0, "op": "source", "inputs": [], "label": "s", "handle": 0},
