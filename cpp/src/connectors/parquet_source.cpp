@@ -76,12 +76,14 @@ std::vector<std::vector<int>> LeavesOfFields(const parquet::FileMetaData& metada
   return leaves_of_field;
 }
 
-std::unique_ptr<parquet::arrow::FileReader> OpenReader(const ParquetFile& file,
-                                                       int64_t batch_size) {
+// `decode_columns_in_parallel`: the reader decodes a batch's columns on Arrow's CPU thread pool
+// (see ParquetSource::CreateSplits); otherwise on the calling worker alone.
+std::unique_ptr<parquet::arrow::FileReader> OpenReader(const ParquetFile& file, int64_t batch_size,
+                                                       bool decode_columns_in_parallel) {
   try {
     parquet::ArrowReaderProperties properties;
     properties.set_batch_size(batch_size);
-    properties.set_use_threads(false);  // parallelism comes from the splits
+    properties.set_use_threads(decode_columns_in_parallel);
     // Pre-buffering would load every row group of the split at once (it is meant for object
     // stores); reading one row group at a time keeps memory at one row group per split.
     properties.set_pre_buffer(false);
@@ -102,13 +104,15 @@ class ParquetSource;
 class ParquetSplit final : public SourceSplit {
  public:
   ParquetSplit(std::shared_ptr<const ParquetSource> source, std::vector<RowGroupRef> groups,
-               OperatorMetrics* metrics)
-      : source_(std::move(source)), groups_(std::move(groups)), metrics_(metrics) {}
+               bool decode_columns_in_parallel, OperatorMetrics* metrics)
+      : source_(std::move(source)), groups_(std::move(groups)),
+        decode_columns_in_parallel_(decode_columns_in_parallel), metrics_(metrics) {}
   SplitOutput Next() override;
 
  private:
   std::shared_ptr<const ParquetSource> source_;
   std::vector<RowGroupRef> groups_;  // read one after the other, each with its own reader
+  bool decode_columns_in_parallel_;
   OperatorMetrics* metrics_;
   size_t group_index_ = 0;
   uint64_t part_ = 0;  // the next batch's place in its row group
@@ -174,12 +178,17 @@ class ParquetSource final : public Source, public std::enable_shared_from_this<P
     // Row groups dealt round-robin, in file order (source.h: interleaved splits).
     const int64_t group_count = static_cast<int64_t>(groups.size());
     const int64_t split_count = std::max<int64_t>(1, std::min<int64_t>(max_splits, group_count));
+    // Parallelism comes from the splits, one a row group at most; with fewer row groups than
+    // the run has workers, the workers without a split are idle, and the splits decode their
+    // columns on Arrow's CPU thread pool (a thread per core, or OMP_NUM_THREADS) to use them.
+    const bool decode_columns_in_parallel = group_count < max_splits;
     std::vector<std::unique_ptr<SourceSplit>> result;
     auto self = shared_from_this();
     for (int64_t k = 0; k < split_count; ++k) {
       std::vector<RowGroupRef> dealt;
       for (int64_t g = k; g < group_count; g += split_count) dealt.push_back(groups[g]);
-      result.push_back(std::make_unique<ParquetSplit>(self, std::move(dealt), metrics));
+      result.push_back(std::make_unique<ParquetSplit>(self, std::move(dealt),
+                                                      decode_columns_in_parallel, metrics));
     }
     return result;
   }
@@ -211,7 +220,7 @@ SplitOutput ParquetSplit::Next() {
         continue;
       }
       if (!file_reader_ || open_file_ != group.file_index) {
-        file_reader_ = OpenReader(file, source_->batch_size());
+        file_reader_ = OpenReader(file, source_->batch_size(), decode_columns_in_parallel_);
         open_file_ = group.file_index;
       }
       auto reader =
