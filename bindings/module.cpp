@@ -72,6 +72,9 @@ py::list MetricsToPython(const RunMetrics& metrics) {
     entry["rows_late"] = op.rows_late.load();
     entry["window_contributions_dropped"] = op.window_contributions_dropped.load();
     entry["bytes_read"] = op.bytes_read.load();
+    entry["row_groups_pruned"] = op.row_groups_pruned.load();
+    entry["rows_pruned"] = op.rows_pruned.load();
+    entry["bytes_pruned"] = op.bytes_pruned.load();
     entry["state_entries"] = op.state_entries.load();
     entry["state_entries_peak"] = op.state_entries_peak.load();
     entry["state_reads"] = op.state_reads.load();

@@ -6,6 +6,8 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 
+from . import _pushdown
+
 # What each op is called in the display.
 _KIND = {"source": "source", "filter": "filter", "project": "project", "map_batches": "map_batches",
          "union": "union", "watermark": "watermark", "explicit_watermark": "watermark",
@@ -29,15 +31,26 @@ class PlanStep:
 def plan_steps(pipeline, node_ids) -> list[PlanStep]:
     """The steps of the plan of these nodes (and their ancestors), inputs first."""
     steps = []
-    for node_id in sorted(pipeline._ancestors(node_ids)):
+    ids = sorted(pipeline._ancestors(node_ids))
+    pushed, filters = {}, {}
+    if _pushdown.enabled():
+        nodes = [pipeline._nodes[i] for i in ids]
+        pushed = _pushdown.source_columns(nodes, pipeline._output_names(ids), pipeline._narrowable)
+        filters = _pushdown.pushed_filters(nodes, pipeline._filterable & set(ids))
+    for node_id in ids:
         node = pipeline._nodes[node_id]
         schema = pipeline._schemas[node_id][0]
         source = pipeline._source_info.get(node_id)
+        reads = source.reads if source else None
+        if node_id in pushed and len(pushed[node_id]) < len(schema):
+            reads = f"{reads}: only {', '.join(pushed[node_id])} of {len(schema)} columns"
+        if node_id in filters:
+            reads = f"{reads}; skips the row groups whose statistics rule out the filter after it"
         steps.append(PlanStep(
             node_id=node_id, op=node["op"], label=node["label"], inputs=list(node["inputs"]),
             parallelism=_parallelism(pipeline, node, source),
             columns=[(field.name, str(field.type)) for field in schema],
-            reads=source.reads if source else None))
+            reads=reads))
     return steps
 
 

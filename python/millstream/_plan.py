@@ -4,7 +4,7 @@ A pipeline is sent as one JSON document (``plan_json``); the engine reads it str
 (``cpp/src/plan/plan_parser.cpp``): an unknown operator or field, a field of the wrong type, a
 missing field or another format version raise :class:`millstream.PlanError` naming the node
 (id, op, label) and the field. Nothing is defaulted on the C++ side, so every field below is
-always sent.
+always sent (but a source's optional ``columns``).
 
 Format version 1::
 
@@ -18,7 +18,12 @@ Every node has ``id`` (int, unique), ``op`` (str), ``inputs`` (ids of earlier no
 =============  ==================================================================  ========
 op             fields                                                              inputs
 =============  ==================================================================  ========
-source         handle: int (index into the sources passed beside the plan)        none
+source         handle: int (index into the sources passed beside the plan);       none
+               columns: [str] (optional: the only columns read, in the schema's
+               order; absent: all; set by _pushdown.py for file sources);
+               filter: expression object (optional: Parquet row groups that no
+               row of which makes it true may be skipped; the filter node after
+               the source still runs)
 filter         predicate: expression object (``Expr.node``)                        one
 project        expressions: [expression object, ...] (one output column each)      one
 map_batches    handle: int (the functions beside the plan), schema: [[name, type]] one

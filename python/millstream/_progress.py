@@ -36,7 +36,9 @@ class Snapshot:
             info = source_infos.get(node["id"])
             if info is not None and info.total_bytes:
                 self.total_bytes += info.total_bytes
-                fractions.append(min(1.0, entry["bytes_read"] / info.total_bytes))
+                # bytes a source skipped unread (pushdown) are as far through the input as read ones
+                passed = entry["bytes_read"] + entry.get("bytes_pruned", 0)
+                fractions.append(min(1.0, passed / info.total_bytes))
             elif info is not None and info.total_rows:
                 self.total_rows += info.total_rows
                 fractions.append(min(1.0, rows / info.total_rows))

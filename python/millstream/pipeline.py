@@ -11,7 +11,7 @@ from typing import Callable
 
 import pyarrow as pa
 
-from . import _core, _explain, _plan, _progress, _types
+from . import _core, _explain, _plan, _progress, _pushdown, _types
 from ._durations import to_ms
 from ._types import to_arrow_schema
 from .expr import Expr, _to_expr, bind_text_times, col, lit
@@ -84,6 +84,9 @@ class RunResult:
     ``rows_skipped`` and ``rows_dead_letter`` (bad input), ``rows_late``,
     ``window_contributions_dropped`` (a sliding-window row's contributions to its windows that
     had closed when it came, while others were open: see README, Lateness), ``bytes_read``,
+    ``row_groups_pruned``, ``rows_pruned`` and ``bytes_pruned`` (Parquet row groups a filter's
+    statistics ruled out, their rows, and the compressed bytes of column chunks left unread:
+    columns nobody reads, row groups ruled out),
     ``state_entries`` (live keyed-state entries: windows, keys), ``state_entries_peak``
     (the most there were after an input batch), ``state_reads`` and ``state_writes`` (keys
     looked up in and entries written to the state backend: state beyond the hot budget).
@@ -163,6 +166,9 @@ class Pipeline:
         # The runs' progress display (millstream/_progress.py): None after ~1 s, True, False.
         self.progress = progress
         self._unbounded_sources: dict[int, str] = {}  # node id -> label (read_kafka(stop=None))
+        # File sources that can read fewer columns (projection pushdown, _pushdown.py).
+        self._narrowable: set[int] = set()
+        self._filterable: set[int] = set()  # Parquet sources: a filter after them skips row groups
 
     # ----- sources -------------------------------------------------------------------------
     def from_arrow(self, data, name: str = "from_arrow") -> "Stream":
@@ -235,7 +241,7 @@ class Pipeline:
         source = _core.jsonl_source(str(path), _text_schema_capsule(schema), on_error,
                                     self.batch_size)
         return self._source(source, f"read_jsonl({path})", on_error,
-                            _explain.files_info(path, self._splits_text()))
+                            _explain.files_info(path, self._splits_text()), narrowable=True)
 
     def read_csv(self, path: str, schema=None, on_error: str = "raise", delimiter: str = ",",
                  header: bool = True) -> "Stream":
@@ -255,7 +261,7 @@ class Pipeline:
         source = _core.csv_source(str(path), _text_schema_capsule(schema), on_error, self.batch_size,
                                   delimiter, header)
         return self._source(source, f"read_csv({path})", on_error,
-                            _explain.files_info(path, self._splits_text()))
+                            _explain.files_info(path, self._splits_text()), narrowable=True)
 
     def read_kafka(self, topics, brokers: str, group: str | None = None, format: str = "json",
                    schema=None, start="earliest", stop="end", on_error: str = "raise",
@@ -349,20 +355,26 @@ class Pipeline:
         [1, 2, 3]
         """
         source = _core.parquet_source(str(path), "raise", self.batch_size)
-        return self._source(source, f"read_parquet({path})",
-                            info=_explain.files_info(path, self._splits_text()))
+        stream = self._source(source, f"read_parquet({path})",
+                              info=_explain.files_info(path, self._splits_text()), narrowable=True)
+        self._filterable.add(stream._node)
+        return stream
 
     def _splits_text(self) -> str:
         return f"up to {self.parallelism} split{'s' if self.parallelism > 1 else ''}"
 
     def _source(self, source, label: str, on_error: str = "raise",
-                info: _explain.SourceInfo | None = None) -> "Stream":
+                info: _explain.SourceInfo | None = None, narrowable: bool = False) -> "Stream":
+        """``narrowable``: the source can read only the columns the plan uses (``_pushdown``),
+        which it does only with ``on_error="raise"``."""
         handle = len(self._sources)
         self._sources.append(source)
         schemas = [_schema_of(source.schema_capsule()), _schema_of(_core.dead_letter_schema())]
         node = self._add(_plan.source_node(handle, label), [], schemas)
         if on_error == "dead_letter":
             self._dead_letter_sources[node] = label
+        if narrowable and on_error == "raise":
+            self._narrowable.add(node)
         if info is not None:
             self._source_info[node] = info
         return Stream(self, node, schemas[0])
@@ -493,9 +505,17 @@ class Pipeline:
         """The plan (format: ``_plan.py``) of the nodes these sinks need."""
         needed = self._ancestors(sinks)
         self._warn_unread_dead_letters(needed)
-        return _plan.plan_json([self._nodes[i] for i in sorted(needed)], self.parallelism,
+        nodes = [self._nodes[i] for i in sorted(needed)]
+        if _pushdown.enabled():
+            nodes = _pushdown.rewrite(nodes, self._output_names(needed), self._narrowable,
+                                      self._filterable)
+        return _plan.plan_json(nodes, self.parallelism,
                                self.max_parallelism, self.state, self.state_dir,
                                self.state_memory_bytes)
+
+    def _output_names(self, node_ids) -> dict[int, list[str]]:
+        """Per node, the names of its output columns (port 0)."""
+        return {i: self._schemas[i][0].names for i in node_ids}
 
     def _ancestors(self, node_ids) -> set[int]:
         seen: set[int] = set()

@@ -87,6 +87,21 @@ class TextFileSource : public Source, public std::enable_shared_from_this<TextFi
   void SetDataBegin(size_t file_index, int64_t data_begin) {
     files_[file_index].data_begin = data_begin;
   }
+  // Makes this copy read only `columns` (Source::WithColumns): the readers then have no column
+  // and no parse for the others. Returns each former column's new index, -1 for one not read.
+  std::vector<int> Narrow(const std::vector<std::string>& columns) {
+    std::vector<int> new_index(schema_->num_fields(), -1);
+    arrow::FieldVector fields;
+    std::vector<ColumnSpec> specs;
+    for (int column : SourceColumnIndices(*schema_, columns, name_)) {
+      new_index[column] = static_cast<int>(fields.size());
+      fields.push_back(schema_->field(column));
+      specs.push_back(specs_[column]);
+    }
+    schema_ = arrow::schema(std::move(fields));
+    specs_ = std::move(specs);
+    return new_index;
+  }
 
  private:
   Position Align(Position position) const;
@@ -270,6 +285,12 @@ class JsonlFileSource final : public TextFileSource {
                                             const char* readable_end) const override {
     return MakeJsonlReader(specs(), readable_end);
   }
+  // Keys of other columns are then skipped like keys the schema does not name.
+  std::shared_ptr<Source> WithColumns(const std::vector<std::string>& columns) const override {
+    auto narrowed = std::make_shared<JsonlFileSource>(*this);
+    narrowed->Narrow(columns);
+    return narrowed;
+  }
 };
 
 class CsvFileSource final : public TextFileSource {
@@ -285,6 +306,18 @@ class CsvFileSource final : public TextFileSource {
   std::unique_ptr<TextRowReader> MakeReader(size_t file_index,
                                             const char* readable_end) const override {
     return MakeCsvReader(specs(), layouts_[file_index], csv_.delimiter, readable_end);
+  }
+  // Fields of other columns are then skipped unparsed, as a header's extra columns are; rows
+  // must still have every field.
+  std::shared_ptr<Source> WithColumns(const std::vector<std::string>& columns) const override {
+    auto narrowed = std::make_shared<CsvFileSource>(*this);
+    const std::vector<int> new_index = narrowed->Narrow(columns);
+    for (CsvLayout& layout : narrowed->layouts_) {
+      for (int& target : layout.targets) {
+        if (target >= 0) target = new_index[target];
+      }
+    }
+    return narrowed;
   }
 
  private:

@@ -8,9 +8,11 @@
 #include <parquet/exception.h>
 #include <parquet/file_reader.h>
 #include <parquet/metadata.h>
+#include <parquet/arrow/schema.h>
 
 #include "connectors/file_paths.h"
 #include "connectors/file_source.h"
+#include "connectors/parquet_row_group_filter.h"
 #include "core/error.h"
 
 namespace millstream {
@@ -29,16 +31,59 @@ struct RowGroupRef {
   int64_t block;
 };
 
+// The compressed bytes of these leaf columns' chunks in a row group: what reading them reads.
+int64_t ColumnChunkBytes(const parquet::RowGroupMetaData& group, const std::vector<int>& leaves) {
+  int64_t bytes = 0;
+  for (int leaf : leaves) bytes += group.ColumnChunk(leaf)->total_compressed_size();
+  return bytes;
+}
+
+// The compressed bytes of all column chunks of a row group (its optional total_compressed_size
+// field is not always written).
+int64_t RowGroupBytes(const parquet::RowGroupMetaData& group) {
+  int64_t bytes = 0;
+  for (int leaf = 0; leaf < group.num_columns(); ++leaf) {
+    bytes += group.ColumnChunk(leaf)->total_compressed_size();
+  }
+  return bytes;
+}
+
+// Per top-level field of the file's Arrow schema, the Parquet leaf columns that make it (one
+// for a flat column, several for a struct), as FileReader's column indices count them.
+std::vector<std::vector<int>> LeavesOfFields(const parquet::FileMetaData& metadata,
+                                             const std::string& path);
+
 [[noreturn]] void ThrowUnreadable(const std::string& path, const std::string& detail) {
   throw UserError("cannot read '" + path + "' as Parquet: " + detail);
 }
 
-std::unique_ptr<parquet::arrow::FileReader> OpenReader(const ParquetFile& file,
-                                                       int64_t batch_size) {
+void CollectLeaves(const parquet::arrow::SchemaField& field, std::vector<int>* leaves) {
+  if (field.column_index >= 0) leaves->push_back(field.column_index);
+  for (const auto& child : field.children) CollectLeaves(child, leaves);
+}
+
+std::vector<std::vector<int>> LeavesOfFields(const parquet::FileMetaData& metadata,
+                                             const std::string& path) {
+  parquet::arrow::SchemaManifest manifest;
+  auto status = parquet::arrow::SchemaManifest::Make(
+      metadata.schema(), metadata.key_value_metadata(),
+      parquet::default_arrow_reader_properties(), &manifest);
+  if (!status.ok()) ThrowUnreadable(path, status.ToString());
+  std::vector<std::vector<int>> leaves_of_field(manifest.schema_fields.size());
+  for (size_t field = 0; field < manifest.schema_fields.size(); ++field) {
+    CollectLeaves(manifest.schema_fields[field], &leaves_of_field[field]);
+  }
+  return leaves_of_field;
+}
+
+// `decode_columns_in_parallel`: the reader decodes a batch's columns on Arrow's CPU thread pool
+// (see ParquetSource::CreateSplits); otherwise on the calling worker alone.
+std::unique_ptr<parquet::arrow::FileReader> OpenReader(const ParquetFile& file, int64_t batch_size,
+                                                       bool decode_columns_in_parallel) {
   try {
     parquet::ArrowReaderProperties properties;
     properties.set_batch_size(batch_size);
-    properties.set_use_threads(false);  // parallelism comes from the splits
+    properties.set_use_threads(decode_columns_in_parallel);
     // Pre-buffering would load every row group of the split at once (it is meant for object
     // stores); reading one row group at a time keeps memory at one row group per split.
     properties.set_pre_buffer(false);
@@ -59,13 +104,15 @@ class ParquetSource;
 class ParquetSplit final : public SourceSplit {
  public:
   ParquetSplit(std::shared_ptr<const ParquetSource> source, std::vector<RowGroupRef> groups,
-               OperatorMetrics* metrics)
-      : source_(std::move(source)), groups_(std::move(groups)), metrics_(metrics) {}
+               bool decode_columns_in_parallel, OperatorMetrics* metrics)
+      : source_(std::move(source)), groups_(std::move(groups)),
+        decode_columns_in_parallel_(decode_columns_in_parallel), metrics_(metrics) {}
   SplitOutput Next() override;
 
  private:
   std::shared_ptr<const ParquetSource> source_;
   std::vector<RowGroupRef> groups_;  // read one after the other, each with its own reader
+  bool decode_columns_in_parallel_;
   OperatorMetrics* metrics_;
   size_t group_index_ = 0;
   uint64_t part_ = 0;  // the next batch's place in its row group
@@ -77,14 +124,46 @@ class ParquetSplit final : public SourceSplit {
 class ParquetSource final : public Source, public std::enable_shared_from_this<ParquetSource> {
  public:
   ParquetSource(std::string name, std::vector<ParquetFile> files, SchemaPtr schema,
-                SourceOptions options)
+                std::vector<std::vector<int>> leaves_of_field, SourceOptions options,
+                std::shared_ptr<const ParquetRowGroupFilter> filter = nullptr)
       : name_(std::move(name)), files_(std::move(files)), schema_(std::move(schema)),
-        options_(options) {}
+        leaves_of_field_(std::move(leaves_of_field)), options_(options),
+        filter_(std::move(filter)) {
+    for (const auto& leaves : leaves_of_field_) {
+      leaf_columns_.insert(leaf_columns_.end(), leaves.begin(), leaves.end());
+    }
+  }
 
   SchemaPtr schema() const override { return schema_; }
   std::string name() const override { return name_; }
   const std::vector<ParquetFile>& files() const { return files_; }
   int64_t batch_size() const { return options_.batch_size; }
+  // The Parquet leaf columns read, which make the schema's fields.
+  const std::vector<int>& leaf_columns() const { return leaf_columns_; }
+
+  // Reads only the column chunks of `columns`: the others are neither read nor decoded.
+  std::shared_ptr<Source> WithColumns(const std::vector<std::string>& columns) const override {
+    arrow::FieldVector fields;
+    std::vector<std::vector<int>> leaves_of_field;
+    for (int field : SourceColumnIndices(*schema_, columns, name_)) {
+      fields.push_back(schema_->field(field));
+      leaves_of_field.push_back(leaves_of_field_[field]);
+    }
+    return std::make_shared<ParquetSource>(name_, files_, arrow::schema(std::move(fields)),
+                                           std::move(leaves_of_field), options_, filter_);
+  }
+
+  // Skips the row groups whose statistics rule the filter out (ParquetRowGroupFilter).
+  std::shared_ptr<Source> WithRowFilter(const std::string& predicate_json) const override {
+    return std::make_shared<ParquetSource>(
+        name_, files_, schema_, leaves_of_field_, options_,
+        std::make_shared<const ParquetRowGroupFilter>(predicate_json, *schema_, leaves_of_field_));
+  }
+
+  // False when the filter rules the whole group out: the split skips it unread.
+  bool MayMatch(const parquet::RowGroupMetaData& group) const {
+    return filter_ == nullptr || filter_->MayMatch(group);
+  }
 
   std::vector<std::unique_ptr<SourceSplit>> CreateSplits(int max_splits,
                                                          OperatorMetrics* metrics) const override {
@@ -99,12 +178,17 @@ class ParquetSource final : public Source, public std::enable_shared_from_this<P
     // Row groups dealt round-robin, in file order (source.h: interleaved splits).
     const int64_t group_count = static_cast<int64_t>(groups.size());
     const int64_t split_count = std::max<int64_t>(1, std::min<int64_t>(max_splits, group_count));
+    // Parallelism comes from the splits, one a row group at most; with fewer row groups than
+    // the run has workers, the workers without a split are idle, and the splits decode their
+    // columns on Arrow's CPU thread pool (a thread per core, or OMP_NUM_THREADS) to use them.
+    const bool decode_columns_in_parallel = group_count < max_splits;
     std::vector<std::unique_ptr<SourceSplit>> result;
     auto self = shared_from_this();
     for (int64_t k = 0; k < split_count; ++k) {
       std::vector<RowGroupRef> dealt;
       for (int64_t g = k; g < group_count; g += split_count) dealt.push_back(groups[g]);
-      result.push_back(std::make_unique<ParquetSplit>(self, std::move(dealt), metrics));
+      result.push_back(std::make_unique<ParquetSplit>(self, std::move(dealt),
+                                                      decode_columns_in_parallel, metrics));
     }
     return result;
   }
@@ -113,7 +197,10 @@ class ParquetSource final : public Source, public std::enable_shared_from_this<P
   std::string name_;
   std::vector<ParquetFile> files_;
   SchemaPtr schema_;
+  std::vector<std::vector<int>> leaves_of_field_;  // per field of schema_: its leaf columns
+  std::vector<int> leaf_columns_;                  // all of them, in order
   SourceOptions options_;
+  std::shared_ptr<const ParquetRowGroupFilter> filter_;  // null: every row group is read
 };
 
 SplitOutput ParquetSplit::Next() {
@@ -122,16 +209,29 @@ SplitOutput ParquetSplit::Next() {
     const RowGroupRef& group = groups_[group_index_];
     const ParquetFile& file = source_->files()[group.file_index];
     if (!batch_reader_) {
+      const auto metadata = file.metadata->RowGroup(group.row_group);
+      if (!source_->MayMatch(*metadata)) {
+        if (metrics_ != nullptr) {
+          metrics_->row_groups_pruned += 1;
+          metrics_->rows_pruned += metadata->num_rows();
+          metrics_->bytes_pruned += RowGroupBytes(*metadata);
+        }
+        ++group_index_;
+        continue;
+      }
       if (!file_reader_ || open_file_ != group.file_index) {
-        file_reader_ = OpenReader(file, source_->batch_size());
+        file_reader_ = OpenReader(file, source_->batch_size(), decode_columns_in_parallel_);
         open_file_ = group.file_index;
       }
-      auto reader = file_reader_->GetRecordBatchReader({group.row_group});
+      auto reader =
+          file_reader_->GetRecordBatchReader({group.row_group}, source_->leaf_columns());
       if (!reader.ok()) ThrowUnreadable(file.path, reader.status().ToString());
       batch_reader_ = std::move(reader).ValueUnsafe();
       part_ = 0;
       if (metrics_ != nullptr) {
-        metrics_->bytes_read += file.metadata->RowGroup(group.row_group)->total_compressed_size();
+        const int64_t read_bytes = ColumnChunkBytes(*metadata, source_->leaf_columns());
+        metrics_->bytes_read += read_bytes;
+        metrics_->bytes_pruned += RowGroupBytes(*metadata) - read_bytes;
       }
     }
     std::shared_ptr<arrow::RecordBatch> batch;
@@ -187,7 +287,12 @@ std::shared_ptr<Source> MakeParquetSource(const std::string& path_or_glob, Sourc
     }
     files.push_back(std::move(file));
   }
-  return std::make_shared<ParquetSource>(name, std::move(files), std::move(schema), options);
+  // Files of one schema have the same leaves: the first file's count for all.
+  auto leaves_of_field = LeavesOfFields(*files.front().metadata, files.front().path);
+  MS_CHECK(static_cast<int>(leaves_of_field.size()) == schema->num_fields(),
+           "a Parquet schema field per Arrow field");
+  return std::make_shared<ParquetSource>(name, std::move(files), std::move(schema),
+                                         std::move(leaves_of_field), options);
 }
 
 }  // namespace millstream

@@ -92,6 +92,20 @@ class Source {
   // positions of another input (a changed file).
   virtual std::vector<std::unique_ptr<SourceSplit>> CreateSplitsAfter(
       const std::vector<std::string>& positions, int max_splits, OperatorMetrics* metrics) const;
+  // Projection pushdown: a source like this one that reads only `columns` (names of schema(),
+  // in its order; SourceColumnIndices checks them), so that what nobody reads is never decoded.
+  // The default refuses with a UserError: only file sources are asked (python _pushdown.py).
+  virtual std::shared_ptr<Source> WithColumns(const std::vector<std::string>& columns) const;
+  // Predicate pushdown: a source like this one that may leave out input that no row of which
+  // makes `predicate_json` (an expression over schema()) true; the filter after it still judges
+  // every row it gives. The default refuses with a UserError: only Parquet sources are asked.
+  virtual std::shared_ptr<Source> WithRowFilter(const std::string& predicate_json) const;
 };
+
+// The indices in `schema` of `columns`, which must be distinct names of it in its order, at
+// least one; throws UserError naming `source` otherwise.
+std::vector<int> SourceColumnIndices(const arrow::Schema& schema,
+                                     const std::vector<std::string>& columns,
+                                     const std::string& source);
 
 }  // namespace millstream

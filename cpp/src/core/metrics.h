@@ -32,6 +32,12 @@ struct OperatorMetrics {
   // while some of its windows were still open: the row goes to those, not to late() (Flink's rule).
   std::atomic<int64_t> window_contributions_dropped{0};
   std::atomic<int64_t> bytes_read{0};
+  // Sources that skip what a query does not need (pushdown): Parquet row groups whose
+  // statistics rule the filter out, their rows, and the compressed bytes of column chunks left
+  // unread (columns nobody reads, row groups ruled out).
+  std::atomic<int64_t> row_groups_pruned{0};
+  std::atomic<int64_t> rows_pruned{0};
+  std::atomic<int64_t> bytes_pruned{0};
   std::atomic<int64_t> state_entries{0};      // live keyed-state entries (windows, keys)
   std::atomic<int64_t> state_entries_peak{0}; // the most state_entries seen after an input batch
   std::atomic<int64_t> state_reads{0};        // keys looked up in the state backend (cold state)

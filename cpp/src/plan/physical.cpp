@@ -66,6 +66,14 @@ class OperatorBuilder {
              "source handle out of range (CheckHandles)");
     result_.kind = PhysicalOperator::Kind::kSource;
     result_.source = handles_.sources[source.handle];
+    if (source.filter_json) result_.source = result_.source->WithRowFilter(*source.filter_json);
+    if (source.columns) {
+      const std::vector<int> read = SourceColumnIndices(*result_.source->schema(), *source.columns,
+                                                        result_.source->name());
+      if (static_cast<int>(read.size()) < result_.source->schema()->num_fields()) {
+        result_.source = result_.source->WithColumns(*source.columns);
+      }
+    }
     result_.output_schemas = {result_.source->schema(), DeadLetterSchema()};
   }
   void operator()(const FilterNode& filter) {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -27,6 +28,12 @@ inline constexpr int kPlanFormatVersion = 1;
 struct SourceNode {
   static constexpr std::string_view kOp = "source";
   int handle = -1;                            // index into PlanHandles::sources
+  // Projection pushdown: the only columns its consumers read (Python's _pushdown.py decides),
+  // which the source reads alone (Source::WithColumns). Absent: every column.
+  std::optional<std::vector<std::string>> columns;
+  // Predicate pushdown: the filter right after it (Parquet sources: Source::WithRowFilter), an
+  // expression; absent: none.
+  std::optional<std::string> filter_json;
 };
 
 struct FilterNode {

@@ -135,7 +135,12 @@ JoinNode ParseJoin(JsonFields& fields) {
 
 NodeOptions ParseOptions(std::string_view op, JsonFields& fields) {
   if (op == SourceNode::kOp) {
-    return SourceNode{static_cast<int>(fields.IntIn("handle", 0, kIntMax))};
+    SourceNode source{static_cast<int>(fields.IntIn("handle", 0, kIntMax)), std::nullopt,
+                      std::nullopt};
+    // Optional, unlike every other field: plans written before pushdown read all.
+    if (fields.Has("columns")) source.columns = fields.Strings("columns");
+    if (fields.Has("filter")) source.filter_json = fields.RawObject("filter");
+    return source;
   }
   if (op == FilterNode::kOp) return FilterNode{fields.RawObject("predicate")};
   if (op == ProjectNode::kOp) {

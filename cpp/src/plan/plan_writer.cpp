@@ -68,7 +68,11 @@ void WriteAggregates(ObjectWriter& object, const std::vector<PlanAggregate>& agg
 struct OptionsWriter {
   ObjectWriter& object;
 
-  void operator()(const SourceNode& source) { object.Int("handle", source.handle); }
+  void operator()(const SourceNode& source) {
+    object.Int("handle", source.handle);
+    if (source.columns) object.Strings("columns", *source.columns);
+    if (source.filter_json) object.Raw("filter", *source.filter_json);
+  }
   void operator()(const FilterNode& filter) { object.Raw("predicate", filter.predicate_json); }
   void operator()(const ProjectNode& project) {
     object.Key("expressions");

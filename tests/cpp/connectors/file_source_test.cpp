@@ -127,6 +127,43 @@ TEST_P(SplitsTest, SplitsInterleaveBlocks) {
   }
 }
 
+// Projection pushdown: a source narrowed to some columns gives exactly those columns of the
+// rows the whole source gives, and a bad value in a column it does not read is not looked at.
+TEST_P(SplitsTest, WithColumnsReadsTheSameRowsOfFewerColumns) {
+  const bool csv = GetParam();
+  TempDir dir;
+  const std::string text = csv ? "id,price,name\n1,2.5,ann\n2,oops,bob\n3,,cy\n"
+                               : "{\"id\": 1, \"price\": 2.5, \"name\": \"ann\"}\n"
+                                 "{\"name\": \"bob\", \"id\": 2, \"price\": \"oops\"}\n"
+                                 "{\"id\": 3, \"name\": \"cy\"}\n";
+  const std::string path = WriteFile(dir.File(csv ? "rows.csv" : "rows.jsonl"), text);
+  auto whole = csv ? MakeCsvSource(path, IdPriceNameSchema(), WithOnError(OnError::kRaise, 2))
+                   : MakeJsonlSource(path, IdPriceNameSchema(), WithOnError(OnError::kRaise, 2));
+  auto narrowed = whole->WithColumns({"id", "name"});
+  EXPECT_EQ(narrowed->schema()->ToString(), "id: int64\nname: string");
+  EXPECT_EQ(whole->schema()->num_fields(), 3);  // the whole source is unchanged
+  for (const int max_splits : {1, 2}) {
+    auto result = ReadAll(*narrowed, max_splits);
+    EXPECT_EQ(ColumnText(*result.rows, "id"), (std::vector<std::string>{"1", "2", "3"}));
+    EXPECT_EQ(ColumnText(*result.rows, "name"), (std::vector<std::string>{"ann", "bob", "cy"}));
+  }
+  EXPECT_NE(UserErrorOf([&] { ReadAll(*whole); }).find("expected float64"), std::string::npos);
+  const std::string unknown = UserErrorOf([&] { whole->WithColumns({"name", "id"}); });
+  EXPECT_NE(unknown.find("asks it to read 'id', which is not one of its columns"),
+            std::string::npos) << unknown;
+}
+
+TEST(FileSource, CsvWithoutHeaderNarrowedKeepsFieldPositions) {
+  TempDir dir;
+  const std::string path = WriteFile(dir.File("rows.csv"), "1,2.5,ann\n2,x,bob\n");
+  CsvOptions csv;
+  csv.header = false;
+  auto source = MakeCsvSource(path, IdPriceNameSchema(), WithOnError(OnError::kRaise, 10), csv)
+                    ->WithColumns({"name"});
+  auto result = ReadAll(*source);
+  EXPECT_EQ(ColumnText(*result.rows, "name"), (std::vector<std::string>{"ann", "bob"}));
+}
+
 INSTANTIATE_TEST_SUITE_P(JsonlAndCsv, SplitsTest, ::testing::Values(false, true),
                          [](const auto& info) { return info.param ? "Csv" : "Jsonl"; });
 
@@ -304,6 +341,22 @@ TEST(ParquetSource, OtherSchemasAndOtherFormatsAreUserErrors) {
   const std::string text = WriteFile(dir.File("text.parquet"), "id,price\n1,2\n");
   const std::string unreadable = UserErrorOf([&] { MakeParquetSource(text, {}); });
   EXPECT_EQ(unreadable.rfind("cannot read '" + text + "' as Parquet: ", 0), 0u) << unreadable;
+}
+
+TEST(ParquetSource, WithColumnsReadsOnlyThoseColumnChunks) {
+  TempDir dir;
+  auto table = RandomTable(3000, 5);
+  WriteParquet(*table, dir.File("a.parquet"), 1000);
+  auto whole = MakeParquetSource(dir.File("a.parquet"), WithOnError(OnError::kRaise, 256));
+  auto narrowed = whole->WithColumns({"id", "name"});
+  OperatorMetrics whole_metrics("whole"), narrowed_metrics("narrowed");
+  auto all = ReadAll(*whole, 2, &whole_metrics);
+  auto some = ReadAll(*narrowed, 2, &narrowed_metrics);
+  auto expected = CheckArrow(all.rows->SelectColumns({0, 2}), "select");
+  EXPECT_TRUE(some.rows->Equals(*expected)) << some.rows->ToString();
+  // Only the id and name chunks are read: fewer bytes than the whole row groups.
+  EXPECT_GT(narrowed_metrics.bytes_read, 0);
+  EXPECT_LT(narrowed_metrics.bytes_read, whole_metrics.bytes_read);
 }
 
 TEST(ParquetSource, EmptyTable) {

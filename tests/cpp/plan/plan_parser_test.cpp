@@ -84,6 +84,24 @@ TEST(PlanParserTest, WritingAPlanAndReadingItBackGivesTheSamePlan) {
             std::string::npos);
 }
 
+// A source's `columns` (projection pushdown) is the one optional field: absent, every column.
+TEST(PlanParserTest, ASourceReadsItsPushedDownColumnsWhenGiven) {
+  const Plan plan = ParsePlan(PlanWith(
+      R"js(, {"id": 12, "op": "source", "inputs": [], "label": "read_csv(a.csv)", "handle": 0,
+              "columns": ["x", "ts"]})js"));
+  EXPECT_FALSE(plan.nodes.front().as<SourceNode>().columns.has_value());
+  const auto& source = plan.nodes.back().as<SourceNode>();
+  ASSERT_TRUE(source.columns.has_value());
+  EXPECT_EQ(*source.columns, (std::vector<std::string>{"x", "ts"}));
+  const std::string written = WritePlan(plan);
+  EXPECT_EQ(WritePlan(ParsePlan(written)), written);
+  EXPECT_NE(written.find(R"js("handle": 0, "columns": ["x", "ts"])js"), std::string::npos)
+      << written;
+  EXPECT_NE(PlanErrorOf(PlanWith(R"js(, {"id": 12, "op": "source", "inputs": [], "label": "s",
+                                    "handle": 0, "columns": [1]})js")).find("columns"),
+            std::string::npos);
+}
+
 // A join node: its fields read into JoinNode, written back the same, and checked strictly.
 std::string JoinNodeJson(const std::string& fields) {
   return R"js(, {"id": 12, "op": "join", "inputs": [5, 5], "label": "join(outer, on=k)", )js" +
