@@ -7,6 +7,7 @@
 #include <arrow/json/from_string.h>
 #include <gtest/gtest.h>
 #include <parquet/arrow/reader.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <random>
@@ -253,6 +254,124 @@ TEST(FileSink, UnwritableDirectoryAndUnsupportedTypesAreUserErrors) {
                 "): column 'l' has type list<item: int64>, which JSON Lines cannot hold (cast it to "
                 "a string first, or write Parquet)");
   EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
+}
+
+// ---- checkpoints: PrepareCheckpoint / Restore ---------------------------------------------------
+
+// Runs `body` in a child process that then dies without unwinding (no destructor, no Abort), as
+// a killed run does, while the sink `body` returns is alive; its temporary files keep the
+// child's pid in their names.
+template <typename Body>
+void RunAndDie(Body body) {
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    try {
+      std::unique_ptr<FileSink> alive_when_killed = body();
+      ::_exit(0);
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "the child run failed: %s\n", error.what());
+      ::_exit(2);
+    }
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the child run failed";
+}
+
+std::unique_ptr<FileSink> MakeSinkFor(const std::string& path) {
+  if (path.ends_with(".csv")) return MakeCsvSink(path, AllTypes());
+  if (path.ends_with(".jsonl")) return MakeJsonlSink(path, AllTypes());
+  return MakeParquetSink(path, AllTypes());
+}
+
+std::string CheckpointDir(const TempDir& dir, int64_t id) {
+  const std::string path = dir.File("chk-" + std::to_string(id));
+  std::filesystem::create_directories(path);
+  return path;
+}
+
+// A run killed after checkpoints and restored (twice from the same checkpoint, the first restored
+// run killed too) writes the file a run without the kill writes: byte for byte for text, the same
+// rows in order for Parquet.
+TEST(FileSink, RestoredAfterAKillTheFileIsAsIfNothingHappened) {
+  std::vector<BatchPtr> batches;
+  for (uint64_t seed = 0; seed < 10; ++seed) batches.push_back(AwkwardBatch(50 + 13 * seed, seed));
+  const BatchPtr lost = AwkwardBatch(77, 99);  // written after the checkpoint, then killed
+  for (const std::string name : {"a.csv", "a.jsonl", "a.parquet"}) {
+    SCOPED_TRACE(name);
+    TempDir dir;
+    const std::string clean_path = dir.File("clean-" + name);
+    {
+      auto sink = MakeSinkFor(clean_path);
+      for (const auto& batch : batches) sink->Write(batch);
+      sink->Finish();
+    }
+    const std::string path = dir.File(name);
+    RunAndDie([&] {
+      auto sink = MakeSinkFor(path);
+      for (size_t i = 0; i < 3; ++i) sink->Write(batches[i]);
+      sink->PrepareCheckpoint({1, CheckpointDir(dir, 1), ""});
+      sink->Write(batches[3]);
+      sink->PrepareCheckpoint({2, CheckpointDir(dir, 2), dir.File("chk-1")});
+      sink->Write(lost);
+      sink->Write(lost);
+      return sink;
+    });
+    RunAndDie([&] {
+      auto sink = MakeSinkFor(path);
+      sink->Restore(dir.File("chk-2"));
+      sink->Write(batches[4]);
+      sink->Write(lost);
+      return sink;
+    });
+    {
+      auto sink = MakeSinkFor(path);
+      sink->Restore(dir.File("chk-2"));
+      for (size_t i = 4; i < batches.size(); ++i) sink->Write(batches[i]);
+      sink->Finish();
+    }
+    if (name.ends_with(".parquet")) {
+      auto read = [](const std::string& file) {
+        auto input = CheckArrow(arrow::io::ReadableFile::Open(file), "open");
+        auto reader = CheckArrow(parquet::arrow::OpenFile(input, arrow::default_memory_pool()), "reader");
+        std::shared_ptr<arrow::Table> table;
+        CheckArrow(reader->ReadTable(&table), "read");
+        return table;
+      };
+      auto restored = read(path);
+      EXPECT_EQ(restored->num_rows(), read(clean_path)->num_rows());
+      EXPECT_TRUE(restored->Equals(*read(clean_path)));
+      EXPECT_TRUE(restored->schema()->Equals(*AllTypes()));
+    } else {
+      EXPECT_EQ(ReadFileBytes(path), ReadFileBytes(clean_path));
+    }
+    // No temporary or staged file is left beside the output.
+    std::vector<std::string> left;
+    for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+      if (entry.is_regular_file()) left.push_back(entry.path().filename().string());
+    }
+    std::sort(left.begin(), left.end());
+    EXPECT_EQ(left, (std::vector<std::string>{name, "clean-" + name}));
+  }
+}
+
+TEST(FileSink, RestoringWithoutThePendingFileIsAUserErrorNamingIt) {
+  TempDir dir;
+  const std::string path = dir.File("a.csv");
+  RunAndDie([&] {
+    auto sink = MakeCsvSink(path, AllTypes());
+    sink->Write(AwkwardBatch(40, 1));
+    sink->PrepareCheckpoint({1, CheckpointDir(dir, 1), ""});
+    return sink;
+  });
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    if (entry.path().filename().string().starts_with("a.csv.tmp-")) std::filesystem::remove(entry);
+  }
+  auto sink = MakeCsvSink(path, AllTypes());
+  const std::string error = UserErrorOf([&] { sink->Restore(dir.File("chk-1")); });
+  EXPECT_NE(error.find("cannot restore the output '" + path + "'"), std::string::npos) << error;
+  EXPECT_NE(error.find("pending file"), std::string::npos) << error;
 }
 
 }  // namespace
