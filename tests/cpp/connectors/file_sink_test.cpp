@@ -7,7 +7,6 @@
 #include <arrow/json/from_string.h>
 #include <gtest/gtest.h>
 #include <parquet/arrow/reader.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <random>
@@ -258,27 +257,6 @@ TEST(FileSink, UnwritableDirectoryAndUnsupportedTypesAreUserErrors) {
 
 // ---- checkpoints: PrepareCheckpoint / Restore ---------------------------------------------------
 
-// Runs `body` in a child process that then dies without unwinding (no destructor, no Abort), as
-// a killed run does, while the sink `body` returns is alive; its temporary files keep the
-// child's pid in their names.
-template <typename Body>
-void RunAndDie(Body body) {
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    try {
-      std::unique_ptr<FileSink> alive_when_killed = body();
-      ::_exit(0);
-    } catch (const std::exception& error) {
-      std::fprintf(stderr, "the child run failed: %s\n", error.what());
-      ::_exit(2);
-    }
-  }
-  int status = 0;
-  ASSERT_EQ(::waitpid(child, &status, 0), child);
-  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the child run failed";
-}
-
 std::unique_ptr<FileSink> MakeSinkFor(const std::string& path) {
   if (path.ends_with(".csv")) return MakeCsvSink(path, AllTypes());
   if (path.ends_with(".jsonl")) return MakeJsonlSink(path, AllTypes());
@@ -335,9 +313,7 @@ TEST(FileSink, RestoredAfterAKillTheFileIsAsIfNothingHappened) {
       auto read = [](const std::string& file) {
         auto input = CheckArrow(arrow::io::ReadableFile::Open(file), "open");
         auto reader = CheckArrow(parquet::arrow::OpenFile(input, arrow::default_memory_pool()), "reader");
-        std::shared_ptr<arrow::Table> table;
-        CheckArrow(reader->ReadTable(&table), "read");
-        return table;
+        return CheckArrow(reader->ReadTable(), "read");
       };
       auto restored = read(path);
       EXPECT_EQ(restored->num_rows(), read(clean_path)->num_rows());
