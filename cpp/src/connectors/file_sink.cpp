@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include <filesystem>
+#include <random>
 
 #include <arrow/io/file.h>
 #include <arrow/util/compression.h>
@@ -37,6 +38,15 @@ std::string PathIn(const std::string& directory, std::string_view name) {
 
 std::string TempPathFor(const std::string& path) {
   return path + ".tmp-" + std::to_string(::getpid());
+}
+
+// "<path>.pending-<pid>-<random>": the in-progress file of a run that took a checkpoint.
+std::string UniquePendingPath(const std::string& path) {
+  std::random_device random;
+  const uint64_t tag = (static_cast<uint64_t>(random()) << 32) ^ random();
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(tag));
+  return path + ".pending-" + std::to_string(::getpid()) + "-" + hex;
 }
 
 [[noreturn]] void ThrowSystem(const std::string& what, const std::string& path) {
@@ -91,16 +101,29 @@ class TextFileSink final : public FileSink {
     MoveIntoPlace(temp_path_, path_);
   }
 
+  // After a checkpoint the file is the checkpoint's pending output, which a restore adopts: a
+  // failed run keeps it (a kill would have too).
   void Abort() override {
     if (fd_ < 0) return;
     ::close(fd_);
     fd_ = -1;
-    ::unlink(temp_path_.c_str());
+    if (!checkpointed_) ::unlink(temp_path_.c_str());
     buffer_.clear();
   }
 
   void PrepareCheckpoint(const SnapshotTarget& target) override {
     MS_CHECK(fd_ >= 0, "PrepareCheckpoint() after Finish() or Abort()");
+    if (!checkpointed_) {
+      // A name no later sink opens (the temporary name is per process, and a run restored in
+      // the same process would truncate it when its sink is made).
+      const std::string pending_path = UniquePendingPath(path_);
+      if (std::rename(temp_path_.c_str(), pending_path.c_str()) != 0) {
+        ThrowSystem("rename the pending output to", pending_path);
+      }
+      temp_path_ = pending_path;
+      checkpointed_ = true;
+      SyncPath(std::filesystem::path(temp_path_).parent_path().string());
+    }
     Flush();
     if (::fdatasync(fd_) != 0) ThrowSystem("write", temp_path_);
     PositionWriter record(kTextPendingTag);
@@ -137,6 +160,7 @@ class TextFileSink final : public FileSink {
       ThrowSystem("cut back to its checkpointed length", temp_path_);
     }
     written_bytes_ = length;
+    checkpointed_ = true;
     buffer_.clear();  // the header is in the file already
   }
 
@@ -163,6 +187,7 @@ class TextFileSink final : public FileSink {
   int fd_ = -1;
   std::string buffer_;
   int64_t written_bytes_ = 0;  // to the file: its length
+  bool checkpointed_ = false;  // temp_path_ is a checkpoint's pending output
 };
 
 // Arrow's message with its detail: for a failed write, the errno ("[errno 28] No space left on

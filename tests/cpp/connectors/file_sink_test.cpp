@@ -257,6 +257,12 @@ TEST(FileSink, UnwritableDirectoryAndUnsupportedTypesAreUserErrors) {
 
 // ---- checkpoints: PrepareCheckpoint / Restore ---------------------------------------------------
 
+std::shared_ptr<arrow::Table> ReadParquetTable(const std::string& path) {
+  auto input = CheckArrow(arrow::io::ReadableFile::Open(path), "open");
+  auto reader = CheckArrow(parquet::arrow::OpenFile(input, arrow::default_memory_pool()), "reader");
+  return CheckArrow(reader->ReadTable(), "read");
+}
+
 std::unique_ptr<FileSink> MakeSinkFor(const std::string& path) {
   if (path.ends_with(".csv")) return MakeCsvSink(path, AllTypes());
   if (path.ends_with(".jsonl")) return MakeJsonlSink(path, AllTypes());
@@ -310,14 +316,9 @@ TEST(FileSink, RestoredAfterAKillTheFileIsAsIfNothingHappened) {
       sink->Finish();
     }
     if (name.ends_with(".parquet")) {
-      auto read = [](const std::string& file) {
-        auto input = CheckArrow(arrow::io::ReadableFile::Open(file), "open");
-        auto reader = CheckArrow(parquet::arrow::OpenFile(input, arrow::default_memory_pool()), "reader");
-        return CheckArrow(reader->ReadTable(), "read");
-      };
-      auto restored = read(path);
-      EXPECT_EQ(restored->num_rows(), read(clean_path)->num_rows());
-      EXPECT_TRUE(restored->Equals(*read(clean_path)));
+      auto restored = ReadParquetTable(path);
+      EXPECT_EQ(restored->num_rows(), ReadParquetTable(clean_path)->num_rows());
+      EXPECT_TRUE(restored->Equals(*ReadParquetTable(clean_path)));
       EXPECT_TRUE(restored->schema()->Equals(*AllTypes()));
     } else {
       EXPECT_EQ(ReadFileBytes(path), ReadFileBytes(clean_path));
@@ -332,6 +333,44 @@ TEST(FileSink, RestoredAfterAKillTheFileIsAsIfNothingHappened) {
   }
 }
 
+// A run that fails in this process (Abort) after a checkpoint is restored by the next sink of
+// the same process: the checkpoint's output survives the Abort and the new sink's temp file.
+TEST(FileSink, AFailedRunRestoredInTheSameProcessWritesTheCleanFile) {
+  std::vector<BatchPtr> batches;
+  for (uint64_t seed = 0; seed < 4; ++seed) batches.push_back(AwkwardBatch(40, seed));
+  for (const std::string name : {"a.csv", "a.jsonl", "a.parquet"}) {
+    SCOPED_TRACE(name);
+    TempDir dir;
+    const std::string clean_path = dir.File("clean-" + name);
+    {
+      auto sink = MakeSinkFor(clean_path);
+      for (const auto& batch : batches) sink->Write(batch);
+      sink->Finish();
+    }
+    const std::string path = dir.File(name);
+    {
+      auto sink = MakeSinkFor(path);
+      sink->Write(batches[0]);
+      sink->Write(batches[1]);
+      sink->PrepareCheckpoint({1, CheckpointDir(dir, 1), ""});
+      sink->Write(batches[2]);
+      sink->Abort();  // the run failed
+    }
+    {
+      auto sink = MakeSinkFor(path);
+      sink->Restore(dir.File("chk-1"));
+      sink->Write(batches[2]);
+      sink->Write(batches[3]);
+      sink->Finish();
+    }
+    if (name.ends_with(".parquet")) {
+      EXPECT_TRUE(ReadParquetTable(path)->Equals(*ReadParquetTable(clean_path)));
+    } else {
+      EXPECT_EQ(ReadFileBytes(path), ReadFileBytes(clean_path));
+    }
+  }
+}
+
 TEST(FileSink, RestoringWithoutThePendingFileIsAUserErrorNamingIt) {
   TempDir dir;
   const std::string path = dir.File("a.csv");
@@ -342,7 +381,7 @@ TEST(FileSink, RestoringWithoutThePendingFileIsAUserErrorNamingIt) {
     return sink;
   });
   for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
-    if (entry.path().filename().string().starts_with("a.csv.tmp-")) std::filesystem::remove(entry);
+    if (entry.path().filename().string().starts_with("a.csv.pending-")) std::filesystem::remove(entry);
   }
   auto sink = MakeCsvSink(path, AllTypes());
   const std::string error = UserErrorOf([&] { sink->Restore(dir.File("chk-1")); });
