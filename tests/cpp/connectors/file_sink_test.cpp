@@ -269,6 +269,29 @@ std::unique_ptr<FileSink> MakeSinkFor(const std::string& path) {
   return MakeParquetSink(path, AllTypes());
 }
 
+// The file a run without checkpoints writes: "clean-<name>" in `dir`.
+std::string WriteCleanRun(const TempDir& dir, const std::string& name,
+                          const std::vector<BatchPtr>& batches) {
+  const std::string clean_path = dir.File("clean-" + name);
+  auto sink = MakeSinkFor(clean_path);
+  for (const auto& batch : batches) sink->Write(batch);
+  sink->Finish();
+  return clean_path;
+}
+
+// Byte for byte for text; the same rows in order, and the schema, for Parquet (its row groups
+// may be cut elsewhere).
+void ExpectSameOutput(const std::string& path, const std::string& clean_path) {
+  if (path.ends_with(".parquet")) {
+    auto restored = ReadParquetTable(path);
+    EXPECT_EQ(restored->num_rows(), ReadParquetTable(clean_path)->num_rows());
+    EXPECT_TRUE(restored->Equals(*ReadParquetTable(clean_path)));
+    EXPECT_TRUE(restored->schema()->Equals(*AllTypes()));
+  } else {
+    EXPECT_EQ(ReadFileBytes(path), ReadFileBytes(clean_path));
+  }
+}
+
 std::string CheckpointDir(const TempDir& dir, int64_t id) {
   const std::string path = dir.File("chk-" + std::to_string(id));
   std::filesystem::create_directories(path);
@@ -285,12 +308,7 @@ TEST(FileSink, RestoredAfterAKillTheFileIsAsIfNothingHappened) {
   for (const std::string name : {"a.csv", "a.jsonl", "a.parquet"}) {
     SCOPED_TRACE(name);
     TempDir dir;
-    const std::string clean_path = dir.File("clean-" + name);
-    {
-      auto sink = MakeSinkFor(clean_path);
-      for (const auto& batch : batches) sink->Write(batch);
-      sink->Finish();
-    }
+    const std::string clean_path = WriteCleanRun(dir, name, batches);
     const std::string path = dir.File(name);
     RunAndDie([&] {
       auto sink = MakeSinkFor(path);
@@ -315,14 +333,7 @@ TEST(FileSink, RestoredAfterAKillTheFileIsAsIfNothingHappened) {
       for (size_t i = 4; i < batches.size(); ++i) sink->Write(batches[i]);
       sink->Finish();
     }
-    if (name.ends_with(".parquet")) {
-      auto restored = ReadParquetTable(path);
-      EXPECT_EQ(restored->num_rows(), ReadParquetTable(clean_path)->num_rows());
-      EXPECT_TRUE(restored->Equals(*ReadParquetTable(clean_path)));
-      EXPECT_TRUE(restored->schema()->Equals(*AllTypes()));
-    } else {
-      EXPECT_EQ(ReadFileBytes(path), ReadFileBytes(clean_path));
-    }
+    ExpectSameOutput(path, clean_path);
     // No temporary or staged file is left beside the output.
     std::vector<std::string> left;
     for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
@@ -341,12 +352,7 @@ TEST(FileSink, AFailedRunRestoredInTheSameProcessWritesTheCleanFile) {
   for (const std::string name : {"a.csv", "a.jsonl", "a.parquet"}) {
     SCOPED_TRACE(name);
     TempDir dir;
-    const std::string clean_path = dir.File("clean-" + name);
-    {
-      auto sink = MakeSinkFor(clean_path);
-      for (const auto& batch : batches) sink->Write(batch);
-      sink->Finish();
-    }
+    const std::string clean_path = WriteCleanRun(dir, name, batches);
     const std::string path = dir.File(name);
     {
       auto sink = MakeSinkFor(path);
@@ -363,11 +369,7 @@ TEST(FileSink, AFailedRunRestoredInTheSameProcessWritesTheCleanFile) {
       sink->Write(batches[3]);
       sink->Finish();
     }
-    if (name.ends_with(".parquet")) {
-      EXPECT_TRUE(ReadParquetTable(path)->Equals(*ReadParquetTable(clean_path)));
-    } else {
-      EXPECT_EQ(ReadFileBytes(path), ReadFileBytes(clean_path));
-    }
+    ExpectSameOutput(path, clean_path);
   }
 }
 
