@@ -12,6 +12,9 @@ class FileOutputSink final : public Sink {
   void Write(BatchPtr batch, uint64_t, uint64_t) override { file_->Write(batch); }
   void Finish() override { file_->Finish(); }
   void Abort() override { file_->Abort(); }
+  void PrepareCheckpoint(const SnapshotTarget& target) override { file_->PrepareCheckpoint(target); }
+  void CommitCheckpoint(int64_t checkpoint_id) override { file_->CommitCheckpoint(checkpoint_id); }
+  void Restore(const std::string& directory) override { file_->Restore(directory); }
 
  private:
   std::unique_ptr<FileSink> file_;

@@ -2,11 +2,17 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <optional>
 #include <set>
+#include <tuple>
 
+#include "connectors/file_identity.h"
 #include "connectors/file_paths.h"
+#include "connectors/position_bytes.h"
 #include "core/error.h"
+#include "core/hash.h"
 #include "formats/csv_reader.h"
 #include "formats/jsonl_reader.h"
 #include "formats/input_file.h"
@@ -28,7 +34,20 @@ struct ByteRange {
   int64_t begin;  // offsets in the file
   int64_t end;
   int64_t block = 0;  // the block it is part of (Source::CreateSplits)
+  // The place among its block's chunks of the first chunk read from here when the range starts
+  // its block in a split: 0, but a restored split resumes a block part-way (CreateSplitsAfter)
+  // and numbers its chunks on from where the checkpointed split stopped.
+  uint64_t first_part = 0;
 };
+
+// Split positions (SourceSplit::Position) of text sources: the files' identities, then the
+// split's remaining byte ranges (file, begin, end, block, first_part). A range begins at a line
+// start, mid-block after a restore. Line numbers need nothing more: a bad row's line is counted
+// from the start of its file (BadRows), wherever the range begins.
+constexpr std::string_view kTextPositionTag = "millstream-text-split-v1";
+
+// Bytes at each end of a text file that its fingerprint covers (file_identity.h).
+constexpr int64_t kFingerprintBytes = 4096;
 
 // A point in the concatenation of all files' data.
 struct Position {
@@ -72,6 +91,13 @@ class TextFileSource : public Source, public std::enable_shared_from_this<TextFi
   std::string name() const override { return name_; }
   std::vector<std::unique_ptr<SourceSplit>> CreateSplits(int max_splits,
                                                          OperatorMetrics* metrics) const override;
+  std::vector<std::unique_ptr<SourceSplit>> CreateSplitsAfter(
+      const std::vector<std::string>& positions, int max_splits,
+      OperatorMetrics* metrics) const override;
+
+  // The files as a checkpoint records them; taken once, when first asked (runs without
+  // checkpoints never read the bytes).
+  const std::vector<FileIdentity>& Identities() const;
 
   // A reader of a range of file `file_index` read into memory that is readable up to
   // `readable_end`.
@@ -112,6 +138,7 @@ class TextFileSource : public Source, public std::enable_shared_from_this<TextFi
   SourceOptions options_;
   std::vector<ColumnSpec> specs_;
   std::vector<FileData> files_;
+  LazyFileIdentities identities_;
 };
 
 class TextFileSplit final : public SourceSplit {
@@ -128,7 +155,7 @@ class TextFileSplit final : public SourceSplit {
     const int64_t block = range_index_ < ranges_.size() ? ranges_[range_index_].block : 0;
     if (block != block_) {
       block_ = block;
-      part_ = 0;
+      part_ = range_index_ < ranges_.size() ? ranges_[range_index_].first_part : 0;
     }
     output.position = ChunkPosition(block, part_++);
     // A chunk ends at its block's end: sinks order chunks by block (ChunkPosition).
@@ -152,6 +179,24 @@ class TextFileSplit final : public SourceSplit {
     if (output.rows && metrics_ != nullptr) metrics_->rows_out += output.rows->num_rows();
     output.end = range_index_ >= ranges_.size();
     return output;
+  }
+
+  std::string Position() const override {
+    PositionWriter writer(kTextPositionTag);
+    PutFileIdentities(source_->Identities(), &writer);
+    writer.PutInt(static_cast<int64_t>(ranges_.size() - range_index_));
+    for (size_t i = range_index_; i < ranges_.size(); ++i) {
+      ByteRange range = ranges_[i];
+      // The reader stops between rows: the rest of its range starts at a row.
+      if (i == range_index_ && reader_) range.begin += cursor_ - text_.get();
+      if (range.block == block_) range.first_part = part_;  // chunks of it were returned
+      writer.PutInt(static_cast<int64_t>(range.file_index));
+      writer.PutInt(range.begin);
+      writer.PutInt(range.end);
+      writer.PutInt(range.block);
+      writer.PutInt(static_cast<int64_t>(range.first_part));
+    }
+    return writer.Take();
   }
 
  private:
@@ -265,6 +310,82 @@ std::vector<std::unique_ptr<SourceSplit>> TextFileSource::CreateSplits(
   auto self = shared_from_this();
   for (auto& ranges : ranges_of_split) {
     if (ranges.empty() && !splits.empty()) continue;  // no split for nothing (but always one)
+    splits.push_back(std::make_unique<TextFileSplit>(self, std::move(ranges), metrics));
+  }
+  return splits;
+}
+
+const std::vector<FileIdentity>& TextFileSource::Identities() const {
+  return identities_.Get([this] {
+    std::vector<FileIdentity> identities;
+    for (const FileData& data : files_) {
+      const InputFile& file = *data.file;
+      const int64_t head = std::min(kFingerprintBytes, file.size());
+      const int64_t tail = std::min(kFingerprintBytes, file.size() - head);
+      std::string ends(static_cast<size_t>(head + tail), '\0');
+      file.ReadAt(0, head, ends.data());
+      file.ReadAt(file.size() - tail, tail, ends.data() + head);
+      identities.push_back(FileIdentity{file.path(), file.size(), HashBytes(ends)});
+    }
+    return identities;
+  });
+}
+
+// Deals the ranges the positions left over, block by block in the input's order, round-robin
+// over the new splits: the blocks that were part-read are the earliest of a run whose splits
+// kept pace (SplitAlignment), so they come first, and each split still reads its blocks in
+// order. Block numbers stay those of the first run, so sinks order old and new rows alike.
+std::vector<std::unique_ptr<SourceSplit>> TextFileSource::CreateSplitsAfter(
+    const std::vector<std::string>& positions, int max_splits, OperatorMetrics* metrics) const {
+  MS_CHECK(max_splits >= 1, "at least one split");
+  std::map<int64_t, std::vector<ByteRange>> ranges_of_block;
+  std::set<int64_t> blocks_of_earlier_splits;  // a block is read by one split at a time
+  for (const std::string& position : positions) {
+    PositionReader reader(position, kTextPositionTag, name_);
+    CheckFileIdentities(Identities(), name_, &reader);
+    const int64_t count = reader.GetInt();
+    std::set<int64_t> blocks_of_split;
+    for (int64_t i = 0; i < count; ++i) {
+      ByteRange range;
+      const int64_t file_index = reader.GetInt();
+      range.begin = reader.GetInt();
+      range.end = reader.GetInt();
+      range.block = reader.GetInt();
+      range.first_part = static_cast<uint64_t>(reader.GetInt());
+      const bool fits = file_index >= 0 && file_index < static_cast<int64_t>(files_.size()) &&
+                        range.begin >= 0 && range.begin <= range.end &&
+                        range.end <= files_[static_cast<size_t>(file_index)].file->size() &&
+                        range.block >= 0;
+      if (!fits) {
+        throw UserError(name_ + ": a checkpointed position holds a byte range outside the "
+                        "files; the checkpoint is damaged (restore from another one)");
+      }
+      range.file_index = static_cast<size_t>(file_index);
+      if (blocks_of_earlier_splits.contains(range.block)) {
+        throw UserError(name_ + ": two checkpointed split positions both hold block " +
+                        std::to_string(range.block) +
+                        "; the checkpoint is damaged (restore from another one)");
+      }
+      blocks_of_split.insert(range.block);
+      ranges_of_block[range.block].push_back(range);
+    }
+    reader.ExpectEnd();
+    blocks_of_earlier_splits.insert(blocks_of_split.begin(), blocks_of_split.end());
+  }
+  const int64_t split_count = std::max<int64_t>(
+      1, std::min<int64_t>(max_splits, static_cast<int64_t>(ranges_of_block.size())));
+  std::vector<std::vector<ByteRange>> ranges_of_split(static_cast<size_t>(split_count));
+  int64_t dealt = 0;
+  for (auto& [block, ranges] : ranges_of_block) {
+    std::sort(ranges.begin(), ranges.end(), [](const ByteRange& a, const ByteRange& b) {
+      return std::tie(a.file_index, a.begin) < std::tie(b.file_index, b.begin);
+    });
+    auto& split_ranges = ranges_of_split[static_cast<size_t>(dealt++ % split_count)];
+    split_ranges.insert(split_ranges.end(), ranges.begin(), ranges.end());
+  }
+  std::vector<std::unique_ptr<SourceSplit>> splits;
+  auto self = shared_from_this();
+  for (auto& ranges : ranges_of_split) {
     splits.push_back(std::make_unique<TextFileSplit>(self, std::move(ranges), metrics));
   }
   return splits;

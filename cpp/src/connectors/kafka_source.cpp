@@ -5,11 +5,13 @@
 #include <chrono>
 #include <exception>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <random>
 #include <utility>
 
 #include "connectors/kafka_dead_letter_topic.h"
+#include "connectors/position_bytes.h"
 #include "core/error.h"
 
 namespace millstream {
@@ -34,7 +36,23 @@ struct PartitionRange {
   int32_t partition = 0;
   int64_t start_offset = 0;
   int64_t end_offset = 0;  // the high watermark when the run began: stop="end"
+  int64_t low_offset = 0;  // the low watermark when the run began
+  uint64_t first_part = 0;  // the place of the split's first chunk (restored: where it stopped)
 };
+
+// A partition's split position (SourceSplit::Position): topic, partition, whether this run
+// read it (a member of a group owns only some), the next offset to read, the end offset of a
+// bounded run (kept, so that a restored run ends where the first would have), and the next
+// chunk's part.
+constexpr std::string_view kKafkaPositionTag = "millstream-kafka-partition-v1";
+
+struct RestoredPartition {
+  int64_t next_offset = 0;
+  int64_t stop_offset = -1;  // -1: unbounded
+  uint64_t next_part = 0;
+};
+// By topic and partition.
+using RestoredPartitions = std::map<std::pair<std::string, int32_t>, RestoredPartition>;
 
 std::string RandomGroupId() {
   std::random_device device;
@@ -51,11 +69,15 @@ std::string RandomGroupId() {
 // the partitions owned then.
 class KafkaReadSession {
  public:
-  KafkaReadSession(const KafkaSourceOptions& options, std::string name)
+  // `restored`: where a restored run's partitions resume (the checkpoint is the source of
+  // truth, not the group's committed offsets); partitions without an entry start at `start`.
+  KafkaReadSession(const KafkaSourceOptions& options, std::string name,
+                   RestoredPartitions restored = {})
       : name_(std::move(name)),
         group_(options.group),
         start_(options.start),
-        subscribed_(options.join_group) {
+        subscribed_(options.join_group),
+        restored_(std::move(restored)) {
     KafkaConfig config = {{"bootstrap.servers", options.brokers},
                           {"group.id", group_.empty() ? RandomGroupId() : group_},
                           {"enable.auto.commit", "false"},
@@ -97,11 +119,24 @@ class KafkaReadSession {
                                                     &range.start_offset, &range.end_offset,
                                                     kKafkaRequestTimeoutMs),
                    name_, "reading the offsets of " + PartitionName(topic, partition));
+        range.low_offset = range.start_offset;
         ranges_.push_back(range);
       }
     }
     owners_ = std::vector<PartitionOwner>(ranges_.size());
     for (const PartitionRange& range : ranges_) reached_offsets_.push_back(range.start_offset);
+    for (const auto& [place, restored] : restored_) {
+      if (!HasPartition(place.first, place.second)) {
+        throw UserError(name_ + ": the checkpoint holds " + PartitionName(place.first, place.second) +
+                        ", which the topics do not have now (deleted or recreated); its records "
+                        "from offset " + std::to_string(restored.next_offset) +
+                        " cannot be read: start the job without the checkpoint");
+      }
+    }
+    for (PartitionRange& range : ranges_) {
+      auto found = restored_.find({range.topic, range.partition});
+      if (found != restored_.end()) range.first_part = found->second.next_part;
+    }
     if (subscribed_) {
       // The queues are disconnected from the main queue before the group assigns anything.
       for (const PartitionRange& range : ranges_) queues_.push_back(PartitionQueue(range));
@@ -114,6 +149,15 @@ class KafkaReadSession {
       return;
     }
     ChooseStartOffsets(options.start);
+    for (PartitionRange& range : ranges_) {
+      auto found = restored_.find({range.topic, range.partition});
+      if (found == restored_.end()) continue;
+      range.start_offset = RestoredStart(range.topic, range.partition, found->second.next_offset,
+                                         range.low_offset, range.end_offset);
+      if (options.bounded && found->second.stop_offset >= 0) {
+        range.end_offset = found->second.stop_offset;
+      }
+    }
     for (size_t i = 0; i < ranges_.size(); ++i) {
       reached_offsets_[i] = ranges_[i].start_offset;
       owners_[i].owned = true;
@@ -386,6 +430,14 @@ class KafkaReadSession {
                  name_, "reading the offsets of " + place);
       int64_t start = partition.offset;
       if (start < 0) start = StartWithoutCommit(partition, low, high);
+      // The first time the group gives this member a partition its checkpoint holds, the
+      // checkpoint says where to resume; later assignments follow the group's commits.
+      auto restored = restored_.find({partition.topic, partition.partition});
+      if (restored != restored_.end()) {
+        start = RestoredStart(partition.topic, partition.partition, restored->second.next_offset,
+                              low, high);
+        restored_.erase(restored);
+      }
       // A committed offset below the low watermark points at records the broker no longer
       // keeps: reading starts at the first one it has.
       partition.offset = std::clamp(start, low, high);
@@ -403,6 +455,33 @@ class KafkaReadSession {
       ++owners_[index].generation;
       reached_offsets_[index] = partitions->elems[i].offset;
     }
+  }
+
+  bool HasPartition(const std::string& topic, int32_t partition) const {
+    return std::any_of(ranges_.begin(), ranges_.end(), [&](const PartitionRange& range) {
+      return range.topic == topic && range.partition == partition;
+    });
+  }
+
+  // A checkpoint's offset, checked against what the broker keeps: records deleted since (by
+  // retention) cannot be read again, and an offset past the end means another topic of the
+  // same name. Either would lose rows silently, so both stop the run.
+  int64_t RestoredStart(const std::string& topic, int32_t partition, int64_t next_offset,
+                        int64_t low, int64_t high) const {
+    const std::string place = PartitionName(topic, partition);
+    if (next_offset < low) {
+      throw UserError(name_ + ": the checkpoint resumes " + place + " at offset " +
+                      std::to_string(next_offset) + ", but the broker keeps it from offset " +
+                      std::to_string(low) + " only (retention deleted the records between): "
+                      "restoring would lose them; start the job without the checkpoint");
+    }
+    if (next_offset > high) {
+      throw UserError(name_ + ": the checkpoint resumes " + place + " at offset " +
+                      std::to_string(next_offset) + ", past its end offset " +
+                      std::to_string(high) + " (the topic was recreated?); start the job "
+                      "without the checkpoint");
+    }
+    return next_offset;
   }
 
   int64_t StartWithoutCommit(const rd_kafka_topic_partition_t& partition, int64_t low,
@@ -455,6 +534,7 @@ class KafkaReadSession {
   std::string group_;  // empty: none (a random group id is used, and nothing committed)
   KafkaStart start_;
   bool subscribed_;  // a member of `group_` (unbounded runs with a group), else assigned
+  RestoredPartitions restored_;  // subscribed: erased as the group first assigns each
   KafkaClient consumer_;
   std::unique_ptr<KafkaDeadLetterTopic> dead_letters_;  // null without dead_letter_topic
   std::vector<PartitionRange> ranges_;
@@ -534,6 +614,22 @@ class KafkaPartitionSplit final : public SourceSplit {
     progress_->position = next_offset_;
     progress_->lag = ended_ ? 0 : session_->Lag(index_, next_offset_);
     return output;
+  }
+
+  std::string Position() const override {
+    bool read_here = true;
+    if (session_->subscribed()) {
+      const KafkaReadSession::Ownership owner = session_->Owner(index_);
+      read_here = owner.owned && owner.generation == generation_;
+    }
+    PositionWriter writer(kKafkaPositionTag);
+    writer.PutString(range_.topic);
+    writer.PutInt(range_.partition);
+    writer.PutInt(read_here ? 1 : 0);
+    writer.PutInt(next_offset_);
+    writer.PutInt(bounded() ? stop_offset_ : -1);
+    writer.PutInt(static_cast<int64_t>(part_));
+    return writer.Take();
   }
 
   void OnRunSucceeded() override { session_->CommitOnce(); }
@@ -638,7 +734,7 @@ class KafkaPartitionSplit final : public SourceSplit {
   bool wants_headers_ = false;  // the decoder's headers column, or a dead-letter topic
   std::chrono::steady_clock::time_point last_progress_;
   bool ended_ = false;
-  uint64_t part_ = 0;
+  uint64_t part_ = range_.first_part;
   uint64_t generation_ = 0;  // of the session's ownership of the partition this split follows
 };
 
@@ -676,7 +772,42 @@ class KafkaSource final : public Source {
 
   std::vector<std::unique_ptr<SourceSplit>> CreateSplits(int max_splits,
                                                          OperatorMetrics* metrics) const override {
-    auto session = std::make_shared<KafkaReadSession>(kafka_, name_);
+    (void)max_splits;  // one split per partition (source.h)
+    return SplitsOf(std::make_shared<KafkaReadSession>(kafka_, name_), metrics);
+  }
+
+  // One split per partition again, each resuming at its checkpointed offset; a partition the
+  // checkpoint does not hold (added since) starts at `start`. A member of a group (join_group)
+  // resumes the partitions its checkpoint holds when the group first assigns them to it.
+  std::vector<std::unique_ptr<SourceSplit>> CreateSplitsAfter(
+      const std::vector<std::string>& positions, int max_splits,
+      OperatorMetrics* metrics) const override {
+    (void)max_splits;
+    RestoredPartitions restored;
+    for (const std::string& position : positions) {
+      PositionReader reader(position, kKafkaPositionTag, name_);
+      std::string topic = reader.GetString();
+      const int64_t partition = reader.GetInt();
+      const bool read_here = reader.GetInt() != 0;
+      RestoredPartition resume;
+      resume.next_offset = reader.GetInt();
+      resume.stop_offset = reader.GetInt();
+      resume.next_part = static_cast<uint64_t>(reader.GetInt());
+      reader.ExpectEnd();
+      if (std::find(kafka_.topics.begin(), kafka_.topics.end(), topic) == kafka_.topics.end()) {
+        throw UserError(name_ + ": the checkpoint was taken reading topic '" + topic +
+                        "', which this source does not read; restore the job it was taken of, "
+                        "or start without the checkpoint");
+      }
+      if (!read_here) continue;  // another member of the group read it
+      restored[{std::move(topic), static_cast<int32_t>(partition)}] = resume;
+    }
+    return SplitsOf(std::make_shared<KafkaReadSession>(kafka_, name_, std::move(restored)), metrics);
+  }
+
+ private:
+  std::vector<std::unique_ptr<SourceSplit>> SplitsOf(std::shared_ptr<KafkaReadSession> session,
+                                                     OperatorMetrics* metrics) const {
     std::vector<std::unique_ptr<SourceSplit>> splits;
     for (size_t index = 0; index < session->ranges().size(); ++index) {
       splits.push_back(std::make_unique<KafkaPartitionSplit>(session, index, kafka_, value_schema_,
@@ -685,7 +816,6 @@ class KafkaSource final : public Source {
     return splits;
   }
 
- private:
   std::string JoinTopics() const {
     std::string joined;
     for (const auto& topic : kafka_.topics) joined += (joined.empty() ? "" : ", ") + topic;

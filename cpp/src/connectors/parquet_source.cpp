@@ -2,6 +2,9 @@
 // by its own format: there are no bad rows to skip, and a file that cannot be decoded raises a
 // UserError naming it whatever on_error says.
 #include <algorithm>
+#include <filesystem>
+#include <map>
+#include <mutex>
 
 #include <arrow/io/file.h>
 #include <parquet/arrow/reader.h>
@@ -10,10 +13,13 @@
 #include <parquet/metadata.h>
 #include <parquet/arrow/schema.h>
 
+#include "connectors/file_identity.h"
 #include "connectors/file_paths.h"
 #include "connectors/file_source.h"
 #include "connectors/parquet_row_group_filter.h"
+#include "connectors/position_bytes.h"
 #include "core/error.h"
+#include "core/hash.h"
 
 namespace millstream {
 
@@ -22,6 +28,7 @@ namespace {
 struct ParquetFile {
   std::string path;
   std::shared_ptr<parquet::FileMetaData> metadata;  // read once, at construction
+  int64_t size_bytes = 0;
 };
 
 // One row group of one file; its block is its place among all files' row groups.
@@ -29,6 +36,10 @@ struct RowGroupRef {
   size_t file_index;
   int row_group;
   int64_t block;
+  // A restored split resumes a row group part-way (Source::CreateSplitsAfter): the rows of it
+  // already returned before the checkpoint, and the place among the group's chunks of the next.
+  int64_t rows_done = 0;
+  uint64_t first_part = 0;
 };
 
 // The compressed bytes of these leaf columns' chunks in a row group: what reading them reads.
@@ -52,6 +63,10 @@ int64_t RowGroupBytes(const parquet::RowGroupMetaData& group) {
 // for a flat column, several for a struct), as FileReader's column indices count them.
 std::vector<std::vector<int>> LeavesOfFields(const parquet::FileMetaData& metadata,
                                              const std::string& path);
+// Split positions (SourceSplit::Position): the files' identities (size and a hash of the
+// footer, which holds every row group's offsets, sizes and statistics), then the remaining row
+// groups (file, row group, block, rows_done, first_part).
+constexpr std::string_view kParquetPositionTag = "millstream-parquet-split-v1";
 
 [[noreturn]] void ThrowUnreadable(const std::string& path, const std::string& detail) {
   throw UserError("cannot read '" + path + "' as Parquet: " + detail);
@@ -108,6 +123,7 @@ class ParquetSplit final : public SourceSplit {
       : source_(std::move(source)), groups_(std::move(groups)),
         decode_columns_in_parallel_(decode_columns_in_parallel), metrics_(metrics) {}
   SplitOutput Next() override;
+  std::string Position() const override;
 
  private:
   std::shared_ptr<const ParquetSource> source_;
@@ -116,6 +132,8 @@ class ParquetSplit final : public SourceSplit {
   OperatorMetrics* metrics_;
   size_t group_index_ = 0;
   uint64_t part_ = 0;  // the next batch's place in its row group
+  int64_t rows_returned_ = 0;  // of groups_[group_index_], counting its rows_done
+  int64_t rows_to_skip_ = 0;   // of groups_[group_index_]: its rows_done not read again yet
   size_t open_file_ = 0;  // the file file_reader_ reads (kept while the next group is there too)
   std::unique_ptr<parquet::arrow::FileReader> file_reader_;  // outlives batch_reader_
   std::unique_ptr<arrow::RecordBatchReader> batch_reader_;
@@ -165,6 +183,68 @@ class ParquetSource final : public Source, public std::enable_shared_from_this<P
     return filter_ == nullptr || filter_->MayMatch(group);
   }
 
+  const std::vector<FileIdentity>& Identities() const {
+    return identities_.Get([this] {
+      std::vector<FileIdentity> identities;
+      for (const ParquetFile& file : files_) {
+        identities.push_back(
+            FileIdentity{file.path, file.size_bytes, HashBytes(file.metadata->SerializeToString())});
+      }
+      return identities;
+    });
+  }
+
+  // Deals the remaining row groups in block order round-robin (as file_source.cpp does for text
+  // blocks: part-read groups are the earliest, each split reads in order, blocks keep their
+  // numbers).
+  std::vector<std::unique_ptr<SourceSplit>> CreateSplitsAfter(
+      const std::vector<std::string>& positions, int max_splits,
+      OperatorMetrics* metrics) const override {
+    MS_CHECK(max_splits >= 1, "at least one split");
+    std::map<int64_t, RowGroupRef> remaining;  // by block
+    for (const std::string& position : positions) {
+      PositionReader reader(position, kParquetPositionTag, name_);
+      CheckFileIdentities(Identities(), name_, &reader);
+      const int64_t count = reader.GetInt();
+      for (int64_t i = 0; i < count; ++i) {
+        const int64_t file_index = reader.GetInt();
+        const int64_t row_group = reader.GetInt();
+        RowGroupRef group{0, 0, reader.GetInt()};
+        group.rows_done = reader.GetInt();
+        group.first_part = static_cast<uint64_t>(reader.GetInt());
+        const bool fits =
+            file_index >= 0 && file_index < static_cast<int64_t>(files_.size()) && row_group >= 0 &&
+            row_group < files_[static_cast<size_t>(file_index)].metadata->num_row_groups() &&
+            group.rows_done >= 0;
+        if (!fits || !remaining.emplace(group.block, group).second) {
+          throw UserError(name_ + ": a checkpointed position names a row group twice or one the "
+                          "files do not have; the checkpoint is damaged (restore from another "
+                          "one)");
+        }
+        remaining[group.block].file_index = static_cast<size_t>(file_index);
+        remaining[group.block].row_group = static_cast<int>(row_group);
+      }
+      reader.ExpectEnd();
+    }
+    const int64_t split_count = std::max<int64_t>(
+        1, std::min<int64_t>(max_splits, static_cast<int64_t>(remaining.size())));
+    std::vector<std::vector<RowGroupRef>> dealt(static_cast<size_t>(split_count));
+    int64_t next = 0;
+    for (const auto& [block, group] : remaining) {
+      dealt[static_cast<size_t>(next++ % split_count)].push_back(group);
+    }
+    // As in CreateSplits: fewer row groups left than workers, and the splits decode columns on
+    // Arrow's pool.
+    const bool decode_columns_in_parallel = static_cast<int64_t>(remaining.size()) < max_splits;
+    std::vector<std::unique_ptr<SourceSplit>> result;
+    auto self = shared_from_this();
+    for (auto& groups : dealt) {
+      result.push_back(std::make_unique<ParquetSplit>(self, std::move(groups),
+                                                      decode_columns_in_parallel, metrics));
+    }
+    return result;
+  }
+
   std::vector<std::unique_ptr<SourceSplit>> CreateSplits(int max_splits,
                                                          OperatorMetrics* metrics) const override {
     MS_CHECK(max_splits >= 1, "at least one split");
@@ -201,7 +281,24 @@ class ParquetSource final : public Source, public std::enable_shared_from_this<P
   std::vector<int> leaf_columns_;                  // all of them, in order
   SourceOptions options_;
   std::shared_ptr<const ParquetRowGroupFilter> filter_;  // null: every row group is read
+  LazyFileIdentities identities_;
 };
+
+std::string ParquetSplit::Position() const {
+  PositionWriter writer(kParquetPositionTag);
+  PutFileIdentities(source_->Identities(), &writer);
+  writer.PutInt(static_cast<int64_t>(groups_.size() - group_index_));
+  for (size_t i = group_index_; i < groups_.size(); ++i) {
+    const RowGroupRef& group = groups_[i];
+    const bool started = i == group_index_ && batch_reader_;
+    writer.PutInt(static_cast<int64_t>(group.file_index));
+    writer.PutInt(group.row_group);
+    writer.PutInt(group.block);
+    writer.PutInt(started ? rows_returned_ : group.rows_done);
+    writer.PutInt(static_cast<int64_t>(started ? part_ : group.first_part));
+  }
+  return writer.Take();
+}
 
 SplitOutput ParquetSplit::Next() {
   SplitOutput output;
@@ -227,7 +324,9 @@ SplitOutput ParquetSplit::Next() {
           file_reader_->GetRecordBatchReader({group.row_group}, source_->leaf_columns());
       if (!reader.ok()) ThrowUnreadable(file.path, reader.status().ToString());
       batch_reader_ = std::move(reader).ValueUnsafe();
-      part_ = 0;
+      part_ = group.first_part;
+      rows_returned_ = group.rows_done;
+      rows_to_skip_ = group.rows_done;
       if (metrics_ != nullptr) {
         const int64_t read_bytes = ColumnChunkBytes(*metadata, source_->leaf_columns());
         metrics_->bytes_read += read_bytes;
@@ -243,7 +342,15 @@ SplitOutput ParquetSplit::Next() {
     }
     if (!status.ok()) ThrowUnreadable(file.path, status.ToString());
     if (batch) {
+      // A restored group's rows returned before the checkpoint are read again and dropped:
+      // the Arrow reader starts at a row group's first row (at most one group's reading lost).
+      if (rows_to_skip_ > 0) {
+        const int64_t skipped = std::min(rows_to_skip_, batch->num_rows());
+        rows_to_skip_ -= skipped;
+        batch = batch->Slice(skipped);
+      }
       if (batch->num_rows() == 0) continue;
+      rows_returned_ += batch->num_rows();
       // The source's schema, without the file's key-value metadata.
       output.rows = arrow::RecordBatch::Make(source_->schema(), batch->num_rows(), batch->columns());
       if (metrics_ != nullptr) metrics_->rows_out += batch->num_rows();
@@ -265,7 +372,9 @@ std::shared_ptr<Source> MakeParquetSource(const std::string& path_or_glob, Sourc
   std::vector<ParquetFile> files;
   SchemaPtr schema;
   for (const std::string& path : ExpandFilePaths(path_or_glob)) {
-    ParquetFile file{path, nullptr};
+    std::error_code size_error;
+    const auto size_bytes = std::filesystem::file_size(path, size_error);
+    ParquetFile file{path, nullptr, size_error ? -1 : static_cast<int64_t>(size_bytes)};
     std::shared_ptr<arrow::Schema> file_schema;
     try {
       parquet::arrow::FileReaderBuilder builder;

@@ -59,6 +59,9 @@ struct SinkSettings {
   std::string path;        // file sinks: the final path
   SinkCallback callback;   // callback sink
   const KafkaSinkOptions* kafka = nullptr;  // kafka sink
+  // File sinks of an unbounded run with checkpoints (set by the runtime): `path` becomes a
+  // directory of part files, one per checkpoint (MakeRollingFileSink).
+  bool roll_per_checkpoint = false;
 };
 
 struct SinkKind {
@@ -81,5 +84,11 @@ std::unique_ptr<Sink> MakeCollectSink();
 std::unique_ptr<Sink> MakeCallbackSink(SinkCallback callback);
 // Writes through a FileSink: CSV, JSON Lines or Parquet.
 std::unique_ptr<Sink> MakeFileOutputSink(std::unique_ptr<FileSink> file);
+// An unbounded run with checkpoints: `directory` holds one part file per checkpoint
+// (part-<checkpoint>-0.<extension>), each renamed into place when its checkpoint completed
+// (connectors/rolling_file_sink.cpp).
+using FileSinkFactory = std::unique_ptr<FileSink> (*)(const std::string& path, SchemaPtr schema);
+std::unique_ptr<Sink> MakeRollingFileSink(const std::string& directory, const std::string& extension,
+                                          FileSinkFactory make_file, SchemaPtr schema);
 
 }  // namespace millstream

@@ -8,8 +8,16 @@ namespace millstream {
 
 namespace {
 
-template <std::unique_ptr<FileSink> (*MakeFile)(const std::string&, SchemaPtr)>
+constexpr char kCsvExtension[] = "csv";
+constexpr char kJsonlExtension[] = "jsonl";
+constexpr char kParquetExtension[] = "parquet";
+
+template <std::unique_ptr<FileSink> (*MakeFile)(const std::string&, SchemaPtr),
+          const char* kExtension>
 std::unique_ptr<Sink> MakeFileKind(const SinkSettings& settings, SchemaPtr schema) {
+  if (settings.roll_per_checkpoint) {
+    return MakeRollingFileSink(settings.path, kExtension, MakeFile, std::move(schema));
+  }
   return MakeFileOutputSink(MakeFile(settings.path, std::move(schema)));
 }
 
@@ -18,9 +26,9 @@ const std::array<SinkKind, 6> kSinkKinds = {{
      [](const SinkSettings&, SchemaPtr) { return MakeCollectSink(); }},
     {"callback", false, true,
      [](const SinkSettings& settings, SchemaPtr) { return MakeCallbackSink(settings.callback); }},
-    {"csv", true, false, &MakeFileKind<&MakeCsvSink>},
-    {"jsonl", true, false, &MakeFileKind<&MakeJsonlSink>},
-    {"parquet", true, false, &MakeFileKind<&MakeParquetSink>},
+    {"csv", true, false, &MakeFileKind<&MakeCsvSink, kCsvExtension>},
+    {"jsonl", true, false, &MakeFileKind<&MakeJsonlSink, kJsonlExtension>},
+    {"parquet", true, false, &MakeFileKind<&MakeParquetSink, kParquetExtension>},
     {"kafka", false, false,
      [](const SinkSettings& settings, SchemaPtr schema) {
        return MakeFileOutputSink(MakeKafkaSink(*settings.kafka, std::move(schema)));

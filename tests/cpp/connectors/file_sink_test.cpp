@@ -255,5 +255,141 @@ TEST(FileSink, UnwritableDirectoryAndUnsupportedTypesAreUserErrors) {
   EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
 }
 
+// ---- checkpoints: PrepareCheckpoint / Restore ---------------------------------------------------
+
+std::shared_ptr<arrow::Table> ReadParquetTable(const std::string& path) {
+  auto input = CheckArrow(arrow::io::ReadableFile::Open(path), "open");
+  auto reader = CheckArrow(parquet::arrow::OpenFile(input, arrow::default_memory_pool()), "reader");
+  return CheckArrow(reader->ReadTable(), "read");
+}
+
+std::unique_ptr<FileSink> MakeSinkFor(const std::string& path) {
+  if (path.ends_with(".csv")) return MakeCsvSink(path, AllTypes());
+  if (path.ends_with(".jsonl")) return MakeJsonlSink(path, AllTypes());
+  return MakeParquetSink(path, AllTypes());
+}
+
+// The file a run without checkpoints writes: "clean-<name>" in `dir`.
+std::string WriteCleanRun(const TempDir& dir, const std::string& name,
+                          const std::vector<BatchPtr>& batches) {
+  const std::string clean_path = dir.File("clean-" + name);
+  auto sink = MakeSinkFor(clean_path);
+  for (const auto& batch : batches) sink->Write(batch);
+  sink->Finish();
+  return clean_path;
+}
+
+// Byte for byte for text; the same rows in order, and the schema, for Parquet (its row groups
+// may be cut elsewhere).
+void ExpectSameOutput(const std::string& path, const std::string& clean_path) {
+  if (path.ends_with(".parquet")) {
+    auto restored = ReadParquetTable(path);
+    EXPECT_EQ(restored->num_rows(), ReadParquetTable(clean_path)->num_rows());
+    EXPECT_TRUE(restored->Equals(*ReadParquetTable(clean_path)));
+    EXPECT_TRUE(restored->schema()->Equals(*AllTypes()));
+  } else {
+    EXPECT_EQ(ReadFileBytes(path), ReadFileBytes(clean_path));
+  }
+}
+
+std::string CheckpointDir(const TempDir& dir, int64_t id) {
+  const std::string path = dir.File("chk-" + std::to_string(id));
+  std::filesystem::create_directories(path);
+  return path;
+}
+
+// A run killed after checkpoints and restored (twice from the same checkpoint, the first restored
+// run killed too) writes the file a run without the kill writes: byte for byte for text, the same
+// rows in order for Parquet.
+TEST(FileSink, RestoredAfterAKillTheFileIsAsIfNothingHappened) {
+  std::vector<BatchPtr> batches;
+  for (uint64_t seed = 0; seed < 10; ++seed) batches.push_back(AwkwardBatch(50 + 13 * seed, seed));
+  const BatchPtr lost = AwkwardBatch(77, 99);  // written after the checkpoint, then killed
+  for (const std::string name : {"a.csv", "a.jsonl", "a.parquet"}) {
+    SCOPED_TRACE(name);
+    TempDir dir;
+    const std::string clean_path = WriteCleanRun(dir, name, batches);
+    const std::string path = dir.File(name);
+    RunAndDie([&] {
+      auto sink = MakeSinkFor(path);
+      for (size_t i = 0; i < 3; ++i) sink->Write(batches[i]);
+      sink->PrepareCheckpoint({1, CheckpointDir(dir, 1), ""});
+      sink->Write(batches[3]);
+      sink->PrepareCheckpoint({2, CheckpointDir(dir, 2), dir.File("chk-1")});
+      sink->Write(lost);
+      sink->Write(lost);
+      return sink;
+    });
+    RunAndDie([&] {
+      auto sink = MakeSinkFor(path);
+      sink->Restore(dir.File("chk-2"));
+      sink->Write(batches[4]);
+      sink->Write(lost);
+      return sink;
+    });
+    {
+      auto sink = MakeSinkFor(path);
+      sink->Restore(dir.File("chk-2"));
+      for (size_t i = 4; i < batches.size(); ++i) sink->Write(batches[i]);
+      sink->Finish();
+    }
+    ExpectSameOutput(path, clean_path);
+    // No temporary or staged file is left beside the output.
+    std::vector<std::string> left;
+    for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+      if (entry.is_regular_file()) left.push_back(entry.path().filename().string());
+    }
+    std::sort(left.begin(), left.end());
+    EXPECT_EQ(left, (std::vector<std::string>{name, "clean-" + name}));
+  }
+}
+
+// A run that fails in this process (Abort) after a checkpoint is restored by the next sink of
+// the same process: the checkpoint's output survives the Abort and the new sink's temp file.
+TEST(FileSink, AFailedRunRestoredInTheSameProcessWritesTheCleanFile) {
+  std::vector<BatchPtr> batches;
+  for (uint64_t seed = 0; seed < 4; ++seed) batches.push_back(AwkwardBatch(40, seed));
+  for (const std::string name : {"a.csv", "a.jsonl", "a.parquet"}) {
+    SCOPED_TRACE(name);
+    TempDir dir;
+    const std::string clean_path = WriteCleanRun(dir, name, batches);
+    const std::string path = dir.File(name);
+    {
+      auto sink = MakeSinkFor(path);
+      sink->Write(batches[0]);
+      sink->Write(batches[1]);
+      sink->PrepareCheckpoint({1, CheckpointDir(dir, 1), ""});
+      sink->Write(batches[2]);
+      sink->Abort();  // the run failed
+    }
+    {
+      auto sink = MakeSinkFor(path);
+      sink->Restore(dir.File("chk-1"));
+      sink->Write(batches[2]);
+      sink->Write(batches[3]);
+      sink->Finish();
+    }
+    ExpectSameOutput(path, clean_path);
+  }
+}
+
+TEST(FileSink, RestoringWithoutThePendingFileIsAUserErrorNamingIt) {
+  TempDir dir;
+  const std::string path = dir.File("a.csv");
+  RunAndDie([&] {
+    auto sink = MakeCsvSink(path, AllTypes());
+    sink->Write(AwkwardBatch(40, 1));
+    sink->PrepareCheckpoint({1, CheckpointDir(dir, 1), ""});
+    return sink;
+  });
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    if (entry.path().filename().string().starts_with("a.csv.pending-")) std::filesystem::remove(entry);
+  }
+  auto sink = MakeCsvSink(path, AllTypes());
+  const std::string error = UserErrorOf([&] { sink->Restore(dir.File("chk-1")); });
+  EXPECT_NE(error.find("cannot restore the output '" + path + "'"), std::string::npos) << error;
+  EXPECT_NE(error.find("pending file"), std::string::npos) << error;
+}
+
 }  // namespace
 }  // namespace millstream

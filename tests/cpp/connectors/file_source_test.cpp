@@ -367,5 +367,158 @@ TEST(ParquetSource, EmptyTable) {
   EXPECT_EQ(result.splits, 1);
 }
 
+// ---- checkpoints: SourceSplit::Position and Source::CreateSplitsAfter --------------------------
+
+// A chunk as a run hands it to sinks: its place in the source's order and its rows.
+struct PlacedChunk {
+  uint64_t position;
+  BatchPtr rows;
+  BatchPtr dead_letters;
+};
+
+// Reads a source over several "runs": the first from CreateSplits(split_counts[0]), each later
+// one from CreateSplitsAfter over the positions the previous run's splits had after reading a
+// random number of chunks each (`make_source` builds the source afresh, as a restarted process
+// does); the last run reads to the end. Returns every chunk any run returned.
+template <typename MakeSource>
+std::vector<PlacedChunk> ReadAcrossRestores(MakeSource make_source,
+                                            const std::vector<int>& split_counts, uint64_t seed) {
+  std::mt19937_64 random(seed);
+  std::vector<PlacedChunk> chunks;
+  std::vector<std::string> positions;
+  for (size_t run = 0; run < split_counts.size(); ++run) {
+    auto source = make_source();
+    auto splits = run == 0 ? source->CreateSplits(split_counts[run], nullptr)
+                           : source->CreateSplitsAfter(positions, split_counts[run], nullptr);
+    EXPECT_LE(splits.size(), static_cast<size_t>(split_counts[run]));
+    const bool last = run + 1 == split_counts.size();
+    positions.clear();
+    for (auto& split : splits) {
+      const int chunk_limit = last ? 1000000 : static_cast<int>(random() % 12);
+      bool ended = false;
+      for (int chunk = 0; chunk < chunk_limit && !ended; ++chunk) {
+        SplitOutput output = split->Next();
+        chunks.push_back({output.position, output.rows, output.dead_letters});
+        ended = output.end;
+      }
+      EXPECT_TRUE(ended || !last);
+      positions.push_back(split->Position());
+    }
+  }
+  return chunks;
+}
+
+// The chunks in the source's order (ChunkPosition), as an ordering sink puts them; a position
+// given to two chunks with rows (rows read twice, or parts numbered again) fails.
+std::shared_ptr<arrow::Table> InSourceOrder(std::vector<PlacedChunk> chunks, const SchemaPtr& schema,
+                                            bool dead_letters) {
+  std::erase_if(chunks, [&](const PlacedChunk& chunk) {
+    const BatchPtr& batch = dead_letters ? chunk.dead_letters : chunk.rows;
+    return !batch || batch->num_rows() == 0;
+  });
+  std::stable_sort(chunks.begin(), chunks.end(),
+                   [](const PlacedChunk& a, const PlacedChunk& b) { return a.position < b.position; });
+  std::vector<BatchPtr> batches;
+  for (size_t i = 0; i < chunks.size(); ++i) {
+    if (!dead_letters && i > 0) {
+      EXPECT_NE(chunks[i].position, chunks[i - 1].position) << "two chunks at one position";
+    }
+    batches.push_back(dead_letters ? chunks[i].dead_letters : chunks[i].rows);
+  }
+  return CheckArrow(arrow::Table::FromRecordBatches(schema, batches), "chunks");
+}
+
+TEST_P(SplitsTest, RestoredSplitsReadTheRestExactlyOnceWithTheirLineNumbers) {
+  const bool csv = GetParam();
+  TempDir dir;
+  // Two files, so that blocks span a file's end.
+  const Generated first = GenerateRows(csv, 2500, 1, 11);
+  const Generated second = GenerateRows(csv, 1500, 5000, 12);
+  WriteFile(dir.File(csv ? "a.csv" : "a.jsonl"), first.text);
+  WriteFile(dir.File(csv ? "b.csv" : "b.jsonl"), second.text);
+  const std::string glob = dir.File(csv ? "*.csv" : "*.jsonl");
+  SourceOptions options = WithOnError(OnError::kDeadLetter, 37);
+  options.split_block_bytes = 4096;  // ~60 blocks
+  auto make = [&] {
+    return csv ? MakeCsvSource(glob, IdPriceNameSchema(), options)
+               : MakeJsonlSource(glob, IdPriceNameSchema(), options);
+  };
+  std::vector<std::string> ids = first.ids;
+  ids.insert(ids.end(), second.ids.begin(), second.ids.end());
+  std::vector<std::string> lines = first.bad_lines;
+  lines.insert(lines.end(), second.bad_lines.begin(), second.bad_lines.end());
+  const std::vector<std::vector<int>> histories = {
+      {1, 1}, {2, 1}, {2, 4}, {4, 2}, {1, 4, 2}, {4, 1, 3, 2, 1}, {3, 3, 3, 3, 3, 3}};
+  for (size_t h = 0; h < histories.size(); ++h) {
+    for (uint64_t seed : {1, 2, 3}) {
+      SCOPED_TRACE("history " + std::to_string(h) + " seed " + std::to_string(seed));
+      auto chunks = ReadAcrossRestores(make, histories[h], seed);
+      EXPECT_EQ(ColumnText(*InSourceOrder(chunks, IdPriceNameSchema(), false), "id"), ids);
+      EXPECT_EQ(ColumnText(*InSourceOrder(chunks, DeadLetterSchema(), true), "line"), lines);
+    }
+  }
+}
+
+TEST_P(SplitsTest, RestoringOverAChangedFileIsAUserErrorNamingIt) {
+  const bool csv = GetParam();
+  TempDir dir;
+  const Generated generated = GenerateRows(csv, 800, 1, 5);
+  const std::string path = WriteFile(dir.File(csv ? "a.csv" : "a.jsonl"), generated.text);
+  SourceOptions options = WithOnError(OnError::kSkip, 50);
+  options.split_block_bytes = 2048;
+  auto make = [&] {
+    return csv ? MakeCsvSource(path, IdPriceNameSchema(), options)
+               : MakeJsonlSource(path, IdPriceNameSchema(), options);
+  };
+  auto splits = make()->CreateSplits(2, nullptr);
+  splits[0]->Next();
+  const std::vector<std::string> positions = {splits[0]->Position(), splits[1]->Position()};
+  EXPECT_EQ(make()->CreateSplitsAfter(positions, 2, nullptr).size(), 2u);
+
+  std::string edited = generated.text;
+  edited[edited.size() - 3] = edited[edited.size() - 3] == '7' ? '8' : '7';  // same size
+  WriteFile(path, edited);
+  std::string error = UserErrorOf([&] { make()->CreateSplitsAfter(positions, 2, nullptr); });
+  EXPECT_NE(error.find("'" + path + "' changed since the checkpoint"), std::string::npos) << error;
+
+  WriteFile(path, generated.text + generated.text.substr(0, generated.text.find('\n') + 1));
+  error = UserErrorOf([&] { make()->CreateSplitsAfter(positions, 2, nullptr); });
+  EXPECT_NE(error.find("'" + path + "' has "), std::string::npos) << error;
+
+  error = UserErrorOf([&] { make()->CreateSplitsAfter({"not a position"}, 2, nullptr); });
+  EXPECT_NE(error.find("cannot be read back"), std::string::npos) << error;
+}
+
+TEST(ParquetSource, RestoredSplitsResumeRowGroupsPartWay) {
+  TempDir dir;
+  auto first = RandomTable(5000, 1);
+  auto second = RandomTable(700, 2);
+  WriteParquet(*first, dir.File("a.parquet"), 600);   // 9 row groups of 2-3 chunks each
+  WriteParquet(*second, dir.File("b.parquet"), 1000);  // 1 row group
+  auto make = [&] { return MakeParquetSource(dir.File("*.parquet"), WithOnError(OnError::kRaise, 256)); };
+  auto whole = CheckArrow(arrow::ConcatenateTables({first, second}), "concatenate");
+  const std::vector<std::vector<int>> histories = {{1, 1}, {2, 4}, {4, 1}, {3, 2, 4, 1}, {20, 7, 2}};
+  for (size_t h = 0; h < histories.size(); ++h) {
+    for (uint64_t seed : {1, 2, 3, 4}) {
+      SCOPED_TRACE("history " + std::to_string(h) + " seed " + std::to_string(seed));
+      auto rows = InSourceOrder(ReadAcrossRestores(make, histories[h], seed), whole->schema(), false);
+      EXPECT_TRUE(rows->Equals(*whole)) << rows->num_rows() << " rows, not " << whole->num_rows();
+    }
+  }
+}
+
+TEST(ParquetSource, RestoringOverAnotherFileIsAUserErrorNamingIt) {
+  TempDir dir;
+  const std::string path = dir.File("a.parquet");
+  WriteParquet(*RandomTable(1000, 1), path, 300);
+  auto splits = MakeParquetSource(path, {})->CreateSplits(2, nullptr);
+  const std::vector<std::string> positions = {splits[0]->Position(), splits[1]->Position()};
+  WriteParquet(*RandomTable(1000, 2), path, 300);
+  const std::string error =
+      UserErrorOf([&] { MakeParquetSource(path, {})->CreateSplitsAfter(positions, 1, nullptr); });
+  EXPECT_NE(error.find("'" + path + "'"), std::string::npos) << error;
+  EXPECT_NE(error.find("restore"), std::string::npos) << error;
+}
+
 }  // namespace
 }  // namespace millstream

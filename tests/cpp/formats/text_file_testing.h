@@ -5,6 +5,8 @@
 #pragma once
 
 #include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -153,6 +155,27 @@ inline std::shared_ptr<arrow::Table> ArrowCsvReference(const std::string& path,
                                                          arrow::csv::ParseOptions::Defaults(), convert),
                            "reader");
   return CheckArrow(reader->Read(), "read");
+}
+
+// Runs `body` in a child process that then dies without unwinding (no destructor, no Abort), as
+// a killed run does, while what `body` returns (the run's sink) is alive; its temporary files
+// keep the child's pid in their names.
+template <typename Body>
+void RunAndDie(Body body) {
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    try {
+      auto alive_when_killed = body();
+      ::_exit(0);
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "the child run failed: %s\n", error.what());
+      ::_exit(2);
+    }
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the child run failed";
 }
 
 }  // namespace millstream::testing
