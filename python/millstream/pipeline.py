@@ -121,6 +121,20 @@ class Pipeline:
     the watermark, state entries; True shows it from the start, False never. Each run may
     override it (``collect(progress=False)``). Ctrl-C or the kernel's interrupt stops a run.
 
+    Checkpoints (docs/design-notes.md, "Checkpoints"): with ``checkpoint_dir`` a run takes one
+    every ``checkpoint_interval`` (a duration: "10s", "500ms"...; None: only on
+    ``job.checkpoint()``) and keeps the last ``checkpoints_kept``. Running the same script
+    again with the same ``checkpoint_dir`` restores the latest complete checkpoint there and
+    continues: what is collected or written is then exactly what an uninterrupted run gives. A
+    damaged checkpoint (a missing MANIFEST, a file that does not match it) is skipped with a
+    warning naming it, and the one before is used. A plan that no longer matches the
+    checkpoint is refused with an error naming the operator that differs. A bounded run that
+    reaches its end removes its checkpoints (as Flink discards a finished job's), so running it
+    again starts afresh. ``restore_from``: a savepoint (``job.savepoint(path)``), a checkpoint
+    directory or a ``checkpoint_dir`` to start from instead (at any ``parallelism``: key groups
+    are redistributed). ``job.stop()`` on an unbounded run with a ``checkpoint_dir`` takes a
+    final checkpoint without firing open windows, so that a restart continues from it.
+
     >>> import millstream as ms
     >>> p = ms.Pipeline(parallelism=2)
     >>> s = p.from_records([{"x": 1}, {"x": 5}, {"x": 7}])
@@ -130,7 +144,9 @@ class Pipeline:
 
     def __init__(self, parallelism: int | None = None, state: str | None = None,
                  state_dir: str | None = None, batch_size: int | None = None,
-                 state_memory=None, max_parallelism: int = 128, progress=None):
+                 state_memory=None, max_parallelism: int = 128, progress=None,
+                 checkpoint_dir: str | os.PathLike | None = None, checkpoint_interval=None,
+                 checkpoints_kept: int = 3, restore_from: str | os.PathLike | None = None):
         self.parallelism = (os.cpu_count() or 1) if parallelism is None else \
             _positive_int(parallelism, "parallelism", "None for all cores")
         if state is None:
@@ -156,6 +172,15 @@ class Pipeline:
         # The runs' progress display (millstream/_progress.py): None after ~1 s, True, False.
         self.progress = progress
         self._unbounded_sources: dict[int, str] = {}  # node id -> label (read_kafka(stop=None))
+        self.checkpoint_dir = None if checkpoint_dir is None else os.fspath(checkpoint_dir)
+        self.checkpoint_interval_ms = 0 if checkpoint_interval is None else \
+            to_ms(checkpoint_interval, "checkpoint_interval")
+        if checkpoint_interval is not None and self.checkpoint_interval_ms <= 0:
+            raise ValueError(f"checkpoint_interval must be positive, got {checkpoint_interval!r}")
+        if checkpoint_interval is not None and self.checkpoint_dir is None:
+            raise ValueError("checkpoint_interval needs a checkpoint_dir to write the checkpoints to")
+        self.checkpoints_kept = _positive_int(checkpoints_kept, "checkpoints_kept", "3 by default")
+        self.restore_from = None if restore_from is None else os.fspath(restore_from)
 
     # ----- sources -------------------------------------------------------------------------
     def from_arrow(self, data, name: str = "from_arrow") -> "Stream":
@@ -416,7 +441,28 @@ class Pipeline:
         self._pending_sinks = [s for s in self._pending_sinks if s not in sinks]
         forget_ended_jobs()
         return Job(_core.Job(plan, self._sources, self._functions, self._sink_callbacks,
-                             self._kafka_sinks))
+                             self._kafka_sinks, self._checkpoint_options()))
+
+    def _checkpoint_options(self):
+        """Where the run writes checkpoints and which one it starts from: ``restore_from``, else
+        the latest complete checkpoint in ``checkpoint_dir`` (damaged ones skipped, with a
+        warning each)."""
+        restore = ""
+        for where in (self.restore_from, self.checkpoint_dir):
+            if where is None:
+                continue
+            found, skipped = _core.find_latest_checkpoint(where)
+            for reason in skipped:
+                warnings.warn(f"skipping damaged checkpoint {reason}", RuntimeWarning, stacklevel=4)
+            if found:
+                restore = found
+                break
+            if where == self.restore_from:
+                raise ValueError(f"restore_from={self.restore_from!r}: no complete checkpoint or "
+                                 "savepoint there" + (" (damaged ones were skipped)" if skipped else ""))
+        return _core.CheckpointOptions(directory=self.checkpoint_dir or "",
+                                       interval_ms=self.checkpoint_interval_ms,
+                                       kept=self.checkpoints_kept, restore_from=restore)
 
     def _plan_json(self, sinks: list[int]) -> str:
         """The plan (format: ``_plan.py``) of the nodes these sinks need."""
