@@ -1222,6 +1222,12 @@ int64_t Executor::TriggerCheckpoint() {
     throw UserError("this pipeline takes no checkpoints: give it a checkpoint_dir "
                     "(Pipeline(checkpoint_dir=...))");
   }
+  {
+    // Asked right after the job started: the run's graph is still being built.
+    std::unique_lock<std::mutex> lock(checkpoint_mutex_);
+    run_state_changed_.wait_for(lock, std::chrono::seconds(10),
+                                [this] { return accepting_checkpoints_ || run_ended_; });
+  }
   const int64_t checkpoint_id = RequestCheckpoint();
   if (checkpoint_id == 0) {
     throw UserError("the run is not under way (not yet started, or ended): no checkpoint taken");
@@ -1368,10 +1374,18 @@ RunResult Executor::Run(const std::atomic<bool>& cancel) {
   }
   // Requests are taken from here until the run's tasks are done (see the second wait below).
   auto stop_accepting = [this] {
-    std::lock_guard<std::mutex> lock(checkpoint_mutex_);
-    accepting_checkpoints_ = false;
-    run_task_ = nullptr;
+    {
+      std::lock_guard<std::mutex> lock(checkpoint_mutex_);
+      accepting_checkpoints_ = false;
+      run_ended_ = true;
+      run_task_ = nullptr;
+    }
+    run_state_changed_.notify_all();
   };
+  struct StopAcceptingAtExit {  // also when the run fails before it started
+    std::function<void()> stop;
+    ~StopAcceptingAtExit() { stop(); }
+  } stop_accepting_at_exit{stop_accepting};
   struct CloseCoordinator {
     std::shared_ptr<CheckpointCoordinator> coordinator;
     ~CloseCoordinator() {
@@ -1388,6 +1402,7 @@ RunResult Executor::Run(const std::atomic<bool>& cancel) {
       accepting_checkpoints_ = coordinator != nullptr;
       run_task_ = [&timer](std::function<void()> task) { timer.After(std::chrono::milliseconds(0), std::move(task)); };
     }
+    run_state_changed_.notify_all();
     CheckpointTimer interval(std::chrono::milliseconds(checkpoint_options_.interval_ms),
                              [this] { RequestCheckpoint(); });
     graph.Start();

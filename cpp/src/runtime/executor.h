@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -73,6 +74,8 @@ class Executor {
   // Runs a task of the run (its RunTimer, at once), while the run accepts checkpoint requests.
   std::function<void(std::function<void()>)> run_task_;
   bool accepting_checkpoints_ = false;
+  bool run_ended_ = false;  // accepting_checkpoints_ went false for good
+  std::condition_variable run_state_changed_;
 };
 
 }  // namespace millstream
