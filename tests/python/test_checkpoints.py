@@ -233,8 +233,11 @@ def test_a_tumbling_window_restored_from_a_savepoint_gives_the_clean_windows(tmp
     clean = names["build"](ms.Pipeline(parallelism=2, batch_size=100, state=state)).collect(ordered=True)
     p = ms.Pipeline(parallelism=2, batch_size=100, state=state, checkpoint_dir=str(tmp_path / "c"))
     job, sink = start_collect(p, names["build"](p))
-    job.savepoint(tmp_path / "savepoint", timeout=30)
-    job.stop()
+    try:
+        job.savepoint(tmp_path / "savepoint", timeout=30)
+    finally:
+        job.stop()
+        job.wait(timeout=30) if job.status != "failed" else None
     for parallelism in (1, 2, 4):
         restored = names["build"](ms.Pipeline(parallelism=parallelism, batch_size=100, state=state,
                                               restore_from=str(tmp_path / "savepoint")))

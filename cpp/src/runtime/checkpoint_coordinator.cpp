@@ -157,9 +157,10 @@ void CheckpointCoordinator::AckKeyed(int part, int64_t checkpoint_id, bool ended
   {
     std::lock_guard<std::mutex> lock(mutex_);
     const Part& entry = parts_[part];
+    // An ended part wrote nothing (TargetFor was not asked): it has no directory.
     building_.keyed.push_back({entry.node_id, entry.index, entry.first_key_group,
-                               entry.end_key_group, ended, entry.directory_name, next_sequence,
-                               std::move(tracker_state)});
+                               entry.end_key_group, ended, ended ? "" : entry.directory_name,
+                               next_sequence, std::move(tracker_state)});
     AckLocked(part, checkpoint_id);
     complete = remaining_ == 0;
   }
@@ -228,10 +229,15 @@ void CheckpointCoordinator::Complete(int64_t checkpoint_id) {
   std::sort(manifest.sinks.begin(), manifest.sinks.end(),
             [](const auto& a, const auto& b) { return a.node_id < b.node_id; });
   const std::string path = CheckpointPath(checkpoint_id);
-  for (const KeyedSubtaskPart& part : manifest.keyed) ListFiles(path, part.directory, &manifest.files);
-  for (const SinkPart& part : manifest.sinks) ListFiles(path, part.directory, &manifest.files);
-  for (const KeyedSubtaskPart& part : manifest.keyed) SyncPath((fs::path(path) / part.directory).string());
-  for (const SinkPart& part : manifest.sinks) SyncPath((fs::path(path) / part.directory).string());
+  std::vector<std::string> directories;
+  for (const KeyedSubtaskPart& part : manifest.keyed) {
+    if (!part.directory.empty()) directories.push_back(part.directory);
+  }
+  for (const SinkPart& part : manifest.sinks) directories.push_back(part.directory);
+  for (const std::string& directory : directories) {
+    ListFiles(path, directory, &manifest.files);
+    SyncPath((fs::path(path) / directory).string());
+  }
   // The MANIFEST last: until it is there, the checkpoint does not exist for a restore.
   WriteFileAtomically((fs::path(path) / kManifestName).string(), SerializeManifest(manifest));
   SyncPath(options_.directory);
