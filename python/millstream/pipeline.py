@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime
 import operator
 import os
+import sys
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -131,8 +132,8 @@ class Pipeline:
     checkpoint is refused with an error naming the operator that differs. A bounded run that
     reaches its end removes its checkpoints (as Flink discards a finished job's), so running it
     again starts afresh. ``restore_from``: a savepoint (``job.savepoint(path)``), a checkpoint
-    directory or a ``checkpoint_dir`` to start from instead (at any ``parallelism``: key groups
-    are redistributed). ``job.stop()`` on an unbounded run with a ``checkpoint_dir`` takes a
+    directory or a ``checkpoint_dir`` to start from when ``checkpoint_dir`` holds no complete
+    checkpoint (at any ``parallelism``: key groups are redistributed). ``job.stop()`` on an unbounded run with a ``checkpoint_dir`` takes a
     final checkpoint without firing open windows, so that a restart continues from it.
 
     >>> import millstream as ms
@@ -446,14 +447,17 @@ class Pipeline:
     def _checkpoint_options(self):
         """Where the run writes checkpoints and which one it starts from: ``restore_from``, else
         the latest complete checkpoint in ``checkpoint_dir`` (damaged ones skipped, with a
-        warning each)."""
+        warning each), else ``restore_from``."""
         restore = ""
-        for where in (self.restore_from, self.checkpoint_dir):
+        # checkpoint_dir first: a script started from a savepoint that crashed later goes on
+        # from its own latest checkpoint, not from the savepoint again.
+        for where in (self.checkpoint_dir, self.restore_from):
             if where is None:
                 continue
             found, skipped = _core.find_latest_checkpoint(where)
             for reason in skipped:
-                warnings.warn(f"skipping damaged checkpoint {reason}", RuntimeWarning, stacklevel=4)
+                warnings.warn(f"skipping damaged checkpoint {reason}", RuntimeWarning,
+                              stacklevel=_caller_stacklevel())
             if found:
                 restore = found
                 break
@@ -983,6 +987,16 @@ def _aggregate_specs(aggregations: dict) -> list[dict]:
             raise TypeError(f"agg({name}=...): expected an aggregation such as ms.sum('x'), "
                             f"got {aggregation!r}")
     return [aggregation.spec(name) for name, aggregation in aggregations.items()]
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` of ``warnings.warn``, called by this function's caller, that names the
+    first frame outside the millstream package (the user's line)."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _positive_int(value, name: str, default_hint: str) -> int:

@@ -213,14 +213,18 @@ def test_a_run_without_checkpoints_has_no_checkpoint_metrics():
 
 # ---- keyed operators: their states snapshot on h/ckptstate ------------------------------------
 KEYED = """
+import time
 import numpy as np, pyarrow as pa, millstream as ms
 from millstream import col
 rng = np.random.default_rng(7)
 N = 20_000
 DATA = pa.table({"k": rng.integers(0, 50, N), "v": rng.integers(0, 100, N),
                  "ts": np.sort(rng.integers(0, 200_000, N)) + rng.integers(-500, 500, N)})
+def slow(batch):  # ~0.4 s a run: the savepoint is taken while the windows are open
+    time.sleep(0.002)
+    return batch
 def build(p):
-    return (p.from_arrow(DATA).with_watermark("ts", max_delay="1s").key_by("k")
+    return (p.from_arrow(DATA).map_batches(slow).with_watermark("ts", max_delay="1s").key_by("k")
             .window(ms.tumbling("5s")).agg(n=ms.count(), total=ms.sum("v")))
 """
 
@@ -235,9 +239,13 @@ def test_a_tumbling_window_restored_from_a_savepoint_gives_the_clean_windows(tmp
     job, sink = start_collect(p, names["build"](p))
     try:
         job.savepoint(tmp_path / "savepoint", timeout=30)
+        assert not job.done(), "the savepoint was taken after the run had ended: make it slower"
     finally:
         job.stop()
-        job.wait(timeout=30) if job.status != "failed" else None
+        try:
+            job.wait(timeout=30)
+        except (ValueError, ms.JobStopped):  # the refusal, reported here rather than at exit
+            pass
     for parallelism in (1, 2, 4):
         restored = names["build"](ms.Pipeline(parallelism=parallelism, batch_size=100, state=state,
                                               restore_from=str(tmp_path / "savepoint")))
