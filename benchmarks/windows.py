@@ -127,12 +127,15 @@ def run_one(spec: dict) -> dict:
     return harness.timed_result(query, spec, checksum)
 
 
-def _millstream_query(ms, case: str, table, parallelism: int, backend: str, state_memory=None):
+def _millstream_query(ms, case: str, table, parallelism: int, backend: str, state_memory=None,
+                      **pipeline_options):
+    """`pipeline_options`: more Pipeline arguments (benchmarks/checkpoints.py: checkpoints)."""
     col = ms.col
 
     def query():
         # only the columns the case reads: the peers prune unread columns by themselves
-        pipeline = ms.Pipeline(parallelism=parallelism, state=backend, state_memory=state_memory)
+        pipeline = ms.Pipeline(parallelism=parallelism, state=backend, state_memory=state_memory,
+                               **pipeline_options)
         if case == "running":
             source = pipeline.from_arrow(table.select(["key_big", "value"]))
             return source.key_by("key_big").agg(n=ms.count(), total=ms.sum("value")).collect()

@@ -96,6 +96,22 @@ py::list MetricsToPython(const RunMetrics& metrics) {
     if (!splits.empty()) entry["splits"] = splits;
     result.append(entry);
   }
+  const CheckpointMetrics& checkpoints = metrics.checkpoints;
+  if (checkpoints.enabled.load()) {
+    py::dict entry;
+    entry["operator"] = "checkpoints";
+    const int64_t completed_ms = checkpoints.last_completed_unix_ms.load();
+    const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                               std::chrono::system_clock::now().time_since_epoch()).count();
+    entry["last_checkpoint_id"] = checkpoints.last_id.load();
+    entry["last_checkpoint_duration_s"] = checkpoints.last_duration_ms.load() / 1000.0;
+    entry["last_checkpoint_bytes"] = checkpoints.last_size_bytes.load();
+    entry["last_checkpoint_age_s"] =
+        completed_ms == 0 ? py::none() : py::object(py::float_((now_ms - completed_ms) / 1000.0));
+    entry["checkpoints_completed"] = checkpoints.completed.load();
+    entry["checkpoints_failed"] = checkpoints.failed.load();
+    result.append(entry);
+  }
   return result;
 }
 
@@ -108,13 +124,13 @@ class Job {
 
   Job(const std::string& plan_json, const std::vector<std::shared_ptr<Source>>& sources,
       const py::list& functions, const py::list& sink_callbacks,
-      const std::vector<KafkaSinkOptions>& kafka_sinks) {
+      const std::vector<KafkaSinkOptions>& kafka_sinks, const CheckpointOptions& checkpoints) {
     PlanHandles handles;
     handles.sources = sources;
     handles.kafka_sinks = kafka_sinks;
     for (auto function : functions) handles.functions.push_back(WrapBatchFunction(py::reinterpret_borrow<py::object>(function)));
     for (auto callback : sink_callbacks) handles.sink_callbacks.push_back(WrapSinkCallback(py::reinterpret_borrow<py::object>(callback)));
-    executor_ = std::make_unique<Executor>(ParsePlan(plan_json), std::move(handles));
+    executor_ = std::make_unique<Executor>(ParsePlan(plan_json), std::move(handles), checkpoints);
     thread_ = std::thread([this] { RunToEnd(); });
   }
 
@@ -199,6 +215,20 @@ class Job {
   }
   bool done() { return StatusName() != "running"; }
   py::list Metrics() const { return MetricsToPython(executor_->metrics()); }
+  // Checkpoints (Executor): waits with the GIL released.
+  int64_t Checkpoint(double timeout_s) {
+    py::gil_scoped_release release;
+    const int64_t checkpoint_id = executor_->TriggerCheckpoint();
+    if (!executor_->WaitForCheckpoint(checkpoint_id, static_cast<int64_t>(timeout_s * 1000))) {
+      throw UserError("checkpoint " + std::to_string(checkpoint_id) + " did not complete within " +
+                      std::to_string(timeout_s) + " s (or the run ended first)");
+    }
+    return checkpoint_id;
+  }
+  int64_t Savepoint(const std::string& path, double timeout_s) {
+    py::gil_scoped_release release;
+    return executor_->Savepoint(path, static_cast<int64_t>(timeout_s * 1000));
+  }
 
   py::dict Result() {
     if (!done()) throw UserError("the job is still running: wait() for it before reading its result");
@@ -428,11 +458,28 @@ PYBIND11_MODULE(_core, m) {
   m.def("plan_round_trip", [](const std::string& plan_json) { return WritePlan(ParsePlan(plan_json)); },
         "The plan as the engine reads it, written back in the plan format (PlanError if malformed).");
 
+  py::class_<CheckpointOptions>(m, "CheckpointOptions")
+      .def(py::init([](const std::string& directory, int64_t interval_ms, int kept,
+                       const std::string& restore_from) {
+             return CheckpointOptions{directory, interval_ms, kept, restore_from};
+           }),
+           py::arg("directory") = "", py::arg("interval_ms") = 0, py::arg("kept") = 3,
+           py::arg("restore_from") = "");
+  m.def("find_latest_checkpoint", [](const std::string& path) {
+    std::vector<std::string> skipped;
+    std::string found = FindLatestCheckpoint(path, &skipped);
+    return py::make_tuple(found, skipped);
+  }, "(the latest complete checkpoint under path, or '', and per damaged one passed over why)");
+
   py::class_<Job>(m, "Job")
       .def(py::init<const std::string&, const std::vector<std::shared_ptr<Source>>&,
-                    const py::list&, const py::list&, const std::vector<KafkaSinkOptions>&>(),
+                    const py::list&, const py::list&, const std::vector<KafkaSinkOptions>&,
+                    const CheckpointOptions&>(),
            py::arg("plan"), py::arg("sources"), py::arg("functions"), py::arg("sink_callbacks"),
-           py::arg("kafka_sinks") = std::vector<KafkaSinkOptions>{})
+           py::arg("kafka_sinks") = std::vector<KafkaSinkOptions>{},
+           py::arg("checkpoints") = CheckpointOptions{})
+      .def("checkpoint", &Job::Checkpoint, py::arg("timeout"))
+      .def("savepoint", &Job::Savepoint, py::arg("path"), py::arg("timeout"))
       .def("wait", &Job::Wait, py::arg("timeout") = py::none(), py::arg("raise_error") = true)
       .def("stop", &Job::Stop)
       .def("cancel", &Job::Cancel)

@@ -89,6 +89,19 @@ class Job:
             self._native.wait(timeout, raise_error=False)
         self._forget_if_ended()
 
+    def checkpoint(self, timeout: float = 60.0) -> int:
+        """Takes a checkpoint now (the pipeline needs a ``checkpoint_dir``) and returns its id
+        once it is complete; raises ValueError when it did not complete within ``timeout``
+        seconds or the run ended first."""
+        return self._native.checkpoint(timeout)
+
+    def savepoint(self, path, timeout: float = 60.0) -> int:
+        """Takes a checkpoint and copies it to ``path`` (which must not exist): a
+        self-contained copy, kept when the checkpoints are removed, that
+        ``Pipeline(restore_from=path)`` starts from. Returns the checkpoint's id."""
+        import os
+        return self._native.savepoint(os.fspath(path), timeout)
+
     def done(self) -> bool:
         """Whether the run has ended (done, stopped or failed)."""
         return self._native.done()

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime
 import operator
 import os
+import sys
 import tempfile
 import warnings
 from dataclasses import dataclass, field
@@ -131,6 +132,21 @@ class Pipeline:
     keyed state may hold in memory (None: ``default_state_memory()``); ``batch_size``: rows per
     batch; ``max_parallelism``: key groups (the most subtasks a keyed operator can have).
 
+    Checkpoints (docs/design-notes.md, "Checkpoints"): with ``checkpoint_dir`` a run takes one
+    every ``checkpoint_interval`` (a duration: "10s", "500ms"...; None: only on
+    ``job.checkpoint()``) and keeps the last ``checkpoints_kept``. Running the same script
+    again with the same ``checkpoint_dir`` restores the latest complete checkpoint there and
+    continues: what is collected or written is then exactly what an uninterrupted run gives. A
+    damaged checkpoint (a missing MANIFEST, a file that does not match it) is skipped with a
+    warning naming it, and the one before is used. A plan that no longer matches the
+    checkpoint is refused with an error naming the operator that differs. A bounded run that
+    reaches its end removes its checkpoints (as Flink discards a finished job's), so running it
+    again starts afresh. ``restore_from``: a savepoint (``job.savepoint(path)``), a checkpoint
+    directory or a ``checkpoint_dir`` to start from when ``checkpoint_dir`` holds no complete
+    checkpoint (at any ``parallelism``: key groups are redistributed). ``job.stop()`` on an
+    unbounded run with a ``checkpoint_dir`` takes a final checkpoint without firing open
+    windows, so that a restart continues from it.
+
     >>> import millstream as ms
     >>> p = ms.Pipeline(parallelism=2)
     >>> s = p.from_records([{"x": 1}, {"x": 5}, {"x": 7}])
@@ -140,7 +156,9 @@ class Pipeline:
 
     def __init__(self, parallelism: int | None = None, state: str | None = None,
                  state_dir: str | None = None, batch_size: int | None = None,
-                 state_memory=None, max_parallelism: int = 128, progress=None):
+                 state_memory=None, max_parallelism: int = 128, progress=None,
+                 checkpoint_dir: str | os.PathLike | None = None, checkpoint_interval=None,
+                 checkpoints_kept: int = 3, restore_from: str | os.PathLike | None = None):
         self.parallelism = (os.cpu_count() or 1) if parallelism is None else \
             _positive_int(parallelism, "parallelism", "None for all cores")
         if state is None:
@@ -169,6 +187,15 @@ class Pipeline:
         # File sources that can read fewer columns (projection pushdown, _pushdown.py).
         self._narrowable: set[int] = set()
         self._filterable: set[int] = set()  # Parquet sources: a filter after them skips row groups
+        self.checkpoint_dir = None if checkpoint_dir is None else os.fspath(checkpoint_dir)
+        self.checkpoint_interval_ms = 0 if checkpoint_interval is None else \
+            to_ms(checkpoint_interval, "checkpoint_interval")
+        if checkpoint_interval is not None and self.checkpoint_interval_ms <= 0:
+            raise ValueError(f"checkpoint_interval must be positive, got {checkpoint_interval!r}")
+        if checkpoint_interval is not None and self.checkpoint_dir is None:
+            raise ValueError("checkpoint_interval needs a checkpoint_dir to write the checkpoints to")
+        self.checkpoints_kept = _positive_int(checkpoints_kept, "checkpoints_kept", "3 by default")
+        self.restore_from = None if restore_from is None else os.fspath(restore_from)
 
     # ----- sources -------------------------------------------------------------------------
     def from_arrow(self, data, name: str = "from_arrow") -> "Stream":
@@ -499,7 +526,31 @@ class Pipeline:
         self._pending_sinks = [s for s in self._pending_sinks if s not in sinks]
         forget_ended_jobs()
         return Job(_core.Job(plan, self._sources, self._functions, self._sink_callbacks,
-                             self._kafka_sinks))
+                             self._kafka_sinks, self._checkpoint_options()))
+
+    def _checkpoint_options(self):
+        """Where the run writes checkpoints and which one it starts from: ``restore_from``, else
+        the latest complete checkpoint in ``checkpoint_dir`` (damaged ones skipped, with a
+        warning each), else ``restore_from``."""
+        restore = ""
+        # checkpoint_dir first: a script started from a savepoint that crashed later goes on
+        # from its own latest checkpoint, not from the savepoint again.
+        for where in (self.checkpoint_dir, self.restore_from):
+            if where is None:
+                continue
+            found, skipped = _core.find_latest_checkpoint(where)
+            for reason in skipped:
+                warnings.warn(f"skipping damaged checkpoint {reason}", RuntimeWarning,
+                              stacklevel=_caller_stacklevel())
+            if found:
+                restore = found
+                break
+            if where == self.restore_from:
+                raise ValueError(f"restore_from={self.restore_from!r}: no complete checkpoint or "
+                                 "savepoint there" + (" (damaged ones were skipped)" if skipped else ""))
+        return _core.CheckpointOptions(directory=self.checkpoint_dir or "",
+                                       interval_ms=self.checkpoint_interval_ms,
+                                       kept=self.checkpoints_kept, restore_from=restore)
 
     def _plan_json(self, sinks: list[int]) -> str:
         """The plan (format: ``_plan.py``) of the nodes these sinks need."""
@@ -1076,6 +1127,16 @@ def _aggregate_specs(aggregations: dict) -> list[dict]:
             raise TypeError(f"agg({name}=...): expected an aggregation such as ms.sum('x'), "
                             f"got {aggregation!r}")
     return [aggregation.spec(name) for name, aggregation in aggregations.items()]
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` of ``warnings.warn``, called by this function's caller, that names the
+    first frame outside the millstream package (the user's line)."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _positive_int(value, name: str, default_hint: str) -> int:

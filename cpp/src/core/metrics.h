@@ -68,9 +68,24 @@ struct OperatorMetrics {
   }
 };
 
+// The checkpoints of a run (issue 17), for job.metrics(): the last complete one's id, how long
+// it took from its trigger to its MANIFEST, its size (the bytes its MANIFEST lists, hard-linked
+// files included) and when it completed (Unix ms, 0: none yet; the age is computed when read).
+struct CheckpointMetrics {
+  std::atomic<bool> enabled{false};
+  std::atomic<int64_t> last_id{0};
+  std::atomic<int64_t> last_duration_ms{0};
+  std::atomic<int64_t> last_size_bytes{0};
+  std::atomic<int64_t> last_completed_unix_ms{0};
+  std::atomic<int64_t> completed{0};
+  // Triggered and never completed: the run failed or ended while it was under way.
+  std::atomic<int64_t> failed{0};
+};
+
 // All operators' metrics of one run; entries never move once added.
 class RunMetrics {
  public:
+  CheckpointMetrics checkpoints;
   OperatorMetrics* Add(const std::string& name) {
     std::lock_guard<std::mutex> lock(mutex_);
     return &operators_.emplace_back(name);

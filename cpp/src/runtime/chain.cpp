@@ -53,7 +53,30 @@ void PushEndAll(ChainList& chains) {
   for (auto& chain : chains) chain->PushEnd();
 }
 
+void PushBarrierAll(ChainList& chains, int64_t checkpoint_id) {
+  for (auto& chain : chains) chain->PushBarrier(checkpoint_id);
+}
+
+void SaveStateAll(const ChainList& chains, std::vector<int64_t>* state) {
+  for (const auto& chain : chains) chain->SaveState(state);
+}
+
+void RestoreStateAll(ChainList& chains, const std::vector<int64_t>& state, size_t* at) {
+  for (auto& chain : chains) chain->RestoreState(state, at);
+}
+
+void Chain::PushBarrier(int64_t checkpoint_id) {
+  MS_CHECK(false, "a chain that cannot pass on a checkpoint barrier got checkpoint " +
+                      std::to_string(checkpoint_id));
+}
+
 namespace {
+
+// Reads state[*at] for RestoreState, checking the state is as long as the chain tree needs.
+int64_t NextState(const std::vector<int64_t>& state, size_t* at) {
+  MS_CHECK(*at < state.size(), "a chain state shorter than its chain tree");
+  return state[(*at)++];
+}
 
 class TransformChain final : public Chain {
  public:
@@ -86,6 +109,11 @@ class TransformChain final : public Chain {
   void PushSilence(int64_t silent_ms) override { PushSilenceAll(children_, silent_ms); }
   void PushIdle() override { PushIdleAll(children_); }
   void PushEnd() override { PushEndAll(children_); }
+  void PushBarrier(int64_t checkpoint_id) override { PushBarrierAll(children_, checkpoint_id); }
+  void SaveState(std::vector<int64_t>* state) const override { SaveStateAll(children_, state); }
+  void RestoreState(const std::vector<int64_t>& state, size_t* at) override {
+    RestoreStateAll(children_, state, at);
+  }
 
  private:
   std::shared_ptr<BatchTransform> transform_;
@@ -150,6 +178,21 @@ class WatermarkChain final : public Chain {
   }
   void PushIdle() override {}  // upstream idleness is replaced by this assigner's, as watermarks are
   void PushEnd() override { PushEndAll(children_); }
+  void PushBarrier(int64_t checkpoint_id) override { PushBarrierAll(children_, checkpoint_id); }
+  void SaveState(std::vector<int64_t>* state) const override {
+    state->insert(state->end(), {max_event_ms_, emitted_ms_, idle_ ? 1 : 0});
+    SaveStateAll(children_, state);
+  }
+  void RestoreState(const std::vector<int64_t>& state, size_t* at) override {
+    max_event_ms_ = NextState(state, at);
+    emitted_ms_ = NextState(state, at);
+    idle_ = NextState(state, at) != 0;
+    if (published_ != nullptr) {
+      published_->watermark_ms = emitted_ms_;
+      published_->idle = idle_;
+    }
+    RestoreStateAll(children_, state, at);
+  }
 
  private:
   // Saturates: a time near the int64 minimum must not wrap to a watermark far in the future.
@@ -222,6 +265,15 @@ class ExplicitWatermarkChain final : public Chain {
   }
   void PushWatermark(int64_t) override {}
   void PushEnd() override { PushEndAll(children_); }
+  void PushBarrier(int64_t checkpoint_id) override { PushBarrierAll(children_, checkpoint_id); }
+  void SaveState(std::vector<int64_t>* state) const override {
+    state->push_back(emitted_ms_);
+    SaveStateAll(children_, state);
+  }
+  void RestoreState(const std::vector<int64_t>& state, size_t* at) override {
+    emitted_ms_ = NextState(state, at);
+    RestoreStateAll(children_, state, at);
+  }
 
  private:
   const std::string& ColumnName(const arrow::RecordBatch& batch) const {
@@ -263,6 +315,15 @@ class SendChain final : public Chain {
   void PushSilence(int64_t) override {}
   void PushIdle() override { SendToAll(Message::Kind::kIdle); }
   void PushEnd() override { SendToAll(Message::Kind::kEnd); }
+  void PushBarrier(int64_t checkpoint_id) override {
+    for (Actor* target : targets_) {
+      Message message;
+      message.kind = Message::Kind::kBarrier;
+      message.input = input_;
+      message.checkpoint_id = checkpoint_id;
+      target->Enqueue(std::move(message));
+    }
+  }
 
  private:
   void Route(const BatchPtr& input, const WatermarkMarksPtr& marks, uint64_t origin,

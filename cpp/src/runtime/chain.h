@@ -32,6 +32,15 @@ class Chain {
   // until it sends rows again (WatermarkTracker::MarkIdle).
   virtual void PushIdle() {}
   virtual void PushEnd() = 0;
+  // A checkpoint barrier (issue 17), in order with the rows: every chain passes it on, a send
+  // chain to every target. The default is for test chains that never see one: it asserts.
+  virtual void PushBarrier(int64_t checkpoint_id);
+  // The chain's state for a checkpoint (a watermark assigner's maximum event time, watermark
+  // and idleness), appended as numbers in the order of the chain tree, children after their
+  // parent; RestoreState reads the same back from state[*at], moving *at past it. Stateless
+  // chains pass both on to their children; the defaults are for chains without children.
+  virtual void SaveState(std::vector<int64_t>* /*state*/) const {}
+  virtual void RestoreState(const std::vector<int64_t>& /*state*/, size_t* /*at*/) {}
 };
 
 using ChainList = std::vector<std::unique_ptr<Chain>>;
@@ -44,6 +53,9 @@ void PushWatermarkAll(ChainList& chains, int64_t watermark_ms);
 void PushSilenceAll(ChainList& chains, int64_t silent_ms);
 void PushIdleAll(ChainList& chains);
 void PushEndAll(ChainList& chains);
+void PushBarrierAll(ChainList& chains, int64_t checkpoint_id);
+void SaveStateAll(const ChainList& chains, std::vector<int64_t>* state);
+void RestoreStateAll(ChainList& chains, const std::vector<int64_t>& state, size_t* at);
 
 std::unique_ptr<Chain> MakeTransformChain(std::shared_ptr<BatchTransform> transform,
                                           OperatorMetrics* metrics, ChainList children);

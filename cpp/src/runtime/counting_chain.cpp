@@ -17,6 +17,11 @@ class CountingChain final : public Chain {
   void PushSilence(int64_t silent_ms) override { PushSilenceAll(children_, silent_ms); }
   void PushIdle() override { PushIdleAll(children_); }
   void PushEnd() override { PushEndAll(children_); }
+  void PushBarrier(int64_t checkpoint_id) override { PushBarrierAll(children_, checkpoint_id); }
+  void SaveState(std::vector<int64_t>* state) const override { SaveStateAll(children_, state); }
+  void RestoreState(const std::vector<int64_t>& state, size_t* at) override {
+    RestoreStateAll(children_, state, at);
+  }
 
  private:
   OperatorMetrics* metrics_;

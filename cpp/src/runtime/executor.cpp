@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <condition_variable>
 #include <limits>
 #include <mutex>
@@ -18,8 +19,10 @@
 #include "core/error.h"
 #include "core/key_groups.h"
 #include "core/time_arithmetic.h"
+#include "ops/keyed_snapshot.h"
 #include "plan/physical.h"
 #include "runtime/chain.h"
+#include "runtime/checkpoint_coordinator.h"
 #include "runtime/counting_chain.h"
 #include "runtime/watermark_tracker.h"
 #include "state/state_factory.h"
@@ -129,7 +132,58 @@ class SourceDriver {
   ChainList rows;          // port 0
   ChainList dead_letters;  // port 1
 
+  // Checkpoints: the split's part in the coordinator.
+  void AttachCheckpoints(CheckpointCoordinator* coordinator, int part) {
+    coordinator_ = coordinator;
+    part_ = part;
+  }
+  // A restored run: the chains' state the split had (one saved by ChainState()).
+  void RestoreChainState(const std::vector<int64_t>& state) {
+    size_t at = 0;
+    RestoreStateAll(rows, state, &at);
+    RestoreStateAll(dead_letters, state, &at);
+    MS_CHECK(at == state.size(), "a chain state longer than the split's chain tree");
+  }
+  std::vector<int64_t> ChainState() const {
+    std::vector<int64_t> state;
+    SaveStateAll(rows, &state);
+    SaveStateAll(dead_letters, &state);
+    return state;
+  }
+
  private:
+  // At a step boundary: when a checkpoint is under way that this split has not yet joined, its
+  // position and chains' state go to the coordinator and the barrier down the chains.
+  void InjectPendingBarrier() {
+    if (coordinator_ == nullptr) return;
+    const int64_t checkpoint_id = coordinator_->PendingFor(part_);
+    if (checkpoint_id == 0) return;
+    coordinator_->AckSource(part_, checkpoint_id, split_->Position(), ChainState());
+    PushBarrierAll(rows, checkpoint_id);
+    PushBarrierAll(dead_letters, checkpoint_id);
+    injected_ = checkpoint_id;
+  }
+  // The input ended: every later checkpoint takes this position; a checkpoint under way that
+  // the split had not joined gets its barrier before the end.
+  void EndInput() {
+    if (coordinator_ != nullptr) {
+      const int64_t owed = coordinator_->SourceEnded(part_, split_->Position(), ChainState());
+      if (owed != 0) {
+        PushBarrierAll(rows, owed);
+        PushBarrierAll(dead_letters, owed);
+      }
+    }
+    PushEndAll(rows);
+    PushEndAll(dead_letters);
+  }
+  // After parking: a checkpoint that started meanwhile may have missed this split (the start
+  // wakes the splits parked then); unpark it to join, as the alignment would hold it for long.
+  bool RejoinIfCheckpointPending();
+
+  CheckpointCoordinator* coordinator_ = nullptr;
+  int part_ = -1;
+  int64_t injected_ = 0;  // the last checkpoint whose barrier the split pushed
+
   std::unique_ptr<SourceSplit> split_;
   uint64_t origin_;  // the source's: sinks order its splits' chunks by their positions
   RunScheduler* scheduler_;
@@ -236,6 +290,26 @@ class WatermarkAlignment {
     for (SourceDriver* driver : woken) driver->Resume();
     return woken;
   }
+  // A checkpoint started: every parked driver steps once (resumed), to push its barrier; those
+  // still ahead park again. So a partition that waits for data cannot stall a checkpoint.
+  std::vector<SourceDriver*> TakeParked() {
+    std::vector<SourceDriver*> woken;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      woken.swap(parked_);
+    }
+    for (SourceDriver* driver : woken) driver->Resume();
+    return woken;
+  }
+  // True when `driver` was parked (it is resumed then, and the caller steps it).
+  bool Unpark(SourceDriver* driver) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (std::erase(parked_, driver) == 0) return false;
+    }
+    driver->Resume();
+    return true;
+  }
   // The run is stopping: nothing is held back any more.
   std::vector<SourceDriver*> Release() {
     {
@@ -265,9 +339,12 @@ class WatermarkAlignment {
 class RunScheduler final : public Scheduler {
  public:
   RunScheduler(tbb::task_group* group, RunTimer* timer, const std::atomic<bool>* cancel,
-               const std::atomic<bool>* stop, int64_t in_flight_limit)
+               const std::atomic<bool>* stop, const std::atomic<int64_t>* stop_after_checkpoint,
+               int64_t in_flight_limit)
       : group_(group), timer_(timer), cancel_(cancel), stop_(stop),
-        in_flight_limit_(in_flight_limit) {}
+        stop_after_checkpoint_(stop_after_checkpoint), in_flight_limit_(in_flight_limit) {}
+  // Executor::RequestStop with a checkpoint: splits stop once they pushed this one's barrier.
+  int64_t stop_after_checkpoint() const { return stop_after_checkpoint_->load(); }
   void Spawn(std::function<void()> task) override { group_->run(std::move(task)); }
   void SpawnAfter(std::chrono::steady_clock::duration delay, std::function<void()> task) {
     timer_->After(delay, std::move(task));
@@ -309,6 +386,7 @@ class RunScheduler final : public Scheduler {
   RunTimer* timer_;
   const std::atomic<bool>* cancel_;
   const std::atomic<bool>* stop_;
+  const std::atomic<int64_t>* stop_after_checkpoint_;
   const int64_t in_flight_limit_;
   std::atomic<int64_t> in_flight_{0};
   std::atomic<int64_t> parked_count_{0};
@@ -316,9 +394,29 @@ class RunScheduler final : public Scheduler {
   std::vector<SourceDriver*> parked_;
 };
 
+bool SourceDriver::RejoinIfCheckpointPending() {
+  if (coordinator_ == nullptr || watermark_alignment_ == nullptr) return false;
+  if (coordinator_->PendingFor(part_) == 0 || !watermark_alignment_->Unpark(this)) return false;
+  scheduler_->Spawn([this] { Step(); });
+  return true;
+}
+
 void SourceDriver::Step() {
   if (scheduler_->cancelled()) throw Cancelled();
-  if (scheduler_->stopping()) {
+  InjectPendingBarrier();
+  const int64_t stop_after = scheduler_->stop_after_checkpoint();
+  if (stop_after > 0) {
+    if (injected_ >= stop_after) {
+      // Stopped with a checkpoint: the split rests where the barrier is, its input not ended
+      // (a restored run continues from here). The other splits must reach theirs.
+      if (watermark_alignment_ != nullptr) {
+        for (SourceDriver* other : watermark_alignment_->Release()) {
+          scheduler_->Spawn([other] { other->Step(); });
+        }
+      }
+      return;
+    }
+  } else if (scheduler_->stopping()) {
     // The split ends where it is: what it returned drains to the sinks, and windows close with
     // the final watermark as at the end of a bounded input (nothing taken is left unanswered).
     if (alignment_ != nullptr) {
@@ -331,13 +429,15 @@ void SourceDriver::Step() {
         scheduler_->Spawn([other] { other->Step(); });
       }
     }
-    PushEndAll(rows);
-    PushEndAll(dead_letters);
+    EndInput();
     return;
   }
   if (scheduler_->ParkIfBusy(this)) return;
   if (alignment_ != nullptr && alignment_->ParkIfAhead(this)) return;
-  if (watermark_alignment_ != nullptr && watermark_alignment_->ParkIfAhead(this)) return;
+  if (watermark_alignment_ != nullptr && watermark_alignment_->ParkIfAhead(this)) {
+    RejoinIfCheckpointPending();
+    return;
+  }
   SplitOutput output = split_->Next();
   if (output.dead_letters && output.dead_letters->num_rows() > 0) {
     PushAll(dead_letters, output.dead_letters, origin_, output.position);
@@ -354,8 +454,7 @@ void SourceDriver::Step() {
     }
   }
   if (output.end) {
-    PushEndAll(rows);
-    PushEndAll(dead_letters);
+    EndInput();
     return;  // the split stays until the run ends: OnRunSucceeded
   }
   const bool got_rows = output.rows && output.rows->num_rows() > 0;
@@ -381,6 +480,8 @@ class PortEmitter final : public Emitter {
     if (port == 0) metrics_->rows_out += batch->num_rows();
     PushAll((*ports_)[port], batch, origin_, sequence_++);
   }
+  uint64_t next_sequence() const { return sequence_; }
+  void set_next_sequence(uint64_t sequence) { sequence_ = sequence; }
   // `watermark_ms` is the operator's (its inputs' minimum); its output's may be older.
   void Watermark(int64_t watermark_ms) override {
     const int64_t output_ms = op_->OutputWatermark(watermark_ms);
@@ -395,36 +496,135 @@ class PortEmitter final : public Emitter {
   const KeyedOperator* op_;
 };
 
-// An actor that counts its inputs' ends.
+// An actor with input channels: counts their ends and aligns checkpoint barriers over them.
+// When a barrier arrives on an input, that input's later messages are held (in order) until
+// every input delivered the barrier or ended; then the actor writes its part (TakeCheckpoint)
+// and the held messages are handled. An input that ended counts as aligned: a bounded run's
+// checkpoints go on while some of its splits are done. A checkpoint's notice (sent directly at
+// its start) makes an actor whose inputs all ended take part too, with nothing to align.
 class InputActor : public Actor {
  public:
   using Actor::Actor;
   int AddInput() { return num_inputs_++; }
   int num_inputs() const { return num_inputs_; }
+  void AttachCheckpoints(CheckpointCoordinator* coordinator, int part) {
+    coordinator_ = coordinator;
+    part_ = part;
+  }
+  // Once the inputs are connected.
+  virtual void Start() {
+    input_ended_.assign(num_inputs_, false);
+    barrier_seen_.assign(num_inputs_, false);
+  }
 
  protected:
+  void Handle(Message& message) final {
+    if (message.kind == Message::Kind::kCommit) {
+      Commit(message.checkpoint_id);
+      return;
+    }
+    if (message.kind == Message::Kind::kBarrier) {
+      OnBarrier(message);
+      return;
+    }
+    if (aligning_ != 0 && barrier_seen_[message.input]) {
+      held_.push_back(std::move(message));
+      return;
+    }
+    if (message.kind == Message::Kind::kEnd) {
+      input_ended_[message.input] = true;
+      ++ended_;
+    }
+    Process(message);
+    if (message.kind == Message::Kind::kEnd) TryCompleteCheckpoint();
+  }
+  // A batch, watermark, idleness or end (ended_ counts the ends, this one included).
+  virtual void Process(Message& message) = 0;
+  // Every input delivered checkpoint `checkpoint_id`'s barrier or ended: write this actor's
+  // part, pass the barrier on, ack. `finished`: every input had ended, the actor is done.
+  virtual void TakeCheckpoint(int64_t checkpoint_id, bool finished) = 0;
+  // Checkpoint `checkpoint_id` is complete.
+  virtual void Commit(int64_t /*checkpoint_id*/) {}
+  bool finished() const { return ended_ == num_inputs_; }
+
   int num_inputs_ = 0;
   int ended_ = 0;
+  CheckpointCoordinator* coordinator_ = nullptr;
+  int part_ = -1;
+
+ private:
+  void OnBarrier(const Message& message) {
+    const int64_t checkpoint_id = message.checkpoint_id;
+    if (checkpoint_id <= last_checkpoint_) return;  // a notice of one already taken
+    if (aligning_ == 0) aligning_ = checkpoint_id;
+    MS_CHECK(checkpoint_id == aligning_, "checkpoint " + std::to_string(checkpoint_id) +
+                                             " reached an actor aligning " + std::to_string(aligning_));
+    if (message.input != Message::kDirectInput) barrier_seen_[message.input] = true;
+    TryCompleteCheckpoint();
+  }
+  void TryCompleteCheckpoint() {
+    if (aligning_ == 0) return;
+    for (int input = 0; input < num_inputs_; ++input) {
+      if (!barrier_seen_[input] && !input_ended_[input]) return;
+    }
+    const int64_t checkpoint_id = aligning_;
+    TakeCheckpoint(checkpoint_id, finished());
+    last_checkpoint_ = checkpoint_id;
+    aligning_ = 0;
+    barrier_seen_.assign(num_inputs_, false);
+    std::deque<Message> held;
+    held.swap(held_);
+    for (Message& message : held) Handle(message);
+  }
+
+  int64_t aligning_ = 0;         // the checkpoint being aligned, 0: none
+  int64_t last_checkpoint_ = 0;  // the last one this actor took part in
+  std::vector<bool> input_ended_;
+  std::vector<bool> barrier_seen_;
+  // Messages of inputs whose barrier came, while aligning. They count as handled for the
+  // in-flight limit: sources must go on to bring the barriers of the other inputs.
+  std::deque<Message> held_;
+};
+
+// What a keyed subtask of a restored run starts from (besides SubtaskContext::restore_from).
+struct KeyedRestore {
+  bool ended = false;            // the operator had finished before the checkpoint
+  uint64_t next_sequence = 0;
+  std::vector<int64_t> tracker_state;  // same inputs: the tracker as it was
+  int64_t watermark_ms = kMinWatermarkMs;  // other inputs (rescaled): where each starts
 };
 
 class KeyedActor final : public InputActor {
  public:
-  KeyedActor(Scheduler* scheduler, const KeyedOperator& op, SubtaskContext context, uint64_t origin)
+  KeyedActor(Scheduler* scheduler, const KeyedOperator& op, SubtaskContext context, uint64_t origin,
+             KeyedRestore restore)
       : InputActor(scheduler),
         ports(op.num_ports()),
         metrics_(context.metrics),
         state_(op.CreateState(std::move(context))),
-        emitter_(&ports, origin, metrics_, &op) {}
+        emitter_(&ports, origin, metrics_, &op),
+        restore_(std::move(restore)) {
+    emitter_.set_next_sequence(restore_.next_sequence);
+  }
   // An input channel that carries the operator's input `side` (a join's left 0 or right 1).
   int AddInputOf(int side) {
     sides_.push_back(side);
     return AddInput();
   }
-  void Start() { tracker_ = std::make_unique<WatermarkTracker>(num_inputs_); }
+  void Start() override {
+    InputActor::Start();
+    tracker_ = std::make_unique<WatermarkTracker>(num_inputs_);
+    const size_t saved_inputs = restore_.tracker_state.empty() ? 0 : (restore_.tracker_state.size() - 1) / 2;
+    if (saved_inputs == static_cast<size_t>(num_inputs_)) {
+      tracker_->RestoreState(restore_.tracker_state);
+    } else if (restore_.watermark_ms != kMinWatermarkMs) {
+      tracker_->RestoreAt(restore_.watermark_ms);
+    }
+  }
   std::vector<ChainList> ports;
 
  protected:
-  void Handle(Message& message) override {
+  void Process(Message& message) override {
     switch (message.kind) {
       case Message::Kind::kBatch:
         metrics_->rows_in += message.batch->num_rows();
@@ -438,16 +638,40 @@ class KeyedActor final : public InputActor {
       case Message::Kind::kIdle:
         if (tracker_->MarkIdle(message.input)) Advance();
         break;
-      case Message::Kind::kBarrier:
-        break;  // checkpoints: a later issue
       case Message::Kind::kEnd:
+        if (restore_.ended) {
+          // Restored after the operator finished: its final output was emitted and taken
+          // before the checkpoint; only the end goes on.
+          if (finished()) {
+            for (auto& chains : ports) PushEndAll(chains);
+          }
+          break;
+        }
         if (tracker_->End(message.input)) Advance();
-        if (++ended_ == num_inputs_) {
+        if (finished()) {
           state_->OnEnd(emitter_);
           for (auto& chains : ports) PushEndAll(chains);
         }
         break;
+      case Message::Kind::kBarrier:
+      case Message::Kind::kCommit:
+        MS_CHECK(false, "InputActor handles barriers and commits");
     }
+  }
+
+  void TakeCheckpoint(int64_t checkpoint_id, bool finished) override {
+    if (finished || restore_.ended) {
+      // Nothing left to restore: a restored run must only not emit the final output again.
+      if (!finished) {
+        for (auto& chains : ports) PushBarrierAll(chains, checkpoint_id);
+      }
+      coordinator_->AckKeyed(part_, checkpoint_id, /*ended=*/true, emitter_.next_sequence(), {});
+      return;
+    }
+    state_->Snapshot(coordinator_->TargetFor(part_, checkpoint_id));
+    for (auto& chains : ports) PushBarrierAll(chains, checkpoint_id);
+    coordinator_->AckKeyed(part_, checkpoint_id, /*ended=*/false, emitter_.next_sequence(),
+                           tracker_->SaveState());
   }
 
  private:
@@ -476,6 +700,7 @@ class KeyedActor final : public InputActor {
   OperatorMetrics* metrics_;
   std::unique_ptr<KeyedOperatorState> state_;
   PortEmitter emitter_;
+  KeyedRestore restore_;
   std::unique_ptr<WatermarkTracker> tracker_;
   WatermarkMarks combined_marks_;
   std::vector<int> sides_;  // per input channel: the operator's input it carries
@@ -498,19 +723,28 @@ class SinkActor final : public InputActor {
   ~SinkActor() override {
     if (!finished_) sink_->Abort();
   }
+  // A restored run, before any row: what the sink's part of the checkpoint holds.
+  void Restore(const std::string& directory) { sink_->Restore(directory); }
   std::optional<std::vector<BatchPtr>> TakeRows() { return sink_->TakeRows(); }
   const SchemaPtr& schema() const { return schema_; }
 
  protected:
-  void Handle(Message& message) override {
+  void Process(Message& message) override {
     if (message.kind == Message::Kind::kBatch) {
       metrics_->rows_in += message.batch->num_rows();
       sink_->Write(std::move(message.batch), message.origin, message.sequence);
-    } else if (message.kind == Message::Kind::kEnd && ++ended_ == num_inputs_) {
+    } else if (message.kind == Message::Kind::kEnd && finished()) {
       sink_->Finish();
       finished_ = true;
     }
   }
+  // After Finish (every input ended before the barrier) the sink's part is its finished
+  // output: a restored run calls Finish again at its end.
+  void TakeCheckpoint(int64_t checkpoint_id, bool finished) override {
+    sink_->PrepareCheckpoint(coordinator_->TargetFor(part_, checkpoint_id));
+    coordinator_->AckSink(part_, checkpoint_id, finished);
+  }
+  void Commit(int64_t checkpoint_id) override { sink_->CommitCheckpoint(checkpoint_id); }
 
  private:
   SchemaPtr schema_;
@@ -522,9 +756,13 @@ class SinkActor final : public InputActor {
 // Everything one run builds: operators, actors and the chains between them.
 class RunGraph {
  public:
+  // `coordinator`: null when the run takes no checkpoints. `restore`: null, or the checkpoint
+  // (at `restore_dir`) the run starts from.
   RunGraph(const Plan& plan, const PlanHandles& handles, RunMetrics* metrics,
-           RunScheduler* scheduler)
-      : plan_(plan), handles_(handles), scheduler_(scheduler) {
+           RunScheduler* scheduler, CheckpointCoordinator* coordinator,
+           const CheckpointManifest* restore, std::string restore_dir)
+      : plan_(plan), handles_(handles), scheduler_(scheduler), coordinator_(coordinator),
+        restore_(restore), restore_dir_(std::move(restore_dir)) {
     const int node_count = static_cast<int>(plan.nodes.size());
     for (int index = 0; index < node_count; ++index) index_of_[plan.nodes[index].id] = index;
     operators_.resize(node_count);
@@ -545,6 +783,11 @@ class RunGraph {
     CheckCollectsAreBounded();
     CreateActors();
     ConnectActors();
+    RestoreSplitChains();
+    if (coordinator_ != nullptr) {
+      coordinator_->SetHooks([this](int64_t id) { OnCheckpointStarted(id); },
+                             [this](int64_t id) { OnCheckpointComplete(id); });
+    }
   }
 
   void Start() {
@@ -556,6 +799,39 @@ class RunGraph {
 
   void OnRunSucceeded() {
     for (auto& driver : sources_) driver->OnRunSucceeded();
+  }
+
+  // A checkpoint started: every keyed subtask and sink gets its notice (those whose inputs all
+  // ended take part at once), and splits parked by watermark alignment step to push their
+  // barrier (backpressure and block alignment release theirs as the run goes on).
+  void OnCheckpointStarted(int64_t checkpoint_id) {
+    auto notify = [checkpoint_id](InputActor* actor) {
+      Message notice;
+      notice.kind = Message::Kind::kBarrier;
+      notice.input = Message::kDirectInput;
+      notice.checkpoint_id = checkpoint_id;
+      actor->Enqueue(std::move(notice));
+    };
+    for (auto& [index, subtasks] : keyed_) {
+      for (auto& actor : subtasks) notify(actor.get());
+    }
+    for (auto& [index, sink] : sinks_) notify(sink.get());
+    for (auto& alignment : watermark_alignments_) {
+      for (SourceDriver* driver : alignment->TakeParked()) {
+        scheduler_->Spawn([driver] { driver->Step(); });
+      }
+    }
+  }
+
+  // The checkpoint is complete: each sink commits it, in its actor, after what it wrote before.
+  void OnCheckpointComplete(int64_t checkpoint_id) {
+    for (auto& [index, sink] : sinks_) {
+      Message commit;
+      commit.kind = Message::Kind::kCommit;
+      commit.input = Message::kDirectInput;
+      commit.checkpoint_id = checkpoint_id;
+      sink->Enqueue(std::move(commit));
+    }
   }
 
   void Collect(RunResult* result) {
@@ -630,7 +906,10 @@ class RunGraph {
       const PhysicalOperator& op = operators_[index];
       const uint64_t origin_base = static_cast<uint64_t>(index) << 32;
       if (op.kind == PhysicalOperator::Kind::kSource) {
-        auto splits = op.source->CreateSplits(parallelism, metrics_[index]);
+        const int node_id = plan_.nodes[index].id;
+        auto splits = restore_ == nullptr
+            ? op.source->CreateSplits(parallelism, metrics_[index])
+            : op.source->CreateSplitsAfter(RestoredPositions(node_id), parallelism, metrics_[index]);
         // Bounded sources are aligned by blocks read (SplitAlignment), unbounded ones (Kafka
         // partitions at their own rates) by watermark (WatermarkAlignment).
         const bool aligned = splits.size() > 1 && FeedsWatermark(index);
@@ -646,6 +925,10 @@ class RunGraph {
           sources_.push_back(std::make_unique<SourceDriver>(std::move(splits[split]), origin_base,
                                                             scheduler_, alignment, nullptr,
                                                             static_cast<int>(split)));
+          if (coordinator_ != nullptr) {
+            sources_.back()->AttachCheckpoints(
+                coordinator_, coordinator_->AddSource(node_id, static_cast<int>(split)));
+          }
         }
         if (aligned && !op.source->bounded()) {
           std::vector<SourceDriver*> drivers;
@@ -666,17 +949,37 @@ class RunGraph {
           std::tie(context.first_key_group, context.end_key_group) =
               KeyGroupRange(subtask, parallelism, plan_.max_parallelism);
           context.metrics = metrics_[index];
-          context.state = state_->MakeBackend("op" + std::to_string(plan_.nodes[index].id), subtask);
+          const int node_id = plan_.nodes[index].id;
+          const std::string operator_id = "op" + std::to_string(node_id);
+          KeyedRestore restore = RestoredSubtask(node_id, &context);
+          context.state = context.restore_from.empty()
+              ? state_->MakeBackend(operator_id, subtask)
+              : state_->RestoreBackend(operator_id, subtask, BackendCheckpoints(context.restore_from),
+                                       context.first_key_group, context.end_key_group);
           if (plan_.state.kind != "memory") {
             context.hot_state_bytes = plan_.state.cache_bytes / (2 * parallelism * keyed_count);
           }
+          const int first_key_group = context.first_key_group, end_key_group = context.end_key_group;
           subtasks.push_back(std::make_unique<KeyedActor>(scheduler_, *op.keyed, std::move(context),
-                                                          origin_base + subtask));
+                                                          origin_base + subtask, std::move(restore)));
+          if (coordinator_ != nullptr) {
+            subtasks.back()->AttachCheckpoints(
+                coordinator_, coordinator_->AddKeyed(node_id, subtask, first_key_group, end_key_group));
+          }
         }
       } else if (op.kind == PhysicalOperator::Kind::kSink) {
         sinks_[index] = std::make_unique<SinkActor>(scheduler_, plan_.nodes[index].as<SinkNode>(),
                                                     InputSchemas(plan_.nodes[index]).front(),
                                                     handles_, metrics_[index]);
+        const int node_id = plan_.nodes[index].id;
+        if (restore_ != nullptr) {
+          for (const SinkPart& part : restore_->sinks) {
+            if (part.node_id == node_id) sinks_[index]->Restore(RestoredPath(part.directory));
+          }
+        }
+        if (coordinator_ != nullptr) {
+          sinks_[index]->AttachCheckpoints(coordinator_, coordinator_->AddSink(node_id));
+        }
       }
     }
   }
@@ -698,6 +1001,91 @@ class RunGraph {
     for (auto& [index, subtasks] : keyed_) {
       for (auto& actor : subtasks) actor->Start();
     }
+    for (auto& [index, sink] : sinks_) sink->Start();
+  }
+
+  // ---- restore -----------------------------------------------------------------------------
+  std::string RestoredPath(const std::string& relative) const {
+    return (std::filesystem::path(restore_dir_) / relative).string();
+  }
+
+  // The positions of source `node_id`'s splits at the checkpoint, in split order.
+  std::vector<std::string> RestoredPositions(int node_id) const {
+    std::vector<std::string> positions;
+    for (const SourceSplitPart& part : restore_->sources) {
+      if (part.node_id == node_id) positions.push_back(part.position);
+    }
+    return positions;
+  }
+
+  // Each split's watermark assigners as they were: split by split when the source has as many
+  // splits as then; otherwise (rescaled) every split starts from the least advanced state of
+  // any earlier split, number by number (watermarks and maximum event times: a split must not
+  // start ahead of rows it has still to read).
+  void RestoreSplitChains() {
+    if (restore_ == nullptr) return;
+    std::map<int, std::vector<const SourceSplitPart*>> saved;
+    for (const SourceSplitPart& part : restore_->sources) saved[part.node_id].push_back(&part);
+    std::map<int, std::vector<SourceDriver*>> drivers;
+    for (size_t source = 0; source < sources_.size(); ++source) {
+      drivers[plan_.nodes[source_index_[source]].id].push_back(sources_[source].get());
+    }
+    for (auto& [node_id, splits] : drivers) {
+      const auto& parts = saved[node_id];
+      if (parts.empty()) continue;
+      if (parts.size() == splits.size()) {
+        for (size_t split = 0; split < splits.size(); ++split) {
+          splits[split]->RestoreChainState(parts[split]->chain_state);
+        }
+        continue;
+      }
+      std::vector<int64_t> least = parts.front()->chain_state;
+      for (const SourceSplitPart* part : parts) {
+        MS_CHECK(part->chain_state.size() == least.size(), "splits of one source with other chains");
+        for (size_t i = 0; i < least.size(); ++i) least[i] = std::min(least[i], part->chain_state[i]);
+      }
+      for (SourceDriver* split : splits) split->RestoreChainState(least);
+    }
+  }
+
+  // What subtask context->subtask of keyed operator `node_id` restores: the state of every
+  // earlier subtask whose key groups overlap its own (one at the same parallelism), the
+  // watermark (the least of theirs) and whether the operator had finished.
+  KeyedRestore RestoredSubtask(int node_id, SubtaskContext* context) const {
+    KeyedRestore restore;
+    if (restore_ == nullptr) return restore;
+    std::vector<const KeyedSubtaskPart*> overlapping;
+    for (const KeyedSubtaskPart& part : restore_->keyed) {
+      if (part.node_id == node_id && part.first_key_group < context->end_key_group &&
+          context->first_key_group < part.end_key_group) {
+        overlapping.push_back(&part);
+      }
+    }
+    int64_t watermark_ms = kFinalWatermarkMs;
+    for (const KeyedSubtaskPart* part : overlapping) {
+      restore.ended = restore.ended || part->ended;
+      restore.next_sequence = std::max(restore.next_sequence, part->next_sequence);
+      if (!part->ended) watermark_ms = std::min(watermark_ms, WatermarkTracker::WatermarkOfState(part->tracker_state));
+    }
+    if (restore.ended || overlapping.empty()) return restore;
+    restore.watermark_ms = watermark_ms;
+    if (overlapping.size() == 1 && overlapping.front()->first_key_group == context->first_key_group &&
+        overlapping.front()->end_key_group == context->end_key_group) {
+      restore.tracker_state = overlapping.front()->tracker_state;
+    }
+    for (const KeyedSubtaskPart* part : overlapping) {
+      context->restore_from.push_back(RestoredPath(part->directory));
+    }
+    context->restored_watermark_ms = watermark_ms;
+    return restore;
+  }
+
+  // Where a keyed subtask's Snapshot puts its backend's StateBackend::Checkpoint
+  // (ops/keyed_snapshot.h).
+  static std::vector<std::string> BackendCheckpoints(const std::vector<std::string>& parts) {
+    std::vector<std::string> directories;
+    for (const std::string& part : parts) directories.push_back(BackendCheckpointDirectory(part));
+    return directories;
   }
 
   // The chains that consume output `port` of the node at `index`.
@@ -762,6 +1150,9 @@ class RunGraph {
   const Plan& plan_;
   const PlanHandles& handles_;
   RunScheduler* scheduler_;
+  CheckpointCoordinator* coordinator_;
+  const CheckpointManifest* restore_;
+  const std::string restore_dir_;
   std::map<int, int> index_of_;
   std::vector<PhysicalOperator> operators_;
   std::vector<OperatorMetrics*> metrics_;
@@ -779,14 +1170,118 @@ class RunGraph {
 
 }  // namespace
 
-Executor::Executor(Plan plan, PlanHandles handles)
-    : plan_(std::move(plan)), handles_(std::move(handles)) {
+Executor::Executor(Plan plan, PlanHandles handles, CheckpointOptions checkpoints)
+    : plan_(std::move(plan)), handles_(std::move(handles)),
+      checkpoint_options_(std::move(checkpoints)) {
   CheckHandles(plan_, handles_);
+  if (checkpoint_options_.kept < 1) {
+    throw UserError("checkpoints_kept must be at least 1, got " + std::to_string(checkpoint_options_.kept));
+  }
+  if (!checkpoint_options_.restore_from.empty()) {
+    const std::string& directory = checkpoint_options_.restore_from;
+    CheckpointManifest manifest = ReadManifest(directory);
+    const std::string problem = VerifyCheckpoint(directory, manifest);
+    if (!problem.empty()) {
+      throw UserError("cannot restore from " + directory + ": " + problem +
+                      " (the checkpoint is damaged; restore from an earlier one)");
+    }
+    if (manifest.max_parallelism != plan_.max_parallelism) {
+      throw UserError("cannot restore from " + directory + ": it was taken with max_parallelism " +
+                      std::to_string(manifest.max_parallelism) + ", the pipeline has " +
+                      std::to_string(plan_.max_parallelism) +
+                      "; key groups are fixed by max_parallelism: use the same");
+    }
+    CheckPlanMatches(manifest, plan_, directory);
+    restore_ = std::move(manifest);
+  }
 }
 
 Executor::~Executor() = default;
 
-void Executor::RequestStop() { stop_requested_ = true; }
+void Executor::RequestStop() {
+  // An unbounded run that takes checkpoints stops with one (design-notes: Checkpoints): its
+  // splits stop after its barrier, without ending their input, so open windows stay open in
+  // the checkpoint and a restored run goes on from there.
+  if (!checkpoint_options_.directory.empty() && !bounded() && stop_after_checkpoint_.load() == 0) {
+    stop_after_checkpoint_ = RequestCheckpoint();
+  }
+  stop_requested_ = true;
+}
+
+int64_t Executor::RequestCheckpoint() {
+  std::lock_guard<std::mutex> lock(checkpoint_mutex_);
+  if (!accepting_checkpoints_ || !coordinator_) return 0;
+  const int64_t checkpoint_id = coordinator_->Request();
+  if (checkpoint_id == 0) return 0;
+  std::shared_ptr<CheckpointCoordinator> coordinator = coordinator_;
+  run_task_([coordinator] { coordinator->StartIfRequested(); });
+  return checkpoint_id;
+}
+
+int64_t Executor::TriggerCheckpoint() {
+  if (checkpoint_options_.directory.empty()) {
+    throw UserError("this pipeline takes no checkpoints: give it a checkpoint_dir "
+                    "(Pipeline(checkpoint_dir=...))");
+  }
+  {
+    // Asked right after the job started: the run's graph is still being built.
+    std::unique_lock<std::mutex> lock(checkpoint_mutex_);
+    run_state_changed_.wait_for(lock, std::chrono::seconds(10),
+                                [this] { return accepting_checkpoints_ || run_ended_; });
+  }
+  const int64_t checkpoint_id = RequestCheckpoint();
+  if (checkpoint_id == 0) {
+    throw UserError("the run is not under way (not yet started, or ended): no checkpoint taken");
+  }
+  return checkpoint_id;
+}
+
+bool Executor::WaitForCheckpoint(int64_t checkpoint_id, int64_t timeout_ms) {
+  std::shared_ptr<CheckpointCoordinator> coordinator;
+  {
+    std::lock_guard<std::mutex> lock(checkpoint_mutex_);
+    coordinator = coordinator_;
+  }
+  return coordinator && coordinator->WaitFor(checkpoint_id, std::chrono::milliseconds(timeout_ms));
+}
+
+int64_t Executor::Savepoint(const std::string& path, int64_t timeout_ms) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  if (fs::exists(path, error)) {
+    throw UserError("savepoint: " + path + " exists; give a path that does not");
+  }
+  const int64_t requested = TriggerCheckpoint();
+  if (!WaitForCheckpoint(requested, timeout_ms)) {
+    throw UserError("savepoint: checkpoint " + std::to_string(requested) + " did not complete within " +
+                    std::to_string(timeout_ms) + " ms (or the run ended first); try again");
+  }
+  std::shared_ptr<CheckpointCoordinator> coordinator;
+  {
+    std::lock_guard<std::mutex> lock(checkpoint_mutex_);
+    coordinator = coordinator_;
+  }
+  const auto [checkpoint_id, directory] = coordinator->PinLatest();
+  struct Unpin {
+    CheckpointCoordinator* coordinator;
+    int64_t id;
+    ~Unpin() { coordinator->Unpin(id); }
+  } unpin{coordinator.get(), checkpoint_id};
+  // Real copies (a savepoint outlives the checkpoints it came from); the MANIFEST last, so
+  // that a copy cut short is not taken for a complete one.
+  fs::create_directories(path);
+  for (const auto& entry : fs::recursive_directory_iterator(directory)) {
+    const fs::path target = fs::path(path) / fs::relative(entry.path(), directory);
+    if (entry.is_directory()) {
+      fs::create_directories(target);
+    } else if (entry.path().filename() != kManifestName) {
+      fs::copy_file(entry.path(), target);
+    }
+  }
+  WriteFileAtomically((fs::path(path) / kManifestName).string(),
+                      ReadWholeFile((fs::path(directory) / kManifestName).string()));
+  return checkpoint_id;
+}
 
 bool Executor::bounded() const {
   for (const PlanNode& node : plan_.nodes) {
@@ -796,6 +1291,52 @@ bool Executor::bounded() const {
   }
   return true;
 }
+
+namespace {
+
+// Asks for a checkpoint every `interval`, from a thread of its own, until destroyed.
+class CheckpointTimer {
+ public:
+  CheckpointTimer(std::chrono::milliseconds interval, std::function<void()> request) {
+    if (interval.count() <= 0) return;
+    thread_ = std::thread([this, interval, request = std::move(request)] {
+      std::unique_lock<std::mutex> lock(mutex_);
+      while (!wake_.wait_for(lock, interval, [this] { return closing_; })) {
+        lock.unlock();
+        request();
+        lock.lock();
+      }
+    });
+  }
+  ~CheckpointTimer() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      closing_ = true;
+    }
+    wake_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool closing_ = false;
+  std::thread thread_;
+};
+
+// A bounded run that reached its end needs no checkpoint: they are removed, as Flink discards
+// a finished job's, so that running the script again starts afresh.
+void RemoveCheckpoints(const std::string& checkpoint_dir) {
+  std::error_code error;
+  if (!std::filesystem::is_directory(checkpoint_dir, error)) return;
+  for (const auto& entry : std::filesystem::directory_iterator(checkpoint_dir)) {
+    if (CheckpointIdOfName(entry.path().filename().string()) >= 0) {
+      std::filesystem::remove_all(entry.path());
+    }
+  }
+}
+
+}  // namespace
 
 RunResult Executor::Run(const std::atomic<bool>& cancel) {
   const auto started = std::chrono::steady_clock::now();
@@ -820,15 +1361,59 @@ RunResult Executor::Run(const std::atomic<bool>& cancel) {
   tbb::task_arena arena(plan_.parallelism);
   tbb::task_group group;
   RunTimer timer(&arena, &group);
-  RunScheduler scheduler(&group, &timer, &cancel, &stop_requested_,
+  RunScheduler scheduler(&group, &timer, &cancel, &stop_requested_, &stop_after_checkpoint_,
                          std::max<int64_t>(16, 4 * plan_.parallelism));
+  std::shared_ptr<CheckpointCoordinator> coordinator;
+  const std::string& checkpoint_dir = checkpoint_options_.directory;
+  if (!checkpoint_dir.empty()) {
+    std::filesystem::create_directories(checkpoint_dir);
+    const int64_t first_id = std::max(LargestCheckpointId(checkpoint_dir),
+                                       restore_ ? restore_->checkpoint_id : 0) + 1;
+    coordinator = std::make_shared<CheckpointCoordinator>(
+        checkpoint_options_, PrintOperators(plan_), plan_.parallelism, plan_.max_parallelism,
+        first_id, &metrics_.checkpoints);
+  }
+  // Requests are taken from here until the run's tasks are done (see the second wait below).
+  auto stop_accepting = [this] {
+    {
+      std::lock_guard<std::mutex> lock(checkpoint_mutex_);
+      accepting_checkpoints_ = false;
+      run_ended_ = true;
+      run_task_ = nullptr;
+    }
+    run_state_changed_.notify_all();
+  };
+  struct StopAcceptingAtExit {  // also when the run fails before it started
+    std::function<void()> stop;
+    ~StopAcceptingAtExit() { stop(); }
+  } stop_accepting_at_exit{stop_accepting};
+  struct CloseCoordinator {
+    std::shared_ptr<CheckpointCoordinator> coordinator;
+    ~CloseCoordinator() {
+      if (coordinator) coordinator->Close();
+    }
+  } close_coordinator{coordinator};
   RunResult result;
   arena.execute([&] {
-    RunGraph graph(plan_, handles_, &metrics_, &scheduler);
+    RunGraph graph(plan_, handles_, &metrics_, &scheduler, coordinator.get(),
+                   restore_ ? &*restore_ : nullptr, checkpoint_options_.restore_from);
+    {
+      std::lock_guard<std::mutex> lock(checkpoint_mutex_);
+      coordinator_ = coordinator;
+      accepting_checkpoints_ = coordinator != nullptr;
+      run_task_ = [&timer](std::function<void()> task) { timer.After(std::chrono::milliseconds(0), std::move(task)); };
+    }
+    run_state_changed_.notify_all();
+    CheckpointTimer interval(std::chrono::milliseconds(checkpoint_options_.interval_ms),
+                             [this] { RequestCheckpoint(); });
     graph.Start();
     try {
       group.wait();
+      // A request may have slipped in as the last task ended: it is a task of the group too.
+      stop_accepting();
+      group.wait();
     } catch (...) {
+      stop_accepting();
       group.cancel();
       timer.FireAll();  // resting splits run now, cancelled, so that the wait below ends
       group.wait();
@@ -838,6 +1423,8 @@ RunResult Executor::Run(const std::atomic<bool>& cancel) {
     graph.OnRunSucceeded();
     graph.Collect(&result);
   });
+  if (coordinator) coordinator->Close();
+  if (!checkpoint_dir.empty() && bounded() && !stop_requested_.load()) RemoveCheckpoints(checkpoint_dir);
   result.seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   return result;

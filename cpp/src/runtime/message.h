@@ -1,5 +1,8 @@
-// What travels in a channel, in order: batches, watermarks, (later) checkpoint barriers, and the
-// end of an input. Watermarks travel with the batches, so lateness does not depend on batching.
+// What travels in a channel, in order: batches, watermarks, checkpoint barriers, and the end of
+// an input. Watermarks travel with the batches, so lateness does not depend on batching.
+// Two kinds go to an actor directly, not down a channel (input kDirectInput): a checkpoint's
+// notice (kBarrier: a checkpoint started; an actor whose inputs all ended acks it at once) and a
+// sink's commit (kCommit: the checkpoint is complete).
 #pragma once
 
 #include <cstdint>
@@ -12,7 +15,8 @@
 namespace millstream {
 
 struct Message {
-  enum class Kind { kBatch, kWatermark, kIdle, kBarrier, kEnd };
+  enum class Kind { kBatch, kWatermark, kIdle, kBarrier, kEnd, kCommit };
+  static constexpr int kDirectInput = -1;
   Kind kind = Kind::kBatch;
   int input = 0;                  // the receiving actor's input channel
   BatchPtr batch;                 // kBatch
@@ -22,7 +26,7 @@ struct Message {
   uint64_t sequence = 0;          //   rows came from, and their position there (sinks restore
                                   //   the input's order with them)
   int64_t watermark_ms = 0;       // kWatermark
-  int64_t checkpoint_id = 0;      // kBarrier (checkpoints: a later issue)
+  int64_t checkpoint_id = 0;      // kBarrier, kCommit
 };
 
 }  // namespace millstream

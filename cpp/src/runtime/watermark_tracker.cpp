@@ -76,4 +76,36 @@ bool WatermarkTracker::Recompute() {
   return true;
 }
 
+std::vector<int64_t> WatermarkTracker::SaveState() const {
+  std::vector<int64_t> state{current_ms_};
+  for (const Input& entry : inputs_) {
+    state.push_back(entry.watermark_ms);
+    state.push_back(static_cast<int64_t>(entry.state));
+  }
+  return state;
+}
+
+void WatermarkTracker::RestoreState(const std::vector<int64_t>& state) {
+  MS_CHECK(state.size() == 1 + 2 * inputs_.size(),
+           "a tracker state of " + std::to_string((state.size() - 1) / 2) + " inputs restored into " +
+               std::to_string(inputs_.size()));
+  current_ms_ = state[0];
+  for (size_t i = 0; i < inputs_.size(); ++i) {
+    inputs_[i].watermark_ms = state[1 + 2 * i];
+    const int64_t input_state = state[2 + 2 * i];
+    MS_CHECK(input_state >= 0 && input_state <= static_cast<int64_t>(InputState::kEnded),
+             "a tracker input state out of range");
+    inputs_[i].state = static_cast<InputState>(input_state);
+  }
+}
+
+void WatermarkTracker::RestoreAt(int64_t watermark_ms) {
+  current_ms_ = watermark_ms;
+  for (Input& entry : inputs_) entry = Input{watermark_ms, InputState::kActive};
+}
+
+int64_t WatermarkTracker::WatermarkOfState(const std::vector<int64_t>& state) {
+  return state.empty() ? kMinWatermarkMs : state[0];
+}
+
 }  // namespace millstream

@@ -36,6 +36,16 @@ class WatermarkTracker {
   // Input `input` ended. Returns true when current() advanced.
   bool End(int input);
 
+  // Checkpoints: the tracker's state as numbers (the combined watermark, then each input's
+  // watermark and state), and back. RestoreState takes a state of as many inputs; a run restored
+  // at another parallelism has other inputs and takes RestoreAt(the old combined watermark)
+  // instead: every input starts there, and the watermark never goes back.
+  std::vector<int64_t> SaveState() const;
+  void RestoreState(const std::vector<int64_t>& state);
+  void RestoreAt(int64_t watermark_ms);
+  // The combined watermark a saved state holds.
+  static int64_t WatermarkOfState(const std::vector<int64_t>& state);
+
   // The combined watermark; kMinWatermarkMs before every active input has sent one.
   int64_t current() const { return current_ms_; }
   int num_inputs() const { return static_cast<int>(inputs_.size()); }
