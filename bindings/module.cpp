@@ -94,6 +94,12 @@ py::list MetricsToPython(const RunMetrics& metrics) {
       }
     }
     if (!splits.empty()) entry["splits"] = splits;
+    {
+      std::lock_guard<std::mutex> lock(const_cast<std::mutex&>(op.splits_mutex));
+      if (!op.partitions_not_committed.empty()) {
+        entry["partitions_not_committed"] = py::cast(op.partitions_not_committed);
+      }
+    }
     result.append(entry);
   }
   const CheckpointMetrics& checkpoints = metrics.checkpoints;

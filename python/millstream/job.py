@@ -4,12 +4,19 @@ from __future__ import annotations
 import atexit
 import sys
 import threading
+import warnings
 
 import pyarrow as pa
 
 
 class JobStopped(Exception):
     """Raised by :meth:`Job.wait` when the run was stopped (``job.stop()``) before its end."""
+
+
+class OffsetsNotCommittedWarning(UserWarning):
+    """A Kafka group member stopped while its group rebalanced and could not commit the offsets
+    of some partitions: their next owner reads them from the group's last committed offset, so
+    the records this run read from them since are processed again (at-least-once)."""
 
 
 # Jobs that were started and not yet seen to end: a started job runs to its end or until it is
@@ -50,6 +57,7 @@ class Job:
         self._native = native
         self._result = None
         self._error_seen = False  # whether wait() reported the run's failure
+        self._commit_warning_given = False
         with _live_jobs_lock:
             _live_jobs.add(self)
 
@@ -64,6 +72,7 @@ class Job:
         try:
             ended = self._native.wait(timeout)
         except KeyboardInterrupt:
+            self._warn_offsets_not_committed()
             raise
         except BaseException:
             self._error_seen = True
@@ -72,6 +81,7 @@ class Job:
         if not ended:
             return False
         self._forget_if_ended()
+        self._warn_offsets_not_committed()
         if self._native.status() == "stopped":
             raise JobStopped("the run was stopped (job.stop() or Ctrl-C) before its end")
         return True
@@ -88,6 +98,7 @@ class Job:
             self._native.cancel()
             self._native.wait(timeout, raise_error=False)
         self._forget_if_ended()
+        self._warn_offsets_not_committed()
 
     def checkpoint(self, timeout: float = 60.0) -> int:
         """Takes a checkpoint now (the pipeline needs a ``checkpoint_dir``) and returns its id
@@ -127,6 +138,23 @@ class Job:
         """
         import pandas
         return pandas.DataFrame(self.metrics())
+
+    def _warn_offsets_not_committed(self) -> None:
+        """Once, after the run ended: an OffsetsNotCommittedWarning naming the Kafka partitions
+        whose offsets the stop could not commit (metrics: ``partitions_not_committed``)."""
+        if self._commit_warning_given or not self._native.done():
+            return
+        self._commit_warning_given = True
+        for entry in self._native.metrics():
+            partitions = entry.get("partitions_not_committed")
+            if partitions:
+                warnings.warn(
+                    f"{entry['operator']}: the offsets of {', '.join(partitions)} were not "
+                    "committed: the run stopped while its consumer group rebalanced, and the "
+                    "partitions went to another member (or the group did not settle in time). "
+                    "Their next owner reads them from the group's last committed offset, so the "
+                    "records this run read from them since are processed again (at-least-once).",
+                    OffsetsNotCommittedWarning, stacklevel=3)
 
     def _forget_if_ended(self) -> None:
         # A failed run whose error no wait() reported stays, to be told at exit.

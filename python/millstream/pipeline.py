@@ -1054,9 +1054,9 @@ class KeyedStream:
         if emit != "changelog":
             raise ValueError(f"agg(emit={emit!r}): emit must be 'changelog' (an update per key "
                              "per batch) or 'final' (one row per key at the end of the input)")
-        node = _plan.running_agg_node(self.keys, _aggregate_specs(aggregations),
-                                      f"agg(by {', '.join(self.keys)})")
-        return self._stream._then(node, time_column=None)
+        stream, specs = _aggregate_inputs(self._stream, aggregations)
+        node = _plan.running_agg_node(self.keys, specs, f"agg(by {', '.join(self.keys)})")
+        return stream._then(node, time_column=None)
 
     # One window per key that closes only at the end of input: every row gets the same event
     # time (0) and nothing moves the watermark until the final one, so a tumbling window of
@@ -1070,8 +1070,7 @@ class KeyedStream:
                 raise ValueError(f"agg({name}=ms.{aggregation.kind}(...), emit='final'): first "
                                  "and last are not supported with emit='final' yet; use the "
                                  "changelog's last row per key, or a window")
-        specs = _aggregate_specs(aggregations)
-        stream = self._stream
+        stream, specs = _aggregate_inputs(self._stream, aggregations)
         label = f"agg(by {', '.join(self.keys)}, emit=final)"
         timed = stream._project([col(n) for n in stream.schema.names] +
                                 [lit(0).alias(self._FINAL_TIME)], "end-of-input time")
@@ -1102,10 +1101,11 @@ class WindowedStream:
             raise ValueError("window(): the stream has no event time; call "
                              "with_watermark('ts', max_delay=...) first, or use a processing-time "
                              "window (ms.tumbling('10s', time='processing'))")
+        stream, specs = _aggregate_inputs(self._stream, aggregations)
         node = _plan.window_node(self.keys, time_column, self.window.spec(),
-                                 self.allowed_lateness_ms, _aggregate_specs(aggregations),
+                                 self.allowed_lateness_ms, specs,
                                  f"window({self.window.kind}, by {', '.join(self.keys) or 'all'})")
-        stream = self._stream._then(node, time_column="window_end")
+        stream = stream._then(node, time_column="window_end")
         self._node = stream._node
         return stream
 
@@ -1116,17 +1116,37 @@ class WindowedStream:
                              "side output of that aggregation")
         node_id = self._stream._pipeline._add(_plan.port_node(1, "late"), [self._node])
         schema = self._stream._pipeline._schemas[node_id][0]
-        return Stream(self._stream._pipeline, node_id, schema, None)
+        late = Stream(self._stream._pipeline, node_id, schema, None)
+        if any(name.startswith(_AGGREGATE_INPUT) for name in schema.names):
+            # the input rows as the user's stream has them, without the aggregated expressions
+            late = late._project([col(name) for name in self._stream.schema.names], "late rows")
+        return late
 
 
-def _aggregate_specs(aggregations: dict) -> list[dict]:
+# Hidden columns that hold the expressions aggregations take (ms.sum(col("p") * col("q"))).
+_AGGREGATE_INPUT = "__millstream_agg_"
+
+
+def _aggregate_inputs(stream: Stream, aggregations: dict) -> tuple[Stream, list[dict]]:
+    """The stream the aggregating operator reads and its aggregation specs. An aggregation of an
+    expression reads a hidden column that a project adds before the keyed exchange (one per
+    aggregation, named after its output), so the engine evaluates the expression per batch; the
+    aggregating operator's output has only keys and aggregates, so nothing has to drop them."""
     if not aggregations:
         raise ValueError("agg() needs at least one aggregation, e.g. agg(n=ms.count())")
     for name, aggregation in aggregations.items():
         if not isinstance(aggregation, Aggregation):
-            raise TypeError(f"agg({name}=...): expected an aggregation such as ms.sum('x'), "
-                            f"got {aggregation!r}")
-    return [aggregation.spec(name) for name, aggregation in aggregations.items()]
+            raise TypeError(f"agg({name}=...): expected an aggregation such as ms.sum('x') or "
+                            f"ms.sum(col('price') * col('qty')), got {aggregation!r}")
+    hidden = {name: _AGGREGATE_INPUT + name for name, aggregation in aggregations.items()
+              if aggregation.expr is not None}
+    specs = [aggregation.spec(name, hidden.get(name)) for name, aggregation in aggregations.items()]
+    if not hidden:
+        return stream, specs
+    inputs = [aggregations[name].expr.alias(column) for name, column in hidden.items()]
+    label = "aggregate inputs: " + ", ".join(
+        f"{name} = {aggregations[name].kind}({aggregations[name].expr!r})" for name in hidden)
+    return stream._project([col(n) for n in stream.schema.names] + inputs, label), specs
 
 
 def _caller_stacklevel() -> int:

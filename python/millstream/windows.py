@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ._durations import to_ms
+from .expr import Expr
 
 
 @dataclass(frozen=True)
@@ -76,18 +77,38 @@ def session(gap) -> Window:
 
 @dataclass(frozen=True)
 class Aggregation:
-    """One aggregate of a window or a running aggregation, e.g. ``ms.sum("x")``."""
+    """One aggregate of a window or a running aggregation, e.g. ``ms.sum("x")``, or of an
+    expression, ``ms.sum(col("price") * col("qty"))``: the engine computes the expression per
+    row (the pipeline adds it as a hidden column before the keyed exchange) and aggregates it."""
 
     kind: str
     column: str | None = None
+    expr: object = None  # an Expr aggregated instead of a column (then column is None)
 
-    def spec(self, name: str) -> dict:
-        return {"kind": self.kind, "column": self.column or "", "name": name}
+    def spec(self, name: str, column: str | None = None) -> dict:
+        """The plan's form; ``column`` names the hidden column that holds ``expr``."""
+        return {"kind": self.kind, "column": column or self.column or "", "name": name}
 
 
-def count(column: str | None = None) -> Aggregation:
-    """Rows in the window (non-null values of ``column`` when given). The statistics below
-    follow pandas: ``stddev`` and ``var`` are sample ones (null for a single value), and
+def _aggregation(kind: str, target) -> Aggregation:
+    """An aggregation of a column name or an expression (a bare ``col("x")`` is the column)."""
+    if target is None or isinstance(target, str):
+        return Aggregation(kind, target)
+    if isinstance(target, Expr):
+        node = target.node
+        if set(node) == {"col"}:
+            return Aggregation(kind, node["col"])
+        return Aggregation(kind, None, target)
+    raise TypeError(f"ms.{kind}(...) takes a column name or an expression such as "
+                    f"col('price') * col('qty'), got {target!r}")
+
+
+def count(column=None) -> Aggregation:
+    """Rows in the window (non-null values of ``column`` when given). Every aggregation takes a
+    column name or an expression (``ms.sum(col("price") * col("qty"))``); ``count`` of an
+    expression counts its non-null values, as pandas and polars do, so ``count(col("x") > 3)``
+    counts rows where x is not null: the rows where it holds are
+    ``ms.sum((col("x") > 3).cast(ms.int64))``. The statistics below follow pandas: ``stddev`` and ``var`` are sample ones (null for a single value), and
     ``first`` / ``last`` go by event time.
 
     >>> import millstream as ms
@@ -99,10 +120,10 @@ def count(column: str | None = None) -> Aggregation:
     ...       var=ms.var("x"), xs=ms.collect_list("x")).collect().to_pylist()
     [{'k': 'a', 'window_start': 0, 'window_end': 10000, 'n': 3, 'first': 1.0, 'last': 3.0, 'distinct': 2, 'var': 1.3333333333333333, 'xs': [1.0, 3.0, 3.0]}]
     """
-    return Aggregation("count", column)
+    return _aggregation("count", column)
 
 
-def sum(column: str) -> Aggregation:  # noqa: A001 - the name users expect
+def sum(column) -> Aggregation:  # noqa: A001 - the name users expect
     """Sum of the non-null values (int64 for integers, float64 for floats); null when there
     are none, as SQL's SUM.
 
@@ -112,52 +133,61 @@ def sum(column: str) -> Aggregation:  # noqa: A001 - the name users expect
     >>> s.key_by("k").agg(emit="final", total=ms.sum("x"), low=ms.min("x"), avg=ms.mean("x"),
     ...                   rows=ms.count(), values=ms.count("x")).collect().to_pylist()
     [{'k': 'a', 'total': 5, 'low': 1, 'avg': 2.5, 'rows': 3, 'values': 2}]
+
+    Over an expression, computed by the engine per row (the output is named by the keyword):
+
+    >>> from millstream import col
+    >>> s = ms.Pipeline(parallelism=1).from_records(
+    ...     [{"k": "a", "price": 2.5, "qty": 4}, {"k": "a", "price": 1.0, "qty": 3}])
+    >>> s.key_by("k").agg(emit="final", revenue=ms.sum(col("price") * col("qty")),
+    ...                   big=ms.sum((col("qty") > 3).cast(ms.int64))).collect().to_pylist()
+    [{'k': 'a', 'revenue': 13.0, 'big': 1}]
     """
-    return Aggregation("sum", column)
+    return _aggregation("sum", column)
 
 
-def min(column: str) -> Aggregation:  # noqa: A001
+def min(column) -> Aggregation:  # noqa: A001
     """Smallest non-null value (numbers, strings, timestamps); null when there are none."""
-    return Aggregation("min", column)
+    return _aggregation("min", column)
 
 
-def max(column: str) -> Aggregation:  # noqa: A001
+def max(column) -> Aggregation:  # noqa: A001
     """Largest non-null value (numbers, strings, timestamps); null when there are none."""
-    return Aggregation("max", column)
+    return _aggregation("max", column)
 
 
-def mean(column: str) -> Aggregation:
+def mean(column) -> Aggregation:
     """Arithmetic mean of the non-null values, as float64; null when there are none."""
-    return Aggregation("mean", column)
+    return _aggregation("mean", column)
 
 
-def first(column: str) -> Aggregation:
+def first(column) -> Aggregation:
     """The value of the row with the earliest event time (the smallest value among rows with that
     time, so the result does not depend on arrival order); by arrival without event time."""
-    return Aggregation("first", column)
+    return _aggregation("first", column)
 
 
-def last(column: str) -> Aggregation:
+def last(column) -> Aggregation:
     """The value of the row with the latest event time (the largest value among rows with that
     time); by arrival without event time."""
-    return Aggregation("last", column)
+    return _aggregation("last", column)
 
 
-def count_distinct(column: str) -> Aggregation:
+def count_distinct(column) -> Aggregation:
     """Exact number of distinct non-null values."""
-    return Aggregation("count_distinct", column)
+    return _aggregation("count_distinct", column)
 
 
-def stddev(column: str) -> Aggregation:
+def stddev(column) -> Aggregation:
     """Sample standard deviation (ddof=1, as pandas)."""
-    return Aggregation("stddev", column)
+    return _aggregation("stddev", column)
 
 
-def var(column: str) -> Aggregation:
+def var(column) -> Aggregation:
     """Sample variance (ddof=1, as pandas)."""
-    return Aggregation("var", column)
+    return _aggregation("var", column)
 
 
-def collect_list(column: str) -> Aggregation:
+def collect_list(column) -> Aggregation:
     """All non-null values, in arrival order."""
-    return Aggregation("collect_list", column)
+    return _aggregation("collect_list", column)

@@ -2,6 +2,7 @@
 (cooperative-sticky), and a member that dies or stops hands its partitions to the others.
 MockKafka lives in the test process; the members are subprocesses reaching it over TCP. Every
 wait is bounded."""
+import re
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ PARTITIONS = 6
 
 MEMBER_SCRIPT = textwrap.dedent("""
     import sys
+    import warnings
     import millstream as ms
     brokers, topic, group = sys.argv[1:]
     p = ms.Pipeline(parallelism=2)
@@ -34,10 +36,14 @@ MEMBER_SCRIPT = textwrap.dedent("""
                  ).for_each_batch(take)
     job = p.start()
     print("started", flush=True)
-    try:
-        job.wait()
-    except KeyboardInterrupt:
-        print(f"interrupted {job.status}", flush=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            job.wait()
+        except KeyboardInterrupt:
+            print(f"interrupted {job.status}", flush=True)
+    for warning in caught:
+        print("warning " + " ".join(str(warning.message).split()), flush=True)
 """)
 
 
@@ -213,6 +219,50 @@ def test_a_member_that_stops_commits_and_the_other_resumes_from_its_offsets(kafk
     repeated = set(a.taken()) & set(b.taken())
     assert repeated <= warm_up
     assert len(b.taken()) == len(set(b.taken()))
+    assert_committed_to_the_end(kafka, topic, group, everything)
+
+
+def test_a_member_stopped_while_a_second_joins_ends_stopped_and_names_what_it_did_not_commit(kafka):
+    """Ctrl-C on a member while the group rebalances for a joining one: the final commit is
+    refused ("group generation id is not valid" / "rebalance in progress") until the member
+    rejoins; it retries, commits the partitions it still owns, and ends 'stopped' with a warning
+    naming the partitions that went to the other member uncommitted, which that member reads
+    again from the group's last commit. Nothing is lost."""
+    topic = new_topic(kafka, PARTITIONS)
+    group = f"g-{uuid.uuid4().hex[:8]}"
+    producer = Producer(kafka, topic)
+    a = Member(kafka, topic, group)
+    b = None
+    try:
+        a.wait_for_line("started")
+        settle(producer, [a])
+        alone = producer.produce(300)
+        wait_until(covered([a], alone), 30, "a to output the records while alone in the group")
+        b = Member(kafka, topic, group)
+        b.wait_for_line("started")
+        time.sleep(1.0)  # b's JoinGroup is in: a's next heartbeat (every 500 ms) sees the rebalance
+        a.interrupt()  # asserts "interrupted stopped" (it was "interrupted failed")
+        wait_until(lambda: any(line.startswith("warning ") for line in a.lines), 10,
+                   "a to print the warning it was given")
+        warned = [line for line in a.lines if line.startswith("warning ")]
+        assert len(warned) == 1, a.lines
+        named = re.findall(re.escape(topic) + r"\[(\d+)\]", warned[0])
+        assert named and "were not committed" in warned[0] and "processed again" in warned[0]
+        not_committed = {int(partition) for partition in named}
+
+        after = producer.produce(600)
+        wait_until(covered([b], after), 60, "b to take over every partition")
+        b.interrupt()
+    finally:
+        a.end()
+        if b is not None:
+            b.end()
+
+    everything = set(range(producer.count))
+    assert set(a.taken()) | set(b.taken()) == everything  # nothing lost
+    # What a read of the partitions it did not commit, b read again from the last commit (none:
+    # a is the group's first member), so all of it is in b's output too.
+    assert {i for i in a.taken() if i % PARTITIONS in not_committed} <= set(b.taken())
     assert_committed_to_the_end(kafka, topic, group, everything)
 
 

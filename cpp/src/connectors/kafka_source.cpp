@@ -29,6 +29,11 @@ constexpr int kPollWaitMs = 50;
 constexpr int kUnboundedFetchWaitMs = 100;
 // Messages taken from a partition's queue in one call.
 constexpr size_t kMessagesPerPoll = 1024;
+// A member stopped while its group rebalances retries its final commit this long: a rejoin
+// takes a heartbeat or two (heartbeat.interval.ms, 3 s by default), and job.stop() waits 10 s
+// for the whole drain.
+constexpr auto kCommitRetryTimeout = std::chrono::seconds(6);
+constexpr int kCommitRetryPollMs = 100;
 
 // One assigned partition: where its read began and where it ends.
 struct PartitionRange {
@@ -272,32 +277,46 @@ class KafkaReadSession {
   }
 
   // Commits the offsets every split reached, once (the first split to ask does it for all):
-  // called when the run succeeded, i.e. every sink took every chunk the splits returned.
+  // called when the run succeeded, i.e. every sink took every chunk the splits returned. A
+  // member stopped while its group rebalances is refused ("rebalance in progress", "group
+  // generation id is not valid") until it has rejoined: it serves the rebalance and tries again
+  // for up to kCommitRetryTimeout. A partition revoked meanwhile is another member's now (not
+  // this one's to commit); the partitions left uncommitted are counted in the source's metrics
+  // (partitions_not_committed), which Job turns into a warning: their next owner reads them
+  // again from the group's last commit.
   void CommitOnce() {
     std::lock_guard<std::mutex> lock(mutex_);
     if (committed_) return;
     committed_ = true;
     if (dead_letters_) dead_letters_->Flush();  // bad messages delivered before their offsets
     if (group_.empty()) return;
-    PartitionList offsets(rd_kafka_topic_partition_list_new(static_cast<int>(ranges_.size())));
+    std::vector<size_t> owned_at_stop;
     for (size_t i = 0; i < ranges_.size(); ++i) {
       // A partition revoked from this member is read by another now: its offsets are the
       // other member's to commit.
-      if (!owners_[i].owned) continue;
-      rd_kafka_topic_partition_list_add(offsets.get(), ranges_[i].topic.c_str(),
-                                        ranges_[i].partition)
-          ->offset = reached_offsets_[i];
+      if (owners_[i].owned) owned_at_stop.push_back(i);
     }
-    if (offsets->cnt == 0) return;
-    CheckKafka(rd_kafka_commit(consumer_.get(), offsets.get(), /*async=*/0), name_,
-               "committing the offsets read to group '" + group_ +
-                   "' (the results are complete; a next run from start='committed' reads "
-                   "these records again)");
-    for (int i = 0; i < offsets->cnt; ++i) {
-      CheckKafka(offsets->elems[i].err, name_,
-                 "committing the offset of " +
-                     PartitionName(offsets->elems[i].topic, offsets->elems[i].partition));
+    // What the sinks took, as the splits reached it: a partition the rebalance takes away and
+    // gives back (an assignment "lost" after an invalid generation) restarts reached_offsets_
+    // at the group's commit, but this member may still commit where its sinks got to.
+    const std::vector<int64_t> offsets_at_stop = reached_offsets_;
+    std::vector<bool> done(ranges_.size(), false);
+    const auto deadline = std::chrono::steady_clock::now() + kCommitRetryTimeout;
+    // A refused commit is followed by a rejoin, in which librdkafka revokes partitions (all of
+    // them after an invalid generation): the loop ends when what is still owned is committed.
+    // It does not wait for the group to give partitions back: against the mock cluster no new
+    // assignment came within the retry time (measured), and the stop would only take longer.
+    for (;;) {
+      const bool churned = CommitOwned(owned_at_stop, offsets_at_stop, &done);
+      if (!churned || std::chrono::steady_clock::now() >= deadline) break;
+      ServeMainQueue(kCommitRetryPollMs);  // the rebalance callbacks run here
     }
+    if (rebalance_error_) std::rethrow_exception(std::exchange(rebalance_error_, nullptr));
+    std::vector<std::string> not_committed;
+    for (const size_t i : owned_at_stop) {
+      if (!done[i]) not_committed.push_back(PartitionName(ranges_[i].topic, ranges_[i].partition));
+    }
+    if (!not_committed.empty() && metrics_ != nullptr) metrics_->NoteNotCommitted(not_committed);
   }
 
   // Serves the consumer's main queue, which carries only client-wide events (errors such as
@@ -305,18 +324,18 @@ class KafkaReadSession {
   // stalled partition.
   std::string LatestClientError() {
     std::lock_guard<std::mutex> lock(mutex_);
-    for (;;) {
-      KafkaMessage event(rd_kafka_consumer_poll(consumer_.get(), 0));
-      if (!event) break;
-      MS_CHECK(event->err != RD_KAFKA_RESP_ERR_NO_ERROR,
-               "a Kafka message reached the main queue instead of its partition's queue");
-      latest_error_ = rd_kafka_message_errstr(event.get());
-    }
+    ServeMainQueue(0);
     if (rebalance_error_) {
       std::exception_ptr error = std::exchange(rebalance_error_, nullptr);
       std::rethrow_exception(error);
     }
     return latest_error_;
+  }
+
+  // Where a stopped member's uncommitted partitions are reported (the source's metrics).
+  void ReportTo(OperatorMetrics* metrics) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    metrics_ = metrics;
   }
 
  private:
@@ -523,6 +542,61 @@ class KafkaReadSession {
     }
   }
 
+  // Polls the main queue (under `mutex_`), waiting up to `first_wait_ms` for the first event:
+  // rebalance callbacks run here, and client errors are kept as `latest_error_`.
+  void ServeMainQueue(int first_wait_ms) {
+    for (int wait_ms = first_wait_ms;; wait_ms = 0) {
+      KafkaMessage event(rd_kafka_consumer_poll(consumer_.get(), wait_ms));
+      if (!event) break;
+      MS_CHECK(event->err != RD_KAFKA_RESP_ERR_NO_ERROR,
+               "a Kafka message reached the main queue instead of its partition's queue");
+      latest_error_ = rd_kafka_message_errstr(event.get());
+    }
+  }
+
+  // The group is between generations: a commit is refused until this member has rejoined.
+  static bool IsGroupChurn(rd_kafka_resp_err_t error) {
+    return error == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS ||
+           error == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION ||
+           error == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID;
+  }
+
+  // One attempt of CommitOnce (under `mutex_`): commits `offsets` of the partitions of `indexes`
+  // this member owns now and has not committed yet, marking them in `done`. Returns whether
+  // some were refused because the group rebalances (try again once it settled); any other
+  // error throws.
+  bool CommitOwned(const std::vector<size_t>& indexes, const std::vector<int64_t>& offsets_reached,
+                   std::vector<bool>* done) {
+    PartitionList offsets(rd_kafka_topic_partition_list_new(static_cast<int>(indexes.size())));
+    std::vector<size_t> listed;
+    for (const size_t i : indexes) {
+      if ((*done)[i] || !owners_[i].owned) continue;  // revoked meanwhile: not ours to commit
+      rd_kafka_topic_partition_list_add(offsets.get(), ranges_[i].topic.c_str(),
+                                        ranges_[i].partition)
+          ->offset = offsets_reached[i];
+      listed.push_back(i);
+    }
+    if (listed.empty()) return false;
+    const rd_kafka_resp_err_t error = rd_kafka_commit(consumer_.get(), offsets.get(), /*async=*/0);
+    if (IsGroupChurn(error)) return true;
+    CheckKafka(error, name_,
+               "committing the offsets read to group '" + group_ +
+                   "' (the results are complete; a next run from start='committed' reads "
+                   "these records again)");
+    bool churned = false;
+    for (int i = 0; i < offsets->cnt; ++i) {
+      if (IsGroupChurn(offsets->elems[i].err)) {
+        churned = true;
+        continue;
+      }
+      CheckKafka(offsets->elems[i].err, name_,
+                 "committing the offset of " +
+                     PartitionName(offsets->elems[i].topic, offsets->elems[i].partition));
+      (*done)[listed[static_cast<size_t>(i)]] = true;
+    }
+    return churned;
+  }
+
   void CheckKafkaError(rd_kafka_error_t* error, const std::string& what) {
     if (error == nullptr) return;
     const std::string message = rd_kafka_error_string(error);
@@ -545,6 +619,7 @@ class KafkaReadSession {
   bool committed_ = false;
   std::string latest_error_;
   std::exception_ptr rebalance_error_;  // from OnRebalance, thrown by LatestClientError
+  OperatorMetrics* metrics_ = nullptr;  // the source's, for partitions left uncommitted
   std::atomic<int64_t> last_served_ms_{0};
 };
 
@@ -808,6 +883,7 @@ class KafkaSource final : public Source {
  private:
   std::vector<std::unique_ptr<SourceSplit>> SplitsOf(std::shared_ptr<KafkaReadSession> session,
                                                      OperatorMetrics* metrics) const {
+    session->ReportTo(metrics);
     std::vector<std::unique_ptr<SourceSplit>> splits;
     for (size_t index = 0; index < session->ranges().size(); ++index) {
       splits.push_back(std::make_unique<KafkaPartitionSplit>(session, index, kafka_, value_schema_,

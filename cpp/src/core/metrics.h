@@ -7,6 +7,7 @@
 #include <deque>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace millstream {
 
@@ -60,6 +61,16 @@ struct OperatorMetrics {
   }
   std::mutex splits_mutex;
   std::deque<SplitProgress> splits;
+
+  // Kafka group members: the partitions whose offsets a stop could not commit (revoked while
+  // the group rebalanced, or refused until the retry time ran out), e.g. "bids[3]". Their next
+  // owner reads them from the group's last commit. Guarded by splits_mutex.
+  void NoteNotCommitted(const std::vector<std::string>& partition_names) {
+    std::lock_guard<std::mutex> lock(splits_mutex);
+    partitions_not_committed.insert(partitions_not_committed.end(), partition_names.begin(),
+                                    partition_names.end());
+  }
+  std::vector<std::string> partitions_not_committed;
   void NotePeakState() {
     const int64_t now = state_entries.load(std::memory_order_relaxed);
     int64_t peak = state_entries_peak.load(std::memory_order_relaxed);

@@ -75,15 +75,25 @@ CellWriter IntegerWriter(const arrow::Array& array) {
   return [typed](int64_t row, std::string* out) { AppendNumber(typed->Value(row), out); };
 }
 
+// The shortest form that reads back as the same float, and as a float: a whole value keeps a
+// ".0" (35.0, not 35), else a reader (ours, pandas, DuckDB) infers an int64 column on the way
+// back. Exponent forms (1e+20) and nan/inf already read as floats.
+template <typename Float>
+void AppendFloat(Float value, std::string* out) {
+  const size_t start = out->size();
+  AppendNumber(value, out);
+  if (out->find_first_of(".en", start) == std::string::npos) out->append(".0");
+}
+
 template <typename ArrayType>
 CellWriter FloatWriter(const arrow::Array& array, Dialect dialect) {
   const auto* typed = static_cast<const ArrayType*>(&array);
   return [typed, dialect](int64_t row, std::string* out) {
     const auto value = typed->Value(row);
     if (dialect == Dialect::kJson && !std::isfinite(value)) {
-      out->append("null");  // JSON has no NaN or infinity
+      out->append("null");  // JSON has no NaN or infinity: pandas' to_json writes null too
     } else {
-      AppendNumber(value, out);
+      AppendFloat(value, out);
     }
   };
 }
