@@ -29,8 +29,12 @@ constexpr size_t kFlushBytes = size_t{1} << 20;
 
 // What a file sink writes into its part of a checkpoint (file_sink.h), in one file.
 constexpr std::string_view kPendingFileName = "pending-file";
-constexpr std::string_view kTextPendingTag = "millstream-text-file-sink-v1";
-constexpr std::string_view kParquetPendingTag = "millstream-parquet-file-sink-v1";
+constexpr std::string_view kTextPendingTag = "millstream-text-file-sink-v2";
+constexpr std::string_view kParquetPendingTag = "millstream-parquet-file-sink-v2";
+// What the record describes: output still pending, or output already final (the sink finished
+// before the barrier: every input ended; a checkpoint of a run whose other sinks still write).
+constexpr int64_t kPendingOutput = 0;
+constexpr int64_t kFinalOutput = 1;
 
 std::string PathIn(const std::string& directory, std::string_view name) {
   return (std::filesystem::path(directory) / name).string();
@@ -51,6 +55,32 @@ std::string UniquePendingPath(const std::string& path) {
 
 [[noreturn]] void ThrowSystem(const std::string& what, const std::string& path) {
   throw UserError("cannot " + what + " '" + path + "': " + std::strerror(errno));
+}
+
+// Which file a name is (device and inode): a rename keeps it, so the final output can be told
+// from another file of the same name.
+struct FileId {
+  int64_t device = -1;
+  int64_t inode = -1;
+  bool operator==(const FileId&) const = default;
+};
+
+FileId IdOf(const std::string& path) {
+  struct stat info {};
+  if (::stat(path.c_str(), &info) != 0) return {};
+  return {static_cast<int64_t>(info.st_dev), static_cast<int64_t>(info.st_ino)};
+}
+
+void PutFileId(const FileId& id, PositionWriter* record) {
+  record->PutInt(id.device);
+  record->PutInt(id.inode);
+}
+
+FileId GetFileId(PositionReader* record) {
+  FileId id;
+  id.device = record->GetInt();
+  id.inode = record->GetInt();
+  return id;
 }
 
 // Renames the finished temp file over `path`.
@@ -76,6 +106,7 @@ class TextFileSink final : public FileSink {
   }
 
   void Write(const BatchPtr& batch) override {
+    if (already_final_) return;  // rows the killed run wrote to its final file already
     MS_CHECK(fd_ >= 0, "Write() after Finish() or Abort()");
     if (!batch) return;
     encoder_->AppendBatch(*batch, &buffer_);
@@ -83,6 +114,10 @@ class TextFileSink final : public FileSink {
   }
 
   void Finish() override {
+    if (already_final_) {
+      finished_ = true;
+      return;
+    }
     MS_CHECK(fd_ >= 0, "Finish() after Finish() or Abort()");
     try {
       Flush();
@@ -99,6 +134,7 @@ class TextFileSink final : public FileSink {
       ThrowSystem("write", temp_path_);
     }
     MoveIntoPlace(temp_path_, path_);
+    finished_ = true;
   }
 
   // After a checkpoint the file is the checkpoint's pending output, which a restore adopts: a
@@ -112,7 +148,16 @@ class TextFileSink final : public FileSink {
   }
 
   void PrepareCheckpoint(const SnapshotTarget& target) override {
-    MS_CHECK(fd_ >= 0, "PrepareCheckpoint() after Finish() or Abort()");
+    if (finished_) {  // the output is in place: a restore leaves it there
+      PositionWriter record(kTextPendingTag);
+      record.PutInt(kFinalOutput);
+      record.PutString(path_);
+      record.PutInt(written_bytes_);
+      PutFileId(IdOf(path_), &record);
+      WriteFileAtomically(PathIn(target.directory, kPendingFileName), record.Take());
+      return;
+    }
+    MS_CHECK(fd_ >= 0, "PrepareCheckpoint() after Abort()");
     if (!checkpointed_) {
       // A name no later sink opens (the temporary name is per process, and a run restored in
       // the same process would truncate it when its sink is made).
@@ -127,8 +172,10 @@ class TextFileSink final : public FileSink {
     Flush();
     if (::fdatasync(fd_) != 0) ThrowSystem("write", temp_path_);
     PositionWriter record(kTextPendingTag);
+    record.PutInt(kPendingOutput);
     record.PutString(temp_path_);
     record.PutInt(written_bytes_);
+    PutFileId(IdOf(temp_path_), &record);
     WriteFileAtomically(PathIn(target.directory, kPendingFileName), record.Take());
   }
 
@@ -138,9 +185,24 @@ class TextFileSink final : public FileSink {
     MS_CHECK(fd_ >= 0 && written_bytes_ == 0, "Restore() after Write(), Finish() or Abort()");
     const std::string record_path = PathIn(directory, kPendingFileName);
     PositionReader record(ReadWholeFile(record_path), kTextPendingTag, record_path);
+    const int64_t kind = record.GetInt();
     const std::string pending_path = record.GetString();
     const int64_t length = record.GetInt();
+    const FileId id = GetFileId(&record);
     record.ExpectEnd();
+    // The output was final at the checkpoint, or the killed run finished it after the checkpoint
+    // (its pending file renamed into place: the same file under the final name). Either way it
+    // holds every row: this run leaves it as it is, and the rows the restored run gives the sink
+    // again (the same rows, from the checkpoint on) are not written twice.
+    if (kind == kFinalOutput ||
+        (IdOf(pending_path) == FileId{} && id != FileId{} && IdOf(path_) == id)) {
+      ::close(fd_);
+      fd_ = -1;
+      ::unlink(temp_path_.c_str());
+      written_bytes_ = length;
+      already_final_ = true;
+      return;
+    }
     struct stat info {};
     if (::stat(pending_path.c_str(), &info) != 0 || info.st_size < length) {
       throw UserError("cannot restore the output '" + path_ + "': its pending file '" +
@@ -188,6 +250,8 @@ class TextFileSink final : public FileSink {
   std::string buffer_;
   int64_t written_bytes_ = 0;  // to the file: its length
   bool checkpointed_ = false;  // temp_path_ is a checkpoint's pending output
+  bool finished_ = false;      // the output is in place under its name
+  bool already_final_ = false; // restored from a checkpoint whose output was final already
 };
 
 // Arrow's message with its detail: for a failed write, the errno ("[errno 28] No space left on
@@ -206,6 +270,7 @@ class ParquetFileSink final : public FileSink {
   ~ParquetFileSink() override { Abort(); }
 
   void Write(const BatchPtr& batch) override {
+    if (already_final_) return;  // rows the killed run wrote to its final file already
     MS_CHECK(!finished_, "Write() after Finish() or Abort()");
     if (!batch || batch->num_rows() == 0) return;
     if (!writer_) OpenWriter(temp_path_);
@@ -214,6 +279,7 @@ class ParquetFileSink final : public FileSink {
   }
 
   void Finish() override {
+    if (already_final_) return;
     MS_CHECK(!finished_, "Finish() after Finish() or Abort()");
     if (parts_.empty()) {
       if (!writer_) OpenWriter(temp_path_);  // no rows: still a file with the schema
@@ -224,6 +290,7 @@ class ParquetFileSink final : public FileSink {
     }
     finished_ = true;
     MoveIntoPlace(temp_path_, path_);
+    in_place_ = true;
     RemoveParts();
   }
 
@@ -241,12 +308,21 @@ class ParquetFileSink final : public FileSink {
   // The rows since the last checkpoint become a closed part file; the checkpoint links every
   // part, so that it holds all rows written so far whatever happens to this run's files.
   void PrepareCheckpoint(const SnapshotTarget& target) override {
-    MS_CHECK(!finished_, "PrepareCheckpoint() after Finish() or Abort()");
+    if (in_place_ || already_final_) {  // the output is in place: a restore leaves it there
+      PositionWriter record(kParquetPendingTag);
+      record.PutInt(kFinalOutput);
+      record.PutString(path_);
+      record.PutInt(0);
+      WriteFileAtomically(PathIn(target.directory, kPendingFileName), record.Take());
+      return;
+    }
+    MS_CHECK(!finished_, "PrepareCheckpoint() after Abort()");
     CloseRowsAsPart();
     for (size_t i = 0; i < parts_.size(); ++i) {
       LinkOrCopyFile(parts_[i], PathIn(target.directory, PartName(i)));
     }
     PositionWriter record(kParquetPendingTag);
+    record.PutInt(kPendingOutput);
     record.PutString(temp_path_);
     record.PutInt(static_cast<int64_t>(parts_.size()));
     WriteFileAtomically(PathIn(target.directory, kPendingFileName), record.Take());
@@ -259,6 +335,7 @@ class ParquetFileSink final : public FileSink {
     MS_CHECK(!finished_ && parts_.empty() && rows_in_writer_ == 0, "Restore() after Write()");
     const std::string record_path = PathIn(directory, kPendingFileName);
     PositionReader record(ReadWholeFile(record_path), kParquetPendingTag, record_path);
+    const int64_t kind = record.GetInt();
     const std::string pending_path = record.GetString();
     const int64_t part_count = record.GetInt();
     record.ExpectEnd();
@@ -268,6 +345,13 @@ class ParquetFileSink final : public FileSink {
       stream_.reset();
     }
     ::unlink(temp_path_.c_str());
+    // The output was final at the checkpoint: this run leaves it as it is. (A run killed after
+    // it finished the file but before a checkpoint said so restores the pending parts, which the
+    // checkpoint holds, and writes the same file again.)
+    if (kind == kFinalOutput) {
+      already_final_ = true;
+      return;
+    }
     temp_path_ = pending_path;
     ::unlink(temp_path_.c_str());
     for (int64_t i = 0; i < part_count; ++i) {
@@ -377,7 +461,9 @@ class ParquetFileSink final : public FileSink {
   std::unique_ptr<parquet::arrow::FileWriter> writer_;  // null between a part and the next row
   int64_t rows_in_writer_ = 0;
   std::vector<std::string> parts_;  // staged at checkpoints, in row order
-  bool finished_ = false;
+  bool finished_ = false;       // finished or aborted
+  bool in_place_ = false;       // finished: the output is in place under its name
+  bool already_final_ = false;  // restored from a checkpoint whose output was final already
 };
 
 }  // namespace

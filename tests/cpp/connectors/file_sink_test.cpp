@@ -373,6 +373,49 @@ TEST(FileSink, AFailedRunRestoredInTheSameProcessWritesTheCleanFile) {
   }
 }
 
+// A sink whose inputs all ended finishes before the run does (other sinks still write), and the
+// run's later checkpoints include it; so does a run killed after a sink finished but before a
+// checkpoint said so. A restore from either leaves the final file as it is, and the rows the
+// restored run gives the sink again are not written twice.
+TEST(FileSink, ACheckpointAfterFinishOrAKillAfterFinishLeavesTheFinalFile) {
+  std::vector<BatchPtr> batches;
+  for (uint64_t seed = 0; seed < 4; ++seed) batches.push_back(AwkwardBatch(40, seed));
+  for (const std::string name : {"a.csv", "a.jsonl", "a.parquet"}) {
+    SCOPED_TRACE(name);
+    TempDir dir;
+    const std::string clean_path = WriteCleanRun(dir, name, batches);
+    const std::string path = dir.File(name);
+    RunAndDie([&] {
+      auto sink = MakeSinkFor(path);
+      sink->Write(batches[0]);
+      sink->Write(batches[1]);
+      sink->PrepareCheckpoint({1, CheckpointDir(dir, 1), ""});  // pending
+      sink->Write(batches[2]);
+      sink->Write(batches[3]);
+      sink->Finish();
+      sink->PrepareCheckpoint({2, CheckpointDir(dir, 2), dir.File("chk-1")});  // final
+      return sink;
+    });
+    ExpectSameOutput(path, clean_path);
+    // From the checkpoint taken after Finish: nothing is written again.
+    {
+      auto sink = MakeSinkFor(path);
+      sink->Restore(dir.File("chk-2"));
+      sink->Finish();
+    }
+    ExpectSameOutput(path, clean_path);
+    // From the checkpoint taken before Finish: the rows after it come again.
+    {
+      auto sink = MakeSinkFor(path);
+      sink->Restore(dir.File("chk-1"));
+      sink->Write(batches[2]);
+      sink->Write(batches[3]);
+      sink->Finish();
+    }
+    ExpectSameOutput(path, clean_path);
+  }
+}
+
 TEST(FileSink, RestoringWithoutThePendingFileIsAUserErrorNamingIt) {
   TempDir dir;
   const std::string path = dir.File("a.csv");
