@@ -102,9 +102,11 @@ def test_running_aggregates_of_expressions_match_pandas(backend, parallelism):
     final = p.from_arrow(table).key_by("key").agg(emit="final", **aggregations()).collect()
     assert_matches(final.to_pylist(), reference, ["key"])
 
-    # the changelog: a key's last row is its value over all its rows
+    # the changelog: a key's last row is its value over all its rows. In the order collect()
+    # gives without ordered=True: a key's updates come from one subtask, in the order it emitted
+    # them (ordered=True sorts by every column, so its last row of a key is its largest update)
     p = ms.Pipeline(parallelism=parallelism, state=backend, batch_size=256)
-    changelog = p.from_arrow(table).key_by("key").agg(**aggregations()).collect(ordered=True)
+    changelog = p.from_arrow(table).key_by("key").agg(**aggregations()).collect()
     last = {}
     for row in changelog.to_pylist():
         last[row["key"]] = row
