@@ -43,7 +43,7 @@ std::string PositionReader::GetString() {
   if (length < 0 || static_cast<uint64_t>(length) > bytes_.size() - offset_) {
     ThrowCorrupt("it ends early");
   }
-  std::string value(bytes_.substr(offset_, static_cast<size_t>(length)));
+  std::string value = bytes_.substr(offset_, static_cast<size_t>(length));
   offset_ += static_cast<size_t>(length);
   return value;
 }

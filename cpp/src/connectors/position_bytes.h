@@ -32,7 +32,9 @@ class PositionWriter {
 
 class PositionReader {
  public:
-  // Throws UserError naming `source_name` when `bytes` do not start with `format_tag`.
+  // Throws UserError naming `source_name` when `bytes` do not start with `format_tag`. Keeps a
+  // copy of `bytes` (positions are small), so a temporary may be passed: a record read from a
+  // file straight into the reader.
   PositionReader(std::string_view bytes, std::string_view format_tag, std::string source_name);
   int64_t GetInt();
   std::string GetString();
@@ -42,7 +44,7 @@ class PositionReader {
  private:
   [[noreturn]] void ThrowCorrupt(std::string_view what) const;
 
-  std::string_view bytes_;
+  std::string bytes_;
   size_t offset_ = 0;
   std::string source_name_;
 };
