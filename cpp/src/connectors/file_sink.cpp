@@ -149,12 +149,7 @@ class TextFileSink final : public FileSink {
 
   void PrepareCheckpoint(const SnapshotTarget& target) override {
     if (finished_) {  // the output is in place: a restore leaves it there
-      PositionWriter record(kTextPendingTag);
-      record.PutInt(kFinalOutput);
-      record.PutString(path_);
-      record.PutInt(written_bytes_);
-      PutFileId(IdOf(path_), &record);
-      WriteFileAtomically(PathIn(target.directory, kPendingFileName), record.Take());
+      WriteRecord(target, kFinalOutput, path_);
       return;
     }
     MS_CHECK(fd_ >= 0, "PrepareCheckpoint() after Abort()");
@@ -171,12 +166,7 @@ class TextFileSink final : public FileSink {
     }
     Flush();
     if (::fdatasync(fd_) != 0) ThrowSystem("write", temp_path_);
-    PositionWriter record(kTextPendingTag);
-    record.PutInt(kPendingOutput);
-    record.PutString(temp_path_);
-    record.PutInt(written_bytes_);
-    PutFileId(IdOf(temp_path_), &record);
-    WriteFileAtomically(PathIn(target.directory, kPendingFileName), record.Take());
+    WriteRecord(target, kPendingOutput, temp_path_);
   }
 
   // The crashed run's temporary file becomes this run's, cut back to the checkpoint's length:
@@ -227,6 +217,17 @@ class TextFileSink final : public FileSink {
   }
 
  private:
+  // The checkpoint's record of the output: which file holds it (`file_path`, pending or final),
+  // its length and its identity (device, inode).
+  void WriteRecord(const SnapshotTarget& target, int64_t kind, const std::string& file_path) const {
+    PositionWriter record(kTextPendingTag);
+    record.PutInt(kind);
+    record.PutString(file_path);
+    record.PutInt(written_bytes_);
+    PutFileId(IdOf(file_path), &record);
+    WriteFileAtomically(PathIn(target.directory, kPendingFileName), record.Take());
+  }
+
   void Flush() {
     const char* data = buffer_.data();
     size_t left = buffer_.size();
